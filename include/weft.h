@@ -1,0 +1,17 @@
+/* weft: asyncio's programming model for C, on every core.
+ *
+ * The umbrella header; each module also has its own header under weft/.
+ * See weft(7) for an overview and one man page per function.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include "weft/common.h"
+#include "weft/version.h"
+#include "weft/errno.h"
+#include "weft/alloc.h"
+#include "weft/task.h"
+#include "weft/time.h"
+#include "weft/runtime.h"
+
+#endif /* WEFT_H */

@@ -1,0 +1,106 @@
+/* Atomic operations used by libweft, with the memory order in the name.
+ *
+ * They are concurrencykit's ck_pr operations. Under ThreadSanitizer they
+ * are the compiler's __atomic builtins instead: ck_pr's loads and stores
+ * are volatile accesses ordered by fences, which TSan cannot see, so it
+ * would report every one of them as a race.
+ */
+#ifndef WEFT_ATOMIC_H
+#define WEFT_ATOMIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#ifndef WEFT__TSAN
+#include <ck_pr.h>
+#endif
+
+#ifdef WEFT__TSAN
+
+#define WEFT__ATOMIC_OPS(sfx, T)                                              \
+    static inline T weft__load_relaxed_##sfx(const T *p)                      \
+    { return __atomic_load_n(p, __ATOMIC_RELAXED); }                          \
+    static inline T weft__load_acquire_##sfx(const T *p)                      \
+    { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }                          \
+    static inline void weft__store_relaxed_##sfx(T *p, T v)                   \
+    { __atomic_store_n(p, v, __ATOMIC_RELAXED); }                             \
+    static inline void weft__store_release_##sfx(T *p, T v)                   \
+    { __atomic_store_n(p, v, __ATOMIC_RELEASE); }                             \
+    /* Full barrier, acquire and release on success. */                       \
+    static inline bool weft__cas_##sfx(T *p, T expect, T desired)             \
+    { return __atomic_compare_exchange_n(p, &expect, desired, false,          \
+                                         __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE); } \
+    static inline T weft__faa_##sfx(T *p, T delta)                            \
+    { return __atomic_fetch_add(p, delta, __ATOMIC_SEQ_CST); }                \
+    static inline T weft__fas_##sfx(T *p, T v)                                \
+    { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+
+WEFT__ATOMIC_OPS(u32, uint32_t)
+WEFT__ATOMIC_OPS(u64, uint64_t)
+
+static inline void *weft__load_acquire_ptr(void *const *p)
+{ return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void weft__store_release_ptr(void **p, void *v)
+{ __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+#else /* ck_pr */
+
+/* ck_pr's read-modify-write operations are full barriers on every
+ * architecture it supports; its plain loads and stores need the fences. */
+#define WEFT__ATOMIC_OPS(sfx, T, ck)                                          \
+    static inline T weft__load_relaxed_##sfx(const T *p)                      \
+    { return ck_pr_load_##ck(p); }                                            \
+    static inline T weft__load_acquire_##sfx(const T *p)                      \
+    { T v = ck_pr_load_##ck(p); ck_pr_fence_acquire(); return v; }           \
+    static inline void weft__store_relaxed_##sfx(T *p, T v)                   \
+    { ck_pr_store_##ck(p, v); }                                               \
+    static inline void weft__store_release_##sfx(T *p, T v)                   \
+    { ck_pr_fence_release(); ck_pr_store_##ck(p, v); }                       \
+    static inline bool weft__cas_##sfx(T *p, T expect, T desired)             \
+    { return ck_pr_cas_##ck(p, expect, desired); }                            \
+    static inline T weft__faa_##sfx(T *p, T delta)                            \
+    { return ck_pr_faa_##ck(p, delta); }                                      \
+    static inline T weft__fas_##sfx(T *p, T v)                                \
+    { return ck_pr_fas_##ck(p, v); }
+
+WEFT__ATOMIC_OPS(u32, uint32_t, 32)
+WEFT__ATOMIC_OPS(u64, uint64_t, 64)
+
+static inline void *weft__load_acquire_ptr(void *const *p)
+{ void *v = ck_pr_load_ptr(p); ck_pr_fence_acquire(); return v; }
+static inline void weft__store_release_ptr(void **p, void *v)
+{ ck_pr_fence_release(); ck_pr_store_ptr(p, v); }
+
+#endif
+
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* A test-and-test-and-set spinlock for very short critical sections (a
+ * few pointer updates). 4 bytes, so every task can carry one. */
+typedef struct { uint32_t held; } weft__spinlock;
+
+#define WEFT__SPINLOCK_INIT { 0 }
+
+static inline void weft__spin_lock(weft__spinlock *l)
+{
+    while (weft__fas_u32(&l->held, 1) != 0) {
+        while (weft__load_relaxed_u32(&l->held) != 0)
+            weft__cpu_relax();
+    }
+}
+
+static inline void weft__spin_unlock(weft__spinlock *l)
+{
+    weft__store_release_u32(&l->held, 0);
+}
+
+#endif /* WEFT_ATOMIC_H */

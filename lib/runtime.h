@@ -1,0 +1,29 @@
+/* The runtime: the workers, the stack pool and the count of live tasks. */
+#ifndef WEFT_RUNTIME_INTERNAL_H
+#define WEFT_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "stack.h"
+
+struct weft__worker;
+
+struct weft__runtime {
+    unsigned nworkers;
+    struct weft__worker *workers;
+    unsigned default_stack_cls;
+    struct weft__stack_pool stacks;
+    uint64_t live;        /* atomic: tasks created and not yet retired */
+};
+
+/* True while weft_run() is running anywhere in the process. */
+bool weft__runtime_active(void);
+
+/* Default task stack in bytes when neither an option nor the environment
+ * says otherwise. */
+#define WEFT__DEFAULT_STACK_SIZE ((size_t)64 << 10)
+
+#endif /* WEFT_RUNTIME_INTERNAL_H */

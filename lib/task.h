@@ -1,0 +1,70 @@
+/* The task object. */
+#ifndef WEFT_TASK_INTERNAL_H
+#define WEFT_TASK_INTERNAL_H
+
+#include <event2/event_struct.h>
+#include <stdint.h>
+
+#include "atomic.h"
+#include "context.h"
+#include "internal.h"
+#include "stack.h"
+
+struct weft__runtime;
+struct weft__worker;
+
+/* An awaiting task, linked into the awaited task's list. It lives on the
+ * awaiter's stack, which stays put while the awaiter is suspended. */
+struct weft__waiter {
+    struct weft__waiter *next;
+    weft_task *task;
+    uint32_t seq; /* the awaiter's wait sequence number (sched.h) */
+};
+
+struct weft_task {
+    weft_task *next;            /* run-queue link, owned by the queue */
+    struct weft__ctx ctx;       /* saved registers while not running */
+    struct weft__stack *stack;  /* NULL until the task first runs */
+    uint64_t wait;              /* atomic wait word, see sched.h */
+    uint32_t refs;              /* atomic reference count */
+    uint32_t done;              /* atomic: 1 once the task has finished */
+    weft__spinlock lock;        /* guards waiters and the move to done */
+    unsigned stack_cls;         /* stack size class to take at first run */
+    struct weft__waiter *waiters;
+    weft_fn fn;
+    void *arg;
+    void *result;
+    int err;                    /* 0, or the error it failed with */
+    char *errmsg;               /* weft_fail()'s message, or NULL */
+    uint64_t id;
+    struct weft__runtime *rt;
+    uint32_t timer_seq;         /* wait sequence the armed timer wakes */
+    struct event timer;         /* weft_sleep()'s timer */
+#ifdef WEFT__ASAN
+    void *asan_fake_stack;      /* ASan's fake stack while switched out */
+#endif
+#ifdef WEFT__TSAN
+    void *tsan_fiber;
+#endif
+    char name[WEFT_TASK_NAME_MAX + 1]; /* "" until named or asked for */
+};
+
+/* Creates a task on worker w (the caller's worker) and makes it ready.
+ * refs is 2 when the caller wants a handle, else 1: the runtime's own
+ * reference is dropped when the task ends. */
+int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
+                      const weft_spawn_opts *opts, weft_task **out);
+
+/* Runs in a new task's context: the body, then completion. */
+void weft__task_body(weft_task *t);
+
+/* Marks t finished and wakes its awaiters. err != 0 fails it first with
+ * that error and message (for a task that could never start). */
+void weft__task_complete(weft_task *t, int err, const char *msg);
+
+/* Releases what a finished task held for running: its stack reservation,
+ * its place in the live count and the runtime's reference. Its stack has
+ * already been returned by the scheduler. */
+void weft__task_retire(weft_task *t);
+
+#endif /* WEFT_TASK_INTERNAL_H */
