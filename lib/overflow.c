@@ -39,7 +39,7 @@ static void report_overflow(const weft_task *t)
     size_t len = 0;
 
     append(line, &len, sizeof line - 2, "weft: stack overflow in task '");
-    if (t->name[0] != '\0') {
+    if (t->name != NULL) {
         append(line, &len, sizeof line - 2, t->name);
     } else {
         append(line, &len, sizeof line - 2, "task-");

@@ -104,6 +104,9 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     rc = weft__stack_pool_init(&rt.stacks);
     if (rc < 0)
         goto fail_options;
+    rc = -pthread_mutex_init(&rt.task_pool_lock, NULL);
+    if (rc < 0)
+        goto fail_task_pool;
     rt.workers = weft__calloc(rt.nworkers, sizeof *rt.workers);
     if (rt.workers == NULL) {
         rc = -ENOMEM;
@@ -136,6 +139,9 @@ fail_worker_init:
     weft__worker_destroy(&rt.workers[0]);
     weft__free(rt.workers);
 fail_workers_alloc:
+    weft__task_pool_drain(&rt);
+    pthread_mutex_destroy(&rt.task_pool_lock);
+fail_task_pool:
     weft__stack_pool_destroy(&rt.stacks);
 fail_options:
     weft__store_release_u32(&active, 0);

@@ -2,6 +2,7 @@
 #ifndef WEFT_RUNTIME_INTERNAL_H
 #define WEFT_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,10 @@ struct weft__runtime {
     unsigned default_stack_cls;
     struct weft__stack_pool stacks;
     uint64_t live;        /* atomic: tasks created and not yet retired */
+    /* Task structs the worker caches overflowed into; kept until the
+     * runtime ends, so that a burst of tasks is paid for once. */
+    pthread_mutex_t task_pool_lock;
+    weft_task *task_pool;
 };
 
 /* True while weft_run() is running anywhere in the process. */

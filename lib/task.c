@@ -12,13 +12,94 @@
 #include "sched.h"
 #include "worker.h"
 
-static void set_name(weft_task *t, const char *name)
+/* Task structs a worker keeps for reuse before passing half of them to
+ * the runtime's pool. */
+#define TASK_CACHE_MAX 256u
+#define TASK_REFILL_BATCH 64u
+
+/* A heap copy of name, cut to WEFT_TASK_NAME_MAX bytes. */
+static char *copy_name(const char *name)
 {
-    size_t n = strlen(name);
-    if (n > WEFT_TASK_NAME_MAX)
-        n = WEFT_TASK_NAME_MAX;
-    memcpy(t->name, name, n);
-    t->name[n] = '\0';
+    size_t n = strnlen(name, WEFT_TASK_NAME_MAX);
+    char *copy = weft__malloc(n + 1);
+    if (copy != NULL) {
+        memcpy(copy, name, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
+static weft_task *task_alloc(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+    weft_task *t = w->task_cache;
+
+    if (t == NULL && rt->task_pool != NULL) {
+        pthread_mutex_lock(&rt->task_pool_lock);
+        for (unsigned i = 0; i < TASK_REFILL_BATCH && rt->task_pool; i++) {
+            weft_task *p = rt->task_pool;
+            rt->task_pool = p->next;
+            p->next = w->task_cache;
+            w->task_cache = p;
+            w->task_cache_n++;
+        }
+        pthread_mutex_unlock(&rt->task_pool_lock);
+        t = w->task_cache;
+    }
+    if (t == NULL)
+        return weft__malloc(sizeof *t);
+    w->task_cache = t->next;
+    w->task_cache_n--;
+    return t;
+}
+
+void weft__task_free(weft_task *t)
+{
+    struct weft__worker *w = weft__worker_self();
+
+    weft__free(t->errmsg);
+    weft__free(t->name);
+#ifdef WEFT__ASAN
+    /* Reuse would hide a use after free from ASan. */
+    w = NULL;
+#endif
+    if (w == NULL) {
+        weft__free(t);
+        return;
+    }
+    t->next = w->task_cache;
+    w->task_cache = t;
+    if (++w->task_cache_n > TASK_CACHE_MAX) {
+        struct weft__runtime *rt = w->rt;
+        pthread_mutex_lock(&rt->task_pool_lock);
+        while (w->task_cache_n > TASK_CACHE_MAX / 2) {
+            weft_task *p = w->task_cache;
+            w->task_cache = p->next;
+            w->task_cache_n--;
+            p->next = rt->task_pool;
+            rt->task_pool = p;
+        }
+        pthread_mutex_unlock(&rt->task_pool_lock);
+    }
+}
+
+void weft__task_cache_flush(struct weft__worker *w)
+{
+    while (w->task_cache != NULL) {
+        weft_task *t = w->task_cache;
+        w->task_cache = t->next;
+        weft__free(t);
+    }
+    w->task_cache_n = 0;
+}
+
+void weft__task_pool_drain(struct weft__runtime *rt)
+{
+    while (rt->task_pool != NULL) {
+        weft_task *t = rt->task_pool;
+        rt->task_pool = t->next;
+        weft__free(t);
+    }
 }
 
 static int check_spawn_opts(const struct weft__runtime *rt,
@@ -59,13 +140,20 @@ int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
     rc = weft__stack_reserve(&rt->stacks);
     if (rc < 0)
         return rc;
-    weft_task *t = weft__malloc(sizeof *t);
-    if (t == NULL) {
+    char *name = NULL;
+    if (opts != NULL && opts->name != NULL &&
+        (name = copy_name(opts->name)) == NULL) {
         weft__stack_unreserve(&rt->stacks);
         return -ENOMEM;
     }
-    /* Field by field: zeroing the whole struct (its event, its name, a
-     * ucontext) would cost more than the rest of spawn. */
+    weft_task *t = task_alloc(w);
+    if (t == NULL) {
+        weft__free(name);
+        weft__stack_unreserve(&rt->stacks);
+        return -ENOMEM;
+    }
+    /* Field by field: a ucontext backend's context is a kilobyte that the
+     * first switch overwrites anyway. */
     t->next = NULL;
     t->stack = NULL;
     t->wait = 0;
@@ -81,16 +169,13 @@ int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
     t->errmsg = NULL;
     t->id = weft__worker_next_id(w);
     t->rt = rt;
-    t->timer_seq = 0;
+    t->name = name;
 #ifdef WEFT__ASAN
     t->asan_fake_stack = NULL;
 #endif
 #ifdef WEFT__TSAN
     t->tsan_fiber = NULL;
 #endif
-    t->name[0] = '\0';
-    if (opts != NULL && opts->name != NULL)
-        set_name(t, opts->name);
     weft__faa_u64(&rt->live, 1);
     weft__sched_ready(t);
     if (out != NULL)
@@ -250,30 +335,42 @@ void weft_task_unref(weft_task *task)
         return;
     uint32_t before = weft__faa_u32(&task->refs, (uint32_t)-1);
     WEFT__ASSERT(before > 0);
-    if (before == 1) {
-        weft__free(task->errmsg);
-        weft__free(task);
-    }
+    if (before == 1)
+        weft__task_free(task);
 }
 
 const char *weft_task_name(weft_task *task)
 {
+    char fallback[WEFT_TASK_NAME_MAX + 1];
+    const char *name;
+
     if (task == NULL)
         return NULL;
+    /* Formatted on first request: most tasks are never asked. */
+    snprintf(fallback, sizeof fallback, "task-%" PRIu64, task->id);
     weft__spin_lock(&task->lock);
-    if (task->name[0] == '\0')
-        snprintf(task->name, sizeof task->name, "task-%" PRIu64, task->id);
+    if (task->name == NULL)
+        task->name = copy_name(fallback);
+    name = task->name;
     weft__spin_unlock(&task->lock);
-    return task->name;
+    /* Out of memory: a static string still names something. */
+    return name != NULL ? name : "task";
 }
 
 int weft_task_set_name(weft_task *task, const char *name)
 {
+    char *copy, *old;
+
     if (task == NULL || name == NULL || name[0] == '\0')
         return -EINVAL;
+    copy = copy_name(name);
+    if (copy == NULL)
+        return -ENOMEM;
     weft__spin_lock(&task->lock);
-    set_name(task, name);
+    old = task->name;
+    task->name = copy;
     weft__spin_unlock(&task->lock);
+    weft__free(old);
     return 0;
 }
 

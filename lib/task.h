@@ -2,7 +2,6 @@
 #ifndef WEFT_TASK_INTERNAL_H
 #define WEFT_TASK_INTERNAL_H
 
-#include <event2/event_struct.h>
 #include <stdint.h>
 
 #include "atomic.h"
@@ -38,15 +37,13 @@ struct weft_task {
     char *errmsg;               /* weft_fail()'s message, or NULL */
     uint64_t id;
     struct weft__runtime *rt;
-    uint32_t timer_seq;         /* wait sequence the armed timer wakes */
-    struct event timer;         /* weft_sleep()'s timer */
+    char *name;                 /* NULL until named or asked for */
 #ifdef WEFT__ASAN
     void *asan_fake_stack;      /* ASan's fake stack while switched out */
 #endif
 #ifdef WEFT__TSAN
     void *tsan_fiber;
 #endif
-    char name[WEFT_TASK_NAME_MAX + 1]; /* "" until named or asked for */
 };
 
 /* Creates a task on worker w (the caller's worker) and makes it ready.
@@ -54,6 +51,15 @@ struct weft_task {
  * reference is dropped when the task ends. */
 int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
                       const weft_spawn_opts *opts, weft_task **out);
+
+/* Frees a task struct whose last reference is gone: into the calling
+ * worker's cache, or to the allocator off the workers. */
+void weft__task_free(weft_task *t);
+
+/* Gives every struct cached by w, and then the runtime's pool, back to the
+ * allocator. */
+void weft__task_cache_flush(struct weft__worker *w);
+void weft__task_pool_drain(struct weft__runtime *rt);
 
 /* Runs in a new task's context: the body, then completion. */
 void weft__task_body(weft_task *t);

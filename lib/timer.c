@@ -3,11 +3,21 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <time.h>
 
 #include "sched.h"
 #include "task.h"
 #include "worker.h"
+
+/* A sleep in progress. It lives on the sleeping task's stack, which stays
+ * put while the task is suspended, so a task costs no timer memory when it
+ * is not sleeping. */
+struct sleep_timer {
+    struct event ev;
+    weft_task *task;
+    uint32_t seq;
+};
 
 int64_t weft_now(void)
 {
@@ -18,18 +28,19 @@ int64_t weft_now(void)
 
 static void timer_fired(evutil_socket_t fd, short what, void *arg)
 {
-    weft_task *t = arg;
+    struct sleep_timer *timer = arg;
     struct weft__worker *w = weft__worker_self();
 
     (void)fd;
     (void)what;
     w->armed_timers--;
-    weft__wake(t, t->timer_seq, WEFT__WAKE_TIMER);
+    weft__wake(timer->task, timer->seq, WEFT__WAKE_TIMER);
 }
 
 int weft_sleep(int64_t ms)
 {
     weft_task *self = weft_current();
+    struct sleep_timer timer;
 
     if (ms < 0)
         return -EINVAL;
@@ -42,11 +53,12 @@ int weft_sleep(int64_t ms)
     struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
                           .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
-    self->timer_seq = weft__wait_begin(self);
+    timer.task = self;
+    timer.seq = weft__wait_begin(self);
     /* The timer belongs to this worker's base; the callback runs on this
      * worker's thread. */
-    event_assign(&self->timer, w->base, -1, 0, timer_fired, self);
-    if (event_add(&self->timer, &tv) < 0) {
+    event_assign(&timer.ev, w->base, -1, 0, timer_fired, &timer);
+    if (event_add(&timer.ev, &tv) < 0) {
         (void)weft__wait_abort(self);
         return -ENOMEM;
     }

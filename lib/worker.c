@@ -11,6 +11,7 @@
 #include "atomic.h"
 #include "overflow.h"
 #include "runtime.h"
+#include "task.h"
 
 #ifdef WEFT__TSAN
 #include <sanitizer/tsan_interface.h>
@@ -75,8 +76,10 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
 
 void weft__worker_destroy(struct weft__worker *w)
 {
-    if (w->rt != NULL)
+    if (w->rt != NULL) {
         weft__stack_cache_flush(&w->stacks, &w->rt->stacks);
+        weft__task_cache_flush(w);
+    }
     if (w->wake_event != NULL)
         event_free(w->wake_event);
     if (w->wake_fd >= 0)

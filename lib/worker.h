@@ -44,6 +44,8 @@ struct weft__worker {
     uint64_t next_id;               /* task ids, taken in blocks */
     uint64_t id_limit;
     struct weft__stack_cache stacks;
+    weft_task *task_cache;          /* free task structs */
+    unsigned task_cache_n;
     void *altstack;                 /* sigaltstack for the overflow handler */
     stack_t old_altstack;
     int altstack_on;
@@ -62,7 +64,8 @@ struct weft__worker {
 int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
                       unsigned index);
 
-/* Frees what init built; accepts a half-built worker. */
+/* Frees what init built; accepts a half-built worker. Its caches go back
+ * to the runtime's pools. */
 void weft__worker_destroy(struct weft__worker *w);
 
 /* Binds the calling thread to w: TLS, the overflow handler's altstack and
