@@ -1,0 +1,187 @@
+/* A task that overflows its stack is reported by name, then aborts; other
+ * crashes are left to the previous SIGSEGV handler. Each case runs weft in
+ * a child process whose stderr the test reads. */
+#include <alloca.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+struct outcome {
+    int signal;      /* 0 if the child exited */
+    int exit_code;
+    char err[2048];  /* what it wrote on stderr */
+};
+
+/* Runs weft_run(main_fn) in a child and collects how it ended. */
+static void run_in_child(weft_fn main_fn, struct outcome *out)
+{
+    int pipefd[2], status;
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipefd[1], STDERR_FILENO);
+        close(pipefd[0]);
+        /* No core files from the crashes the tests cause on purpose. */
+        struct rlimit none = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &none);
+        int rc = weft_run(main_fn, NULL, NULL);
+        _exit(rc == 0 ? 0 : 3);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], out->err + len, sizeof out->err - 1 - len)) > 0)
+        len += (size_t)n;
+    out->err[len] = '\0';
+    close(pipefd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    out->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static __attribute__((noinline)) int recurse(int n)
+{
+    volatile char frame[256];
+    frame[0] = (char)n;
+    return recurse(n + 1) + frame[0]; /* not a tail call */
+}
+
+static void *overflow(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)recurse(0);
+}
+
+static void *named_overflow_main(void *arg)
+{
+    weft_task *t;
+    (void)arg;
+    weft_spawn_ex(&t, overflow, NULL, &(weft_spawn_opts){ .name = "deep" });
+    weft_await(t, NULL);
+    return NULL;
+}
+
+START_TEST(test_overflow_names_the_task_and_aborts)
+{
+    struct outcome o;
+    run_in_child(named_overflow_main, &o);
+    ck_assert_int_eq(o.signal, SIGABRT);
+    ck_assert_msg(strstr(o.err, "weft: stack overflow in task 'deep'\n") != NULL,
+                  "stderr was: %s", o.err);
+}
+END_TEST
+
+static void *unnamed_overflow_main(void *arg)
+{
+    (void)arg;
+    weft_spawn(NULL, overflow, NULL);
+    return NULL;
+}
+
+START_TEST(test_overflow_of_unnamed_task_gives_its_id)
+{
+    struct outcome o;
+    run_in_child(unnamed_overflow_main, &o);
+    ck_assert_int_eq(o.signal, SIGABRT);
+    ck_assert_msg(strstr(o.err, "weft: stack overflow in task 'task-") != NULL,
+                  "stderr was: %s", o.err);
+}
+END_TEST
+
+/* One frame larger than the guard page: -fstack-clash-protection probes
+ * each page on the way down, so it still faults in the guard. */
+static __attribute__((noinline)) int big_frame(size_t n)
+{
+    volatile char *p = alloca(n);
+    p[0] = 1;
+    return p[0];
+}
+
+static void *huge_frame_task(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)big_frame(200 << 10);
+}
+
+static void *huge_frame_main(void *arg)
+{
+    (void)arg;
+    weft_spawn_ex(NULL, huge_frame_task, NULL,
+                  &(weft_spawn_opts){ .name = "alloca" });
+    return NULL;
+}
+
+START_TEST(test_frame_larger_than_guard_is_caught)
+{
+    struct outcome o;
+    run_in_child(huge_frame_main, &o);
+    ck_assert_int_eq(o.signal, SIGABRT);
+    ck_assert_msg(strstr(o.err, "stack overflow in task 'alloca'") != NULL,
+                  "stderr was: %s", o.err);
+}
+END_TEST
+
+static void *null_deref(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)*(volatile int *)(uintptr_t)arg;
+}
+
+static void *null_deref_main(void *arg)
+{
+    (void)arg;
+    weft_spawn(NULL, null_deref, NULL);
+    return NULL;
+}
+
+START_TEST(test_other_faults_are_not_called_overflows)
+{
+    struct outcome o;
+    run_in_child(null_deref_main, &o);
+    ck_assert_ptr_null(strstr(o.err, "stack overflow"));
+#ifndef WEFT_TEST_UNDER_ASAN
+    /* The default action: death by SIGSEGV where it happened. */
+    ck_assert_int_eq(o.signal, SIGSEGV);
+#endif
+}
+END_TEST
+
+static void *fine(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+START_TEST(test_previous_handler_is_restored)
+{
+    struct sigaction before, after;
+    sigaction(SIGSEGV, NULL, &before);
+    ck_assert_int_eq(weft_run(fine, NULL, NULL), 0);
+    sigaction(SIGSEGV, NULL, &after);
+    ck_assert_ptr_eq((void *)before.sa_handler, (void *)after.sa_handler);
+    stack_t ss;
+    sigaltstack(NULL, &ss);
+    ck_assert_int_ne(ss.ss_flags & SS_ONSTACK, SS_ONSTACK);
+}
+END_TEST
+
+static Suite *overflow_suite(void)
+{
+    Suite *s = suite_create("overflow");
+    TCase *tc = tcase_create("overflow");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_overflow_names_the_task_and_aborts);
+    tcase_add_test(tc, test_overflow_of_unnamed_task_gives_its_id);
+    tcase_add_test(tc, test_frame_larger_than_guard_is_caught);
+    tcase_add_test(tc, test_other_faults_are_not_called_overflows);
+    tcase_add_test(tc, test_previous_handler_is_restored);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(overflow_suite)

@@ -1,0 +1,184 @@
+/* weft_run: status, options, environment, re-entry and repeat runs. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static void *return_ok(void *arg)
+{
+    return arg;
+}
+
+static void *return_failure(void *arg)
+{
+    return weft_fail(WEFT_ETIMEDOUT, "main gave up");
+}
+
+START_TEST(test_run_returns_main_status)
+{
+    ck_assert_int_eq(run_clean(return_ok, NULL), 0);
+    ck_assert_int_eq(run_clean(return_failure, NULL), WEFT_ETIMEDOUT);
+}
+END_TEST
+
+START_TEST(test_run_bad_arguments)
+{
+    ck_assert_int_eq(weft_run(NULL, NULL, NULL), -EINVAL);
+    weft_run_opts o = { .reserved = { &o } };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    o = (weft_run_opts){ .stack_size = 1000 };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    o = (weft_run_opts){ .stack_size = WEFT_STACK_MAX * 2 };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    /* Several workers arrive with the work-stealing scheduler. */
+    o = (weft_run_opts){ .workers = 2 };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -ENOTSUP);
+    o = (weft_run_opts){ .workers = 1, .stack_size = 128 << 10 };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), 0);
+}
+END_TEST
+
+START_TEST(test_run_again_after_return)
+{
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(run_clean(return_ok, NULL), 0);
+}
+END_TEST
+
+static void *nested_main(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL), -EBUSY);
+    return NULL;
+}
+
+START_TEST(test_nested_run_is_busy)
+{
+    ck_assert_int_eq(run_clean(nested_main, NULL), 0);
+}
+END_TEST
+
+/* A second thread calls weft_run while the first runtime is running. */
+struct concurrent {
+    int other_rc;
+    int other_done; /* atomic */
+};
+
+static void *other_thread(void *arg)
+{
+    struct concurrent *c = arg;
+    c->other_rc = weft_run(return_ok, NULL, NULL);
+    __atomic_store_n(&c->other_done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *wait_for_other_main(void *arg)
+{
+    struct concurrent *c = arg;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, other_thread, c), 0);
+    /* Bounded: 10,000 x 1 ms. */
+    for (int i = 0; i < 10000; i++) {
+        if (__atomic_load_n(&c->other_done, __ATOMIC_ACQUIRE))
+            break;
+        weft_sleep(1);
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(c->other_done, 1);
+    return NULL;
+}
+
+START_TEST(test_concurrent_run_is_busy)
+{
+    struct concurrent c = { 0, 0 };
+    ck_assert_int_eq(weft_run(wait_for_other_main, &c, NULL), 0);
+    ck_assert_int_eq(c.other_rc, -EBUSY);
+}
+END_TEST
+
+/* Uses about kib KiB of stack. */
+static __attribute__((noinline)) int burn_stack(int kib)
+{
+    volatile char frame[1024];
+    frame[0] = (char)kib;
+    if (kib <= 1)
+        return frame[0];
+    return burn_stack(kib - 1) + frame[0];
+}
+
+static void *burn_100k(void *arg)
+{
+    (void)arg;
+    /* 100 KiB of frames would overflow the 64 KiB default. */
+    burn_stack(100);
+    weft_task *t;
+    ck_assert_int_eq(weft_spawn(&t, return_ok, NULL), 0);
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    weft_task_unref(t);
+    return NULL;
+}
+
+START_TEST(test_stack_size_run_option)
+{
+    weft_run_opts o = { .stack_size = 256 << 10 };
+    ck_assert_int_eq(weft_run(burn_100k, NULL, &o), 0);
+}
+END_TEST
+
+START_TEST(test_stack_size_environment)
+{
+    /* Check forks each test, so the environment change stays here. */
+    ck_assert_int_eq(setenv("WEFT_STACK_SIZE", "256k", 1), 0);
+    ck_assert_int_eq(run_clean(burn_100k, NULL), 0);
+    ck_assert_int_eq(setenv("WEFT_STACK_SIZE", "1M", 1), 0);
+    ck_assert_int_eq(run_clean(burn_100k, NULL), 0);
+    /* The run option wins over the environment. */
+    weft_run_opts o = { .stack_size = 256 << 10 };
+    ck_assert_int_eq(setenv("WEFT_STACK_SIZE", "garbage", 1), 0);
+    ck_assert_int_eq(weft_run(burn_100k, NULL, &o), 0);
+}
+END_TEST
+
+START_TEST(test_stack_size_environment_rejects_bad_values)
+{
+    static const char *bad[] = { "abc", "12q", "1k", "2g", "-64k", "", " 64k",
+                                 "99999999999999999999999" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(setenv("WEFT_STACK_SIZE", bad[i], 1), 0);
+        int rc = weft_run(return_ok, NULL, NULL);
+        /* An empty value means "not set". */
+        ck_assert_int_eq(rc, bad[i][0] == '\0' ? 0 : -EINVAL);
+    }
+}
+END_TEST
+
+START_TEST(test_stack_guard_environment)
+{
+    ck_assert_int_eq(setenv("WEFT_STACK_GUARD", "mprotect", 1), 0);
+    ck_assert_int_eq(run_clean(return_ok, NULL), 0);
+    ck_assert_int_eq(setenv("WEFT_STACK_GUARD", "bogus", 1), 0);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL), -EINVAL);
+}
+END_TEST
+
+static Suite *runtime_suite(void)
+{
+    Suite *s = suite_create("runtime");
+    TCase *tc = tcase_create("runtime");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_run_returns_main_status);
+    tcase_add_test(tc, test_run_bad_arguments);
+    tcase_add_test(tc, test_run_again_after_return);
+    tcase_add_test(tc, test_nested_run_is_busy);
+    tcase_add_test(tc, test_concurrent_run_is_busy);
+    tcase_add_test(tc, test_stack_size_run_option);
+    tcase_add_test(tc, test_stack_size_environment);
+    tcase_add_test(tc, test_stack_size_environment_rejects_bad_values);
+    tcase_add_test(tc, test_stack_guard_environment);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(runtime_suite)

@@ -1,0 +1,278 @@
+/* Task stacks: size classes, guard pages, reuse without system calls, no
+ * huge pages, and the vm.max_map_count limit of mprotect guards. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stack.h"
+#include "testutil.h"
+#include "worker.h"
+#include "runtime.h"
+
+START_TEST(test_size_classes)
+{
+    ck_assert_int_eq(weft__stack_class(WEFT_STACK_MIN - 1), -EINVAL);
+    ck_assert_int_eq(weft__stack_class(0), -EINVAL);
+    ck_assert_int_eq(weft__stack_class(WEFT_STACK_MIN), 0);
+    ck_assert_int_eq(weft__stack_class(WEFT_STACK_MIN + 1), 1);
+    ck_assert_int_eq(weft__stack_class(64 << 10), 2);
+    ck_assert_int_eq(weft__stack_class(100 << 10), 3);
+    ck_assert_int_eq(weft__stack_class(WEFT_STACK_MAX), WEFT__STACK_CLASSES - 1);
+    ck_assert_int_eq(weft__stack_class(WEFT_STACK_MAX + 1), -EINVAL);
+    ck_assert_uint_eq(weft__stack_class_size(2), 64 << 10);
+}
+END_TEST
+
+static void fill_and_check(struct weft__stack *st)
+{
+    char *p = st->lo;
+    memset(p, 0xab, st->size);
+    ck_assert_int_eq(p[0], (char)0xab);
+    ck_assert_int_eq(p[st->size - 1], (char)0xab);
+}
+
+START_TEST(test_alloc_gives_distinct_usable_stacks)
+{
+    struct weft__stack_pool pool;
+    struct weft__stack_cache cache = { 0 };
+    struct weft__stack *st[300];
+
+    ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
+    for (int i = 0; i < 300; i++) {
+        ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 0, &st[i]), 0);
+        ck_assert_uint_eq(st[i]->size, WEFT_STACK_MIN);
+        ck_assert_uint_eq((uintptr_t)st[i]->lo % weft__page_size(), 0);
+        fill_and_check(st[i]);
+        for (int j = 0; j < i; j++)
+            ck_assert_ptr_ne(st[i]->lo, st[j]->lo);
+    }
+    /* 300 stacks of 16 KiB need more than one 256-slot slab. */
+    ck_assert_uint_eq(pool.slabs_mapped, 2);
+    for (int i = 0; i < 300; i++)
+        weft__stack_free(&cache, &pool, st[i]);
+    weft__stack_cache_flush(&cache, &pool);
+    weft__stack_pool_destroy(&pool);
+}
+END_TEST
+
+START_TEST(test_reuse_makes_no_new_mappings)
+{
+    struct weft__stack_pool pool;
+    struct weft__stack_cache cache = { 0 };
+    struct weft__stack *st[100];
+
+    ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 2, &st[i]), 0);
+    for (int i = 0; i < 100; i++)
+        weft__stack_free(&cache, &pool, st[i]);
+    size_t slabs = pool.slabs_mapped, carved = pool.carved;
+    /* Steady state: every stack comes from the cache or the pool. */
+    for (int round = 0; round < 1000; round++) {
+        for (int i = 0; i < 100; i++)
+            ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 2, &st[i]), 0);
+        for (int i = 0; i < 100; i++)
+            weft__stack_free(&cache, &pool, st[i]);
+    }
+    ck_assert_uint_eq(pool.slabs_mapped, slabs);
+    ck_assert_uint_eq(pool.carved, carved);
+    weft__stack_cache_flush(&cache, &pool);
+    weft__stack_pool_destroy(&pool);
+}
+END_TEST
+
+/* Writing just below a stack faults in its guard page. */
+static void touch_guard_in_child(const char *mode)
+{
+    struct weft__stack_pool pool;
+    struct weft__stack_cache cache = { 0 };
+    struct weft__stack *st;
+    int status;
+
+    if (mode != NULL)
+        ck_assert_int_eq(setenv("WEFT_STACK_GUARD", mode, 1), 0);
+    ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
+    ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 1, &st), 0);
+    fill_and_check(st);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        ((volatile char *)st->lo)[-1] = 1;
+        _exit(0); /* not reached if the guard works */
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_int_eq(WTERMSIG(status), SIGSEGV);
+    weft__stack_free(&cache, &pool, st);
+    weft__stack_cache_flush(&cache, &pool);
+    weft__stack_pool_destroy(&pool);
+}
+
+START_TEST(test_guard_page_faults)
+{
+    touch_guard_in_child(NULL);
+}
+END_TEST
+
+START_TEST(test_mprotect_guard_page_faults)
+{
+    touch_guard_in_child("mprotect");
+}
+END_TEST
+
+/* The slab's mapping carries VmFlags "nh" (MADV_NOHUGEPAGE). */
+START_TEST(test_slabs_refuse_huge_pages)
+{
+    struct weft__stack_pool pool;
+    struct weft__stack_cache cache = { 0 };
+    struct weft__stack *st;
+    char line[512];
+    int in_vma = 0, found = 0;
+
+    ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
+    ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 2, &st), 0);
+    uintptr_t addr = (uintptr_t)st->lo;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        uintptr_t lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in_vma = addr >= lo && addr < hi;
+        } else if (in_vma && strncmp(line, "VmFlags:", 8) == 0) {
+            found = strstr(line, " nh") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    ck_assert_msg(found, "stack mapping lacks the nh (no huge page) flag");
+    weft__stack_free(&cache, &pool, st);
+    weft__stack_cache_flush(&cache, &pool);
+    weft__stack_pool_destroy(&pool);
+}
+END_TEST
+
+static int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+START_TEST(test_madvise_guards_cost_no_mappings)
+{
+    struct weft__stack_pool pool;
+    struct weft__stack_cache cache = { 0 };
+    static struct weft__stack *st[1000];
+
+    ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
+    if (pool.mode != WEFT__GUARD_MADVISE) {
+        weft__stack_pool_destroy(&pool);
+        return; /* kernel before 6.13: the mprotect tests cover it */
+    }
+    int before = count_maps();
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 0, &st[i]), 0);
+    /* 1000 guarded stacks in 4 slabs: a handful of mappings, not 2000. */
+    ck_assert_int_le(count_maps() - before, 8);
+    for (int i = 0; i < 1000; i++)
+        weft__stack_free(&cache, &pool, st[i]);
+    weft__stack_cache_flush(&cache, &pool);
+    weft__stack_pool_destroy(&pool);
+}
+END_TEST
+
+/* --- the map-count limit, through the public API ------------------------ */
+
+static int hold;          /* tasks sleep while this is set */
+static long started;
+
+static void *hold_stack(void *arg)
+{
+    (void)arg;
+    started++;
+    while (hold)
+        weft_sleep(1);
+    return NULL;
+}
+
+static void *exhaust_main(void *arg)
+{
+    long *spawned = arg;
+    weft_spawn_opts o = { .stack_size = WEFT_STACK_MIN };
+    int rc = 0;
+
+    hold = 1;
+    /* Bounded: 100,000 is three times the limit. */
+    for (long i = 0; i < 100000; i++) {
+        rc = weft_spawn_ex(NULL, hold_stack, NULL, &o);
+        if (rc < 0)
+            break;
+        (*spawned)++;
+        if (i % 1000 == 999)
+            weft_yield(); /* let them start, so their stacks are mapped */
+    }
+    ck_assert_int_eq(rc, -ENOMEM);
+    /* Once refused, still refused, and still no crash. */
+    ck_assert_int_eq(weft_spawn_ex(NULL, hold_stack, NULL, &o), -ENOMEM);
+    hold = 0;
+    return NULL;
+}
+
+START_TEST(test_map_count_limit_fails_spawn_with_enomem)
+{
+    long spawned = 0;
+    int pipefd[2];
+    char err[4096];
+
+    ck_assert_int_eq(setenv("WEFT_STACK_GUARD", "mprotect", 1), 0);
+    ck_assert_int_eq(pipe(pipefd), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(pipefd[1], STDERR_FILENO);
+    started = 0;
+    int rc = weft_run(exhaust_main, &spawned, NULL);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(pipefd[1]);
+    ssize_t n = read(pipefd[0], err, sizeof err - 1);
+    close(pipefd[0]);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_gt(n, 0);
+    err[n] = '\0';
+    /* vm.max_map_count is 65530 here: two entries per stack leave room
+     * for a little under 32,768 tasks. */
+    ck_assert_int_gt(spawned, 10000);
+    ck_assert_int_lt(spawned, 32768);
+    ck_assert_int_eq(started, spawned);
+    /* One message, naming the sysctl. */
+    ck_assert_ptr_nonnull(strstr(err, "vm.max_map_count"));
+    ck_assert_ptr_null(strstr(strstr(err, "vm.max_map_count") + 1,
+                              "cannot map more task stacks"));
+}
+END_TEST
+
+static Suite *stack_suite(void)
+{
+    Suite *s = suite_create("stack");
+    TCase *tc = tcase_create("stack");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_size_classes);
+    tcase_add_test(tc, test_alloc_gives_distinct_usable_stacks);
+    tcase_add_test(tc, test_reuse_makes_no_new_mappings);
+    tcase_add_test(tc, test_guard_page_faults);
+    tcase_add_test(tc, test_mprotect_guard_page_faults);
+    tcase_add_test(tc, test_slabs_refuse_huge_pages);
+    tcase_add_test(tc, test_madvise_guards_cost_no_mappings);
+    tcase_add_test(tc, test_map_count_limit_fails_spawn_with_enomem);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(stack_suite)

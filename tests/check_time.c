@@ -1,0 +1,195 @@
+/* Timers: weft_sleep and weft_now. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+static void *sleep_lower_bound_main(void *arg)
+{
+    (void)arg;
+    int64_t t0 = mono_ms(), w0 = weft_now();
+    ck_assert_int_eq(weft_sleep(50), 0);
+    int64_t t1 = mono_ms(), w1 = weft_now();
+    ck_assert_int_ge(t1 - t0, 50);
+    ck_assert_int_ge(w1 - w0, 50);
+    return NULL;
+}
+
+START_TEST(test_sleep_lasts_at_least_its_time)
+{
+    ck_assert_int_eq(run_clean(sleep_lower_bound_main, NULL), 0);
+}
+END_TEST
+
+/* Sleep sort: tasks started in one order finish in the order of their
+ * sleeps. */
+struct sorter {
+    struct event_log *log;
+    int ms;
+};
+
+static void *sleep_then_log(void *arg)
+{
+    struct sorter *s = arg;
+    char ev[16];
+    ck_assert_int_eq(weft_sleep(s->ms), 0);
+    snprintf(ev, sizeof ev, "%d", s->ms);
+    log_event(s->log, ev);
+    return NULL;
+}
+
+static void *sleep_sort_main(void *arg)
+{
+    struct event_log *log = arg;
+    static const int ms[] = { 40, 10, 30, 20, 50 };
+    struct sorter s[5];
+    weft_task *t[5];
+
+    for (int i = 0; i < 5; i++) {
+        s[i] = (struct sorter){ log, ms[i] };
+        ck_assert_int_eq(weft_spawn(&t[i], sleep_then_log, &s[i]), 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(weft_await(t[i], NULL), 0);
+        weft_task_unref(t[i]);
+    }
+    return NULL;
+}
+
+START_TEST(test_sleepers_wake_in_deadline_order)
+{
+    struct event_log log = { .len = 0 };
+    ck_assert_int_eq(run_clean(sleep_sort_main, &log), 0);
+    ck_assert_str_eq(log.text, "10 20 30 40 50");
+}
+END_TEST
+
+static void *log_once(void *arg)
+{
+    log_event(arg, "other");
+    return NULL;
+}
+
+static void *sleep_zero_main(void *arg)
+{
+    struct event_log *log = arg;
+    ck_assert_int_eq(weft_spawn(NULL, log_once, log), 0);
+    log_event(log, "before");
+    /* sleep(0) is a yield: the ready task runs before we return. */
+    ck_assert_int_eq(weft_sleep(0), 0);
+    log_event(log, "after");
+    return NULL;
+}
+
+START_TEST(test_sleep_zero_yields)
+{
+    struct event_log log = { .len = 0 };
+    ck_assert_int_eq(run_clean(sleep_zero_main, &log), 0);
+    ck_assert_str_eq(log.text, "before other after");
+}
+END_TEST
+
+static void *bad_sleep_main(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_sleep(-1), -EINVAL);
+    ck_assert_int_eq(weft_sleep(INT64_MIN), -EINVAL);
+    return NULL;
+}
+
+START_TEST(test_sleep_bad_arguments)
+{
+    ck_assert_int_eq(run_clean(bad_sleep_main, NULL), 0);
+    ck_assert_int_eq(weft_sleep(10), -EPERM);
+    ck_assert_int_eq(weft_sleep(-1), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_now_is_monotonic_and_callable_anywhere)
+{
+    int64_t a = weft_now();
+    int64_t b = weft_now();
+    ck_assert_int_ge(b, a);
+    ck_assert_int_ge(a, 0);
+}
+END_TEST
+
+/* A task that spins on yield must not starve the timers: the worker polls
+ * libevent every few dozen switches even when tasks keep it busy. */
+struct spin_state {
+    int flag;
+    long spins;
+};
+
+static void *set_flag_after_sleep(void *arg)
+{
+    struct spin_state *s = arg;
+    ck_assert_int_eq(weft_sleep(5), 0);
+    s->flag = 1;
+    return NULL;
+}
+
+static void *spin_main(void *arg)
+{
+    struct spin_state *s = arg;
+    ck_assert_int_eq(weft_spawn(NULL, set_flag_after_sleep, s), 0);
+    /* Bounded: 100 million yields is minutes; the flag takes ~5 ms. */
+    while (!s->flag && s->spins < 100000000L) {
+        weft_yield();
+        s->spins++;
+    }
+    ck_assert_int_eq(s->flag, 1);
+    return NULL;
+}
+
+START_TEST(test_yield_loop_does_not_starve_timers)
+{
+    struct spin_state s = { 0, 0 };
+    ck_assert_int_eq(run_clean(spin_main, &s), 0);
+    ck_assert_int_eq(s.flag, 1);
+}
+END_TEST
+
+/* Many concurrent sleepers each wake exactly once. */
+static long woken;
+
+static void *short_sleep(void *arg)
+{
+    ck_assert_int_eq(weft_sleep((int64_t)(intptr_t)arg), 0);
+    woken++;
+    return NULL;
+}
+
+static void *many_sleepers_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(weft_spawn(NULL, short_sleep, (void *)(intptr_t)(1 + i % 20)), 0);
+    return NULL;
+}
+
+START_TEST(test_many_sleepers_each_wake_once)
+{
+    woken = 0;
+    ck_assert_int_eq(run_clean(many_sleepers_main, NULL), 0);
+    ck_assert_int_eq(woken, 10000);
+}
+END_TEST
+
+static Suite *time_suite(void)
+{
+    Suite *s = suite_create("time");
+    TCase *tc = tcase_create("time");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_sleep_lasts_at_least_its_time);
+    tcase_add_test(tc, test_sleepers_wake_in_deadline_order);
+    tcase_add_test(tc, test_sleep_zero_yields);
+    tcase_add_test(tc, test_sleep_bad_arguments);
+    tcase_add_test(tc, test_now_is_monotonic_and_callable_anywhere);
+    tcase_add_test(tc, test_yield_loop_does_not_starve_timers);
+    tcase_add_test(tc, test_many_sleepers_each_wake_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(time_suite)

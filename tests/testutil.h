@@ -1,0 +1,96 @@
+/* Helpers shared by the Check suites. */
+#ifndef WEFT_TESTUTIL_H
+#define WEFT_TESTUTIL_H
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <weft.h>
+
+/* Every suite's main: run it, exit non-zero on any failure. */
+#define WEFT_TEST_MAIN(make_suite)                                            \
+    int main(void)                                                            \
+    {                                                                         \
+        SRunner *sr = srunner_create(make_suite());                           \
+        srunner_run_all(sr, CK_NORMAL);                                       \
+        int failed = srunner_ntests_failed(sr);                               \
+        srunner_free(sr);                                                     \
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;                     \
+    }
+
+/* Seconds a test may take before Check kills it; CK_TIMEOUT_MULTIPLIER
+ * stretches it for sanitizer builds. */
+#define TEST_TIMEOUT 60
+
+static inline int count_dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* What a clean shutdown must give back: file descriptors and threads. */
+struct leak_check {
+    int fds;
+    int threads;
+};
+
+static inline void leak_check_begin(struct leak_check *lc)
+{
+    lc->fds = count_dir_entries("/proc/self/fd");
+    lc->threads = count_dir_entries("/proc/self/task");
+}
+
+static inline void leak_check_end(const struct leak_check *lc)
+{
+    ck_assert_int_eq(count_dir_entries("/proc/self/fd"), lc->fds);
+    ck_assert_int_eq(count_dir_entries("/proc/self/task"), lc->threads);
+}
+
+/* Runs fn(arg) as weft's main with default options, asserting that the
+ * runtime leaves no file descriptor or thread behind. Returns weft_run's
+ * status. */
+static inline int run_clean(weft_fn fn, void *arg)
+{
+    struct leak_check lc;
+    leak_check_begin(&lc);
+    int rc = weft_run(fn, arg, NULL);
+    leak_check_end(&lc);
+    return rc;
+}
+
+static inline int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An event log, for asserting the order in which things happened. Only
+ * touched by tasks of one worker, so it needs no lock. */
+struct event_log {
+    char text[4096];
+    size_t len;
+};
+
+static inline void log_event(struct event_log *log, const char *event)
+{
+    size_t n = strlen(event);
+    ck_assert_uint_lt(log->len + n + 1, sizeof log->text);
+    if (log->len > 0)
+        log->text[log->len++] = ' ';
+    memcpy(log->text + log->len, event, n);
+    log->len += n;
+    log->text[log->len] = '\0';
+}
+
+#endif /* WEFT_TESTUTIL_H */
