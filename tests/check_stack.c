@@ -179,8 +179,9 @@ START_TEST(test_madvise_guards_cost_no_mappings)
     int before = count_maps();
     for (int i = 0; i < 1000; i++)
         ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 0, &st[i]), 0);
-    /* 1000 guarded stacks in 4 slabs: a handful of mappings, not 2000. */
-    ck_assert_int_le(count_maps() - before, 8);
+    /* 1000 guarded stacks in 4 slabs: a handful of mappings (and some of
+     * TSan's shadow), not the 2000 that mprotect guards would cost. */
+    ck_assert_int_le(count_maps() - before, 50);
     for (int i = 0; i < 1000; i++)
         weft__stack_free(&cache, &pool, st[i]);
     weft__stack_cache_flush(&cache, &pool);
@@ -227,6 +228,11 @@ static void *exhaust_main(void *arg)
 
 START_TEST(test_map_count_limit_fails_spawn_with_enomem)
 {
+#ifdef TEST_UNDER_TSAN
+    /* The limit is ~32,000 live tasks; TSan stops at 8128 fibers. The
+     * other builds run this test. */
+    return;
+#endif
     long spawned = 0;
     int pipefd[2];
     char err[4096];

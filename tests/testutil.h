@@ -21,6 +21,30 @@
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;                     \
     }
 
+/* Which sanitizer, if any, the tests are built with. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_UNDER_TSAN 1
+#endif
+#endif
+
+/* ThreadSanitizer follows each started task as a fiber and dies past 8128
+ * of them at once, so tests keep fewer tasks alive under it. */
+#ifdef TEST_UNDER_TSAN
+#define TEST_MAX_LIVE_TASKS 4000
+#else
+#define TEST_MAX_LIVE_TASKS 1000000
+#endif
+
 /* Seconds a test may take before Check kills it; CK_TIMEOUT_MULTIPLIER
  * stretches it for sanitizer builds. */
 #define TEST_TIMEOUT 60
