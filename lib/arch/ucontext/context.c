@@ -7,6 +7,7 @@
  */
 #include "../../context.h"
 
+#include <fenv.h>
 #include <stdint.h>
 
 /* makecontext passes int arguments only, so each pointer travels as two
@@ -21,6 +22,9 @@ static void ucontext_entry(unsigned entry_hi, unsigned entry_lo,
     /* POSIX guarantees that a function pointer survives the round trip
      * through an integer of pointer width. */
     entry = (void (*)(void *))entry_bits;
+    /* getcontext captured the creator's floating-point modes; start from
+     * the defaults, as the assembly backends do. */
+    fesetenv(FE_DFL_ENV);
     entry((void *)arg_bits);
     WEFT__ASSERT(!"context entry returned");
 }
