@@ -155,16 +155,6 @@ START_TEST(test_slabs_refuse_huge_pages)
 }
 END_TEST
 
-static int count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 START_TEST(test_madvise_guards_cost_no_mappings)
 {
     struct weft__stack_pool pool;

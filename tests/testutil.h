@@ -62,22 +62,41 @@ static inline int count_dir_entries(const char *path)
     return n;
 }
 
-/* What a clean shutdown must give back: file descriptors and threads. */
+/* Mappings of the process, but the brk heap: malloc may create it during
+ * a run and rightly keeps it. */
+static inline int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, "[heap]") == NULL;
+    fclose(f);
+    return n;
+}
+
+/* What a clean shutdown must give back: file descriptors, threads, and
+ * mappings (a stack slab left mapped would show here). */
 struct leak_check {
     int fds;
     int threads;
+    int maps;
 };
 
 static inline void leak_check_begin(struct leak_check *lc)
 {
     lc->fds = count_dir_entries("/proc/self/fd");
     lc->threads = count_dir_entries("/proc/self/task");
+    lc->maps = count_maps();
 }
 
 static inline void leak_check_end(const struct leak_check *lc)
 {
     ck_assert_int_eq(count_dir_entries("/proc/self/fd"), lc->fds);
     ck_assert_int_eq(count_dir_entries("/proc/self/task"), lc->threads);
+    ck_assert_int_le(count_maps(), lc->maps);
 }
 
 /* Runs fn(arg) as weft's main with default options, asserting that the
