@@ -98,21 +98,11 @@ START_TEST(test_concurrent_run_is_busy)
 }
 END_TEST
 
-/* Uses about kib KiB of stack. */
-static __attribute__((noinline)) int burn_stack(int kib)
-{
-    volatile char frame[1024];
-    frame[0] = (char)kib;
-    if (kib <= 1)
-        return frame[0];
-    return burn_stack(kib - 1) + frame[0];
-}
-
 static void *burn_100k(void *arg)
 {
     (void)arg;
     /* 100 KiB of frames would overflow the 64 KiB default. */
-    burn_stack(100);
+    use_stack_kib(100);
     weft_task *t;
     ck_assert_int_eq(weft_spawn(&t, return_ok, NULL), 0);
     ck_assert_int_eq(weft_await(t, NULL), 0);

@@ -409,21 +409,10 @@ END_TEST
 
 /* --- stacks -------------------------------------------------------------- */
 
-/* Uses about depth KiB of stack. */
-static __attribute__((noinline)) int burn_stack(int depth)
-{
-    volatile char frame[1024];
-    frame[0] = (char)depth;
-    frame[sizeof frame - 1] = (char)depth;
-    if (depth <= 1)
-        return frame[0];
-    return burn_stack(depth - 1) + frame[sizeof frame - 1];
-}
-
 static void *deep_task(void *arg)
 {
     int kib = (int)(intptr_t)arg;
-    return (void *)(intptr_t)burn_stack(kib);
+    return (void *)(intptr_t)use_stack_kib(kib);
 }
 
 static void *stack_size_main(void *arg)

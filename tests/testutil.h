@@ -118,6 +118,18 @@ static inline int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Uses about kib KiB of stack, one frame per KiB, and returns a value
+ * that depends on every frame so none can be optimised away. */
+static __attribute__((noinline)) int use_stack_kib(int kib)
+{
+    volatile char frame[1024];
+    frame[0] = (char)kib;
+    frame[sizeof frame - 1] = (char)kib;
+    if (kib <= 1)
+        return frame[0];
+    return use_stack_kib(kib - 1) + frame[sizeof frame - 1];
+}
+
 /* An event log, for asserting the order in which things happened. Only
  * touched by tasks of one worker, so it needs no lock. */
 struct event_log {
