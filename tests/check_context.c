@@ -1,5 +1,7 @@
 /* The context switch itself: entry, round trips, stack alignment, and the
  * registers and floating-point control words the ABI says survive. */
+#include "config.h" /* first: _GNU_SOURCE */
+
 #include <fenv.h>
 #include <pthread.h>
 #include <stdint.h>

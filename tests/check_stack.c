@@ -1,5 +1,7 @@
 /* Task stacks: size classes, guard pages, reuse without system calls, no
  * huge pages, and the vm.max_map_count limit of mprotect guards. */
+#include "config.h" /* first: _GNU_SOURCE */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

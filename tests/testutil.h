@@ -120,7 +120,7 @@ static inline int64_t mono_ms(void)
 
 /* Uses about kib KiB of stack, one frame per KiB, and returns a value
  * that depends on every frame so none can be optimised away. */
-static __attribute__((noinline)) int use_stack_kib(int kib)
+static __attribute__((noinline, unused)) int use_stack_kib(int kib)
 {
     volatile char frame[1024];
     frame[0] = (char)kib;
