@@ -7,7 +7,7 @@
 
 #include "atomic.h"
 #include "overflow.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "task.h"
 #include "worker.h"
 

@@ -9,7 +9,7 @@
 
 #include "atomic.h"
 #include "runtime.h"
-#include "sched.h"
+#include "scheduler.h"
 #include "worker.h"
 
 /* Task structs a worker keeps for reuse before passing half of them to

@@ -6,7 +6,7 @@
 #include <event2/event_struct.h>
 #include <time.h>
 
-#include "sched.h"
+#include "scheduler.h"
 #include "task.h"
 #include "worker.h"
 

@@ -248,6 +248,7 @@ static void busy_side(void *arg)
     co_entered();
     for (;;) {
         volatile double sink = 0;
+        (void)sink;
         for (int i = 0; i < 16; i++)
             sink += i * 1.5;
         co_switch(&side_co, &main_co);

@@ -18,8 +18,8 @@
  * queues it. A wake of a SUSPENDED task queues it at once. Either way the
  * task is never queued while it is still running on its stack.
  */
-#ifndef WEFT_SCHED_H
-#define WEFT_SCHED_H
+#ifndef WEFT_SCHEDULER_H
+#define WEFT_SCHEDULER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,4 +70,4 @@ void weft__sched_ready(weft_task *task);
  * no task of the runtime is left. */
 void weft__sched_loop(struct weft__worker *w);
 
-#endif /* WEFT_SCHED_H */
+#endif /* WEFT_SCHEDULER_H */

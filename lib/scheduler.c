@@ -8,7 +8,7 @@
  * worker's own stack (the scheduler) runs only to poll libevent and to
  * park.
  */
-#include "sched.h"
+#include "scheduler.h"
 
 #include <errno.h>
 #include <event2/event.h>
