@@ -17,14 +17,14 @@ struct weft__worker;
 struct weft__waiter {
     struct weft__waiter *next;
     weft_task *task;
-    uint32_t seq; /* the awaiter's wait sequence number (sched.h) */
+    uint32_t seq; /* the awaiter's wait sequence number (scheduler.h) */
 };
 
 struct weft_task {
     weft_task *next;            /* run-queue link, owned by the queue */
     struct weft__ctx ctx;       /* saved registers while not running */
     struct weft__stack *stack;  /* NULL until the task first runs */
-    uint64_t wait;              /* atomic wait word, see sched.h */
+    uint64_t wait;              /* atomic wait word, see scheduler.h */
     uint32_t refs;              /* atomic reference count */
     uint32_t done;              /* atomic: 1 once the task has finished */
     weft__spinlock lock;        /* guards waiters and the move to done */
