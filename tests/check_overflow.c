@@ -101,9 +101,12 @@ END_TEST
  * each page on the way down, so it still faults in the guard. */
 static __attribute__((noinline)) int big_frame(size_t n)
 {
-    volatile char *p = alloca(n);
+    /* Opaque size, both ends used: the compiler cannot shrink it. */
+    volatile size_t size = n;
+    volatile char *p = alloca(size);
     p[0] = 1;
-    return p[0];
+    p[size - 1] = 1;
+    return p[0] + p[size - 1];
 }
 
 static void *huge_frame_task(void *arg)
