@@ -40,10 +40,22 @@
 WEFT__ATOMIC_OPS(u32, uint32_t)
 WEFT__ATOMIC_OPS(u64, uint64_t)
 
+static inline void *weft__load_relaxed_ptr(void *const *p)
+{ return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void weft__store_relaxed_ptr(void **p, void *v)
+{ __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline void *weft__load_acquire_ptr(void *const *p)
 { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void weft__store_release_ptr(void **p, void *v)
 { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline bool weft__cas_ptr(void **p, void *expect, void *desired)
+{ return __atomic_compare_exchange_n(p, &expect, desired, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE); }
+static inline void *weft__fas_ptr(void **p, void *v)
+{ return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+/* A full barrier: orders a store before a later load (Dekker). */
+static inline void weft__fence_full(void)
+{ __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #else /* ck_pr */
 
@@ -68,10 +80,21 @@ static inline void weft__store_release_ptr(void **p, void *v)
 WEFT__ATOMIC_OPS(u32, uint32_t, 32)
 WEFT__ATOMIC_OPS(u64, uint64_t, 64)
 
+static inline void *weft__load_relaxed_ptr(void *const *p)
+{ return ck_pr_load_ptr(p); }
+static inline void weft__store_relaxed_ptr(void **p, void *v)
+{ ck_pr_store_ptr(p, v); }
 static inline void *weft__load_acquire_ptr(void *const *p)
 { void *v = ck_pr_load_ptr(p); ck_pr_fence_acquire(); return v; }
 static inline void weft__store_release_ptr(void **p, void *v)
 { ck_pr_fence_release(); ck_pr_store_ptr(p, v); }
+static inline bool weft__cas_ptr(void **p, void *expect, void *desired)
+{ return ck_pr_cas_ptr(p, expect, desired); }
+static inline void *weft__fas_ptr(void **p, void *v)
+{ return ck_pr_fas_ptr(p, v); }
+/* A full barrier: orders a store before a later load (Dekker). */
+static inline void weft__fence_full(void)
+{ ck_pr_fence_memory(); }
 
 #endif
 

@@ -1,9 +1,10 @@
-/* weft_run(): option handling, start-up and teardown of the runtime. */
+/* weft_run(): options, start-up and teardown of the runtime; weft_stats. */
 #include "runtime.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic.h"
 #include "overflow.h"
@@ -15,9 +16,29 @@
  * process pool are process-wide. */
 static uint32_t active;
 
+/* The running runtime, and the counters of the last one, for weft_stats.
+ * The lock orders weft_stats against a runtime's start and end. */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct weft__runtime *stats_runtime;
+static weft_worker_stats *last_stats;
+static unsigned last_nworkers;
+
 bool weft__runtime_active(void)
 {
     return weft__load_acquire_u32(&active) != 0;
+}
+
+bool weft__runtime_stopping(const struct weft__runtime *rt)
+{
+    return weft__load_acquire_u32(&rt->stopping) != 0;
+}
+
+void weft__runtime_stop(struct weft__runtime *rt)
+{
+    weft__store_release_u32(&rt->stopping, 1);
+    weft__fence_full();
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        weft__worker_wake(rt->workers[i]);
 }
 
 /* Parses "<digits>[k|m|g]" (binary units) into *out. */
@@ -68,6 +89,42 @@ static int choose_stack_class(const weft_run_opts *opts, unsigned *cls)
     return 0;
 }
 
+/* Parses a decimal number from 1 to max. */
+static int parse_count(const char *s, unsigned long max, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return -EINVAL;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > max)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int choose_workers(const weft_run_opts *opts, unsigned *n)
+{
+    const char *env = getenv("WEFT_WORKERS");
+
+    if (opts != NULL && opts->workers != 0) {
+        *n = opts->workers;
+    } else if (env != NULL && env[0] != '\0') {
+        if (parse_count(env, WEFT_WORKERS_MAX, n) < 0) {
+            weft__log("WEFT_WORKERS='%s' is not a number from 1 to %d", env,
+                      WEFT_WORKERS_MAX);
+            return -EINVAL;
+        }
+    } else {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        *n = cpus < 1 ? 1 : cpus > WEFT_WORKERS_MAX ? WEFT_WORKERS_MAX
+                                                     : (unsigned)cpus;
+    }
+    return 0;
+}
+
 static int check_run_opts(const weft_run_opts *opts)
 {
     if (opts == NULL)
@@ -76,16 +133,93 @@ static int check_run_opts(const weft_run_opts *opts)
         if (opts->reserved[i] != NULL)
             return -EINVAL;
     }
-    /* Several workers arrive with the work-stealing scheduler. */
-    if (opts->workers > 1)
-        return -ENOTSUP;
+    if (opts->workers > WEFT_WORKERS_MAX)
+        return -EINVAL;
     return 0;
+}
+
+/* Workers are cache-line aligned, so that no two share a line. */
+static struct weft__worker *worker_alloc(void **raw)
+{
+    *raw = weft__malloc(sizeof(struct weft__worker) + WEFT__CACHELINE);
+    if (*raw == NULL)
+        return NULL;
+    uintptr_t p = ((uintptr_t)*raw + WEFT__CACHELINE) &
+                  ~(uintptr_t)(WEFT__CACHELINE - 1);
+    return (struct weft__worker *)p;
+}
+
+/* Keeps the counters of a runtime whose threads have all been joined. The
+ * copy uses the C allocator, not weft's: it outlives the runtime, and the
+ * allocator may be replaced before the next one. */
+static void save_stats(struct weft__runtime *rt)
+{
+    weft_worker_stats *copy = calloc(rt->nworkers, sizeof *copy);
+
+    if (copy != NULL) {
+        for (unsigned i = 0; i < rt->nworkers; i++)
+            copy[i] = rt->workers[i]->stats;
+    }
+    pthread_mutex_lock(&stats_lock);
+    stats_runtime = NULL;
+    free(last_stats);
+    last_stats = copy;
+    last_nworkers = copy != NULL ? rt->nworkers : 0;
+    pthread_mutex_unlock(&stats_lock);
+}
+
+int weft_stats(weft_worker_stats *stats, unsigned max, unsigned *workers)
+{
+    int rc = 0;
+
+    if ((max > 0 && stats == NULL) || (max > 0 && workers == NULL))
+        return -EINVAL;
+    pthread_mutex_lock(&stats_lock);
+    if (stats_runtime != NULL) {
+        struct weft__runtime *rt = stats_runtime;
+        unsigned n = rt->nworkers < max ? rt->nworkers : max;
+        for (unsigned i = 0; i < n; i++) {
+            const weft_worker_stats *src = &rt->workers[i]->stats;
+            memset(&stats[i], 0, sizeof stats[i]);
+            /* Each counter is written by one thread; read it atomically. */
+#define WEFT__READ_STAT(field) \
+            stats[i].field = weft__load_relaxed_u64(&src->field);
+            WEFT__READ_STAT(polled) WEFT__READ_STAT(steals)
+            WEFT__READ_STAT(stolen_from) WEFT__READ_STAT(tasks_stolen)
+            WEFT__READ_STAT(parks) WEFT__READ_STAT(unparks)
+            WEFT__READ_STAT(global_pops) WEFT__READ_STAT(lifo_hits)
+            WEFT__READ_STAT(max_queue_depth)
+#undef WEFT__READ_STAT
+        }
+        if (workers != NULL)
+            *workers = rt->nworkers;
+    } else if (last_stats != NULL) {
+        unsigned n = last_nworkers < max ? last_nworkers : max;
+        memcpy(stats, last_stats, n * sizeof *stats);
+        if (workers != NULL)
+            *workers = last_nworkers;
+    } else {
+        rc = -ESRCH;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return rc;
+}
+
+static void destroy_workers(struct weft__runtime *rt, void **raw)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        if (rt->workers[i] != NULL)
+            weft__worker_destroy(rt->workers[i]);
+        weft__free(raw[i]);
+    }
 }
 
 int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
 {
     struct weft__runtime rt;
     weft_task *main_task = NULL;
+    void **raw = NULL;
+    unsigned started = 1;
     int rc;
 
     if (main_fn == NULL)
@@ -97,7 +231,9 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
         return -EBUSY;
 
     memset(&rt, 0, sizeof rt);
-    rt.nworkers = 1;
+    rc = choose_workers(opts, &rt.nworkers);
+    if (rc < 0)
+        goto fail_options;
     rc = choose_stack_class(opts, &rt.default_stack_cls);
     if (rc < 0)
         goto fail_options;
@@ -107,38 +243,74 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     rc = -pthread_mutex_init(&rt.task_pool_lock, NULL);
     if (rc < 0)
         goto fail_task_pool;
-    rt.workers = weft__calloc(rt.nworkers, sizeof *rt.workers);
-    if (rt.workers == NULL) {
-        rc = -ENOMEM;
-        goto fail_workers_alloc;
-    }
-    rc = weft__worker_init(&rt.workers[0], &rt, 0);
+    rc = weft__inject_init(&rt.inject);
     if (rc < 0)
-        goto fail_worker_init;
+        goto fail_inject;
+    rc = weft__idle_init(&rt.idle, rt.nworkers);
+    if (rc < 0)
+        goto fail_idle;
+    rt.workers = weft__calloc(rt.nworkers, sizeof *rt.workers);
+    raw = weft__calloc(rt.nworkers, sizeof *raw);
+    if (rt.workers == NULL || raw == NULL) {
+        rc = -ENOMEM;
+        goto fail_workers;
+    }
+    for (unsigned i = 0; i < rt.nworkers; i++) {
+        rt.workers[i] = worker_alloc(&raw[i]);
+        if (rt.workers[i] == NULL) {
+            rc = -ENOMEM;
+            goto fail_workers;
+        }
+        rc = weft__worker_init(rt.workers[i], &rt, i);
+        if (rc < 0)
+            goto fail_workers;
+    }
     rc = weft__overflow_install();
     if (rc < 0)
-        goto fail_worker_init;
-    rc = weft__worker_bind(&rt.workers[0]);
+        goto fail_workers;
+    rc = weft__worker_bind(rt.workers[0]);
     if (rc < 0)
         goto fail_bind;
-    rc = weft__task_create(&rt.workers[0], main_fn, arg,
-                           &(weft_spawn_opts){ .name = "main" }, &main_task);
-    if (rc < 0)
-        goto fail_main;
-
-    weft__sched_loop(&rt.workers[0]);
-
-    /* Every task has been retired; only our handle on main is left. */
-    rc = main_task->err;
-    weft_task_unref(main_task);
-fail_main:
-    weft__worker_unbind(&rt.workers[0]);
+    /* The other workers start with nothing to do and park. */
+    for (; started < rt.nworkers; started++) {
+        rc = weft__worker_start(rt.workers[started]);
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0) {
+        pthread_mutex_lock(&stats_lock);
+        stats_runtime = &rt;
+        pthread_mutex_unlock(&stats_lock);
+        /* main stays on the calling thread, as asyncio.run's does. */
+        rc = weft__task_create(rt.workers[0], main_fn, arg,
+                               &(weft_spawn_opts){ .name = "main",
+                                                   .flags = WEFT_SPAWN_PINNED },
+                               &main_task);
+    }
+    if (main_task != NULL) {
+        weft__sched_loop(rt.workers[0]);
+        /* Every task has been retired; only our handle on main is left. */
+        rc = main_task->err;
+        weft_task_unref(main_task);
+    } else {
+        weft__runtime_stop(&rt); /* release the workers that started */
+    }
+    for (unsigned i = 1; i < started; i++)
+        weft__worker_join(rt.workers[i]);
+    if (started == rt.nworkers)
+        save_stats(&rt);
+    weft__worker_unbind(rt.workers[0]);
 fail_bind:
     weft__overflow_uninstall();
-fail_worker_init:
-    weft__worker_destroy(&rt.workers[0]);
+fail_workers:
+    if (rt.workers != NULL && raw != NULL)
+        destroy_workers(&rt, raw);
+    weft__free(raw);
     weft__free(rt.workers);
-fail_workers_alloc:
+    weft__idle_destroy(&rt.idle);
+fail_idle:
+    weft__inject_destroy(&rt.inject);
+fail_inject:
     weft__task_pool_drain(&rt);
     pthread_mutex_destroy(&rt.task_pool_lock);
 fail_task_pool:

@@ -1,4 +1,5 @@
-/* The runtime: the workers, the stack pool and the count of live tasks. */
+/* The runtime: its workers, the global queue, the idle set, the stack and
+ * task-record pools, and the count of live tasks. */
 #ifndef WEFT_RUNTIME_INTERNAL_H
 #define WEFT_RUNTIME_INTERNAL_H
 
@@ -7,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idle.h"
+#include "inject.h"
 #include "internal.h"
 #include "stack.h"
 
@@ -14,10 +17,13 @@ struct weft__worker;
 
 struct weft__runtime {
     unsigned nworkers;
-    struct weft__worker *workers;
+    struct weft__worker **workers;
     unsigned default_stack_cls;
+    struct weft__inject inject;   /* the global queue */
+    struct weft__idle idle;       /* searching and parked workers */
     struct weft__stack_pool stacks;
     uint64_t live;        /* atomic: tasks created and not yet retired */
+    uint32_t stopping;    /* atomic: set once live fell to 0 */
     /* Task structs the worker caches overflowed into; kept until the
      * runtime ends, so that a burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;
@@ -26,6 +32,13 @@ struct weft__runtime {
 
 /* True while weft_run() is running anywhere in the process. */
 bool weft__runtime_active(void);
+
+/* Called when the last live task has been retired: tells every worker to
+ * leave its scheduling loop. */
+void weft__runtime_stop(struct weft__runtime *rt);
+
+/* True once weft__runtime_stop() has been called. */
+bool weft__runtime_stopping(const struct weft__runtime *rt);
 
 /* Default task stack in bytes when neither an option nor the environment
  * says otherwise. */

@@ -1,12 +1,12 @@
-/* Suspending, waking and switching tasks; the scheduling loop.
+/* Suspending, waking and switching tasks; the scheduling loop of a worker.
  *
  * A task that gives up its worker switches straight to the next ready
  * task, not through the scheduler: one context switch per yield or wake
  * instead of two. The context that takes over then finishes the old one's
  * business (requeue it, publish its suspension, or free its stack), since
  * none of that is safe while the old task is still on its stack. The
- * worker's own stack (the scheduler) runs only to poll libevent and to
- * park.
+ * worker's own stack (the scheduler loop) runs to search other workers,
+ * to poll libevent and to park. doc/scheduler.md tells the whole story.
  */
 #include "scheduler.h"
 
@@ -14,6 +14,8 @@
 #include <event2/event.h>
 
 #include "atomic.h"
+#include "idle.h"
+#include "inject.h"
 #include "runtime.h"
 #include "task.h"
 #include "worker.h"
@@ -26,8 +28,18 @@
 #endif
 
 /* Task switches between two polls of libevent while tasks keep the worker
- * busy, so timers and sockets are not starved (Go and Tokio use 61). */
+ * busy, so timers and sockets are not starved; and the interval at which
+ * the global queue is checked before the local one, so it is not starved
+ * either. Both 61, as in Go and Tokio. */
 #define POLL_INTERVAL 61
+#define GLOBAL_INTERVAL 61
+/* Tasks run from the LIFO slot in a row, so that two tasks waking each
+ * other cannot starve the rest of the queue (Tokio's number). */
+#define MAX_LIFO_POLLS 3
+/* Most tasks taken from the global queue at once. */
+#define GLOBAL_BATCH 32
+/* Rounds over all victims before a searching worker gives up. */
+#define STEAL_ROUNDS 2
 
 #define WAIT_WORD(seq, reason, state)                                         \
     (((uint64_t)(seq) << 32) | ((uint64_t)(reason) << 8) | (uint64_t)(state))
@@ -35,40 +47,179 @@
 #define WAIT_REASON(word) ((int)(((word) >> 8) & 0xff))
 #define WAIT_STATE(word) ((int)((word) & 0xff))
 
-static void runq_push(struct weft__worker *w, weft_task *t)
+/* --- queues of one worker ------------------------------------------------ */
+
+static void pinned_push(struct weft__worker *w, weft_task *t)
 {
     t->next = NULL;
-    if (w->runq_tail != NULL)
-        w->runq_tail->next = t;
+    if (w->pinned_tail != NULL)
+        w->pinned_tail->next = t;
     else
-        w->runq_head = t;
-    w->runq_tail = t;
+        w->pinned_head = t;
+    w->pinned_tail = t;
 }
 
-static weft_task *runq_pop(struct weft__worker *w)
+static weft_task *pinned_pop(struct weft__worker *w)
 {
-    weft_task *t = w->runq_head;
+    weft_task *t = w->pinned_head;
     if (t != NULL) {
-        w->runq_head = t->next;
-        if (w->runq_head == NULL)
-            w->runq_tail = NULL;
+        w->pinned_head = t->next;
+        if (w->pinned_head == NULL)
+            w->pinned_tail = NULL;
         t->next = NULL;
     }
     return t;
 }
 
-static bool poll_due(const struct weft__worker *w)
+/* Moves what other threads pushed to w's inbox into its pinned queue, in
+ * the order they arrived. */
+static void drain_inbox(struct weft__worker *w)
 {
-    return w->ticks >= POLL_INTERVAL && w->armed_timers > 0;
+    weft_task *list, *reversed = NULL;
+
+    if (weft__load_relaxed_ptr((void *const *)&w->inbox) == NULL)
+        return;
+    list = weft__fas_ptr((void **)&w->inbox, NULL);
+    while (list != NULL) {
+        weft_task *next = list->next;
+        list->next = reversed;
+        reversed = list;
+        list = next;
+    }
+    while (reversed != NULL) {
+        weft_task *next = reversed->next;
+        pinned_push(w, reversed);
+        reversed = next;
+    }
 }
+
+/* Adds a ready, unpinned task to the back of w's ring; a full ring sends
+ * its older half and t to the global queue. */
+static void runq_push(struct weft__worker *w, weft_task *t)
+{
+    weft_task *batch[WEFT__RUNQ_CAP / 2 + 1];
+
+    while (!weft__runq_push(&w->runq, t)) {
+        unsigned n = weft__runq_claim_half(&w->runq, batch);
+        if (n > 0) {
+            batch[n++] = t;
+            weft__inject_push(&w->rt->inject, batch, n);
+            return;
+        }
+    }
+    unsigned depth = weft__runq_len(&w->runq);
+    if (depth > w->stats.max_queue_depth)
+        WEFT__STAT_ADD(w, max_queue_depth, depth - w->stats.max_queue_depth);
+}
+
+/* Queues a ready task that runs on w at the back: pinned tasks in the
+ * pinned queue, others in the stealable ring (telling a parked worker). */
+static void enqueue(struct weft__worker *w, weft_task *t)
+{
+    if (t->pinned) {
+        WEFT__ASSERT(t->home == w);
+        pinned_push(w, t);
+        return;
+    }
+    runq_push(w, t);
+    weft__idle_notify(w->rt);
+}
+
+/* Takes tasks from the global queue: one to run, and up to a fair share
+ * more into w's ring. */
+static weft_task *global_pop(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+    weft_task *batch[GLOBAL_BATCH];
+    uint64_t len = weft__inject_len(&rt->inject);
+    unsigned room = WEFT__RUNQ_CAP - weft__runq_len(&w->runq);
+
+    if (len == 0)
+        return NULL;
+    uint64_t want = len / rt->nworkers + 1;
+    if (want > GLOBAL_BATCH)
+        want = GLOBAL_BATCH;
+    if (want > (uint64_t)room + 1)
+        want = (uint64_t)room + 1;
+    unsigned n = weft__inject_pop(&rt->inject, batch, (unsigned)want);
+    if (n == 0)
+        return NULL;
+    for (unsigned i = 1; i < n; i++)
+        weft__runq_push(&w->runq, batch[i]);
+    WEFT__STAT_ADD(w, global_pops, n);
+    if (n > 1)
+        weft__idle_notify(rt);
+    return batch[0];
+}
+
+/* The next task from w's own sources, in the order of doc/scheduler.md:
+ * the LIFO slot (a few in a row), every 61st pick the global queue, the
+ * pinned queue and the ring in turn, then the global queue. */
+static weft_task *next_local(struct weft__worker *w)
+{
+    weft_task *t;
+
+    if (w->lifo != NULL) {
+        if (w->lifo_polls < MAX_LIFO_POLLS) {
+            t = w->lifo;
+            w->lifo = NULL;
+            w->lifo_polls++;
+            WEFT__STAT_ADD(w, lifo_hits, 1);
+            return t;
+        }
+        /* Its turn is over: to the back of the queue. */
+        t = w->lifo;
+        w->lifo = NULL;
+        enqueue(w, t);
+    }
+    w->lifo_polls = 0;
+    if (++w->tick % GLOBAL_INTERVAL == 0 && (t = global_pop(w)) != NULL)
+        return t;
+    drain_inbox(w);
+    /* Alternate between the two local queues so neither starves. */
+    if (w->tick & 1) {
+        if ((t = pinned_pop(w)) != NULL || (t = weft__runq_pop(&w->runq)) != NULL)
+            return t;
+    } else {
+        if ((t = weft__runq_pop(&w->runq)) != NULL || (t = pinned_pop(w)) != NULL)
+            return t;
+    }
+    return global_pop(w);
+}
+
+void weft__sched_push(struct weft__worker *w, weft_task *task)
+{
+    enqueue(w, task);
+}
+
+/* --- waking --------------------------------------------------------------- */
 
 void weft__sched_ready(weft_task *task)
 {
     struct weft__worker *w = weft__worker_self();
-    /* Only worker threads can reach a task before the scheduler issue
-     * adds the global queue for wakes from other threads. */
-    WEFT__ASSERT(w != NULL);
-    runq_push(w, task);
+
+    if (w == NULL || w->rt != task->rt) {
+        /* Another thread: to the pinned task's own worker, or else to the
+         * global queue, waking a worker to take it. */
+        if (task->pinned) {
+            weft__worker_inbox_push(task->home, task);
+        } else {
+            weft__inject_push(&task->rt->inject, &task, 1);
+            weft__idle_notify(task->rt);
+        }
+        return;
+    }
+    if (task->pinned && task->home != w) {
+        weft__worker_inbox_push(task->home, task);
+        return;
+    }
+    /* A wake on a worker goes to its LIFO slot: the woken task runs next,
+     * while what it needs is still in this core's cache. The task it
+     * displaces goes to the back of the queue. */
+    weft_task *displaced = w->lifo;
+    w->lifo = task;
+    if (displaced != NULL)
+        enqueue(w, displaced);
 }
 
 uint32_t weft__wait_begin(weft_task *self)
@@ -103,6 +254,8 @@ bool weft__wake(weft_task *task, uint32_t seq, int reason)
     }
 }
 
+/* --- switching ------------------------------------------------------------ */
+
 /* Finishes the business of the context that just switched away. */
 static void after_switch(struct weft__worker *w)
 {
@@ -115,7 +268,7 @@ static void after_switch(struct weft__worker *w)
     case WEFT__SWITCH_NONE:
         break;
     case WEFT__SWITCH_YIELD:
-        runq_push(w, prev);
+        enqueue(w, prev);
         break;
     case WEFT__SWITCH_SUSPEND: {
         uint64_t word = weft__load_acquire_u64(&prev->wait);
@@ -127,7 +280,7 @@ static void after_switch(struct weft__worker *w)
         /* Woken before it was off its stack; it is WOKEN now. */
         WEFT__ASSERT(WAIT_STATE(weft__load_acquire_u64(&prev->wait)) ==
                      WEFT__WAIT_WOKEN);
-        runq_push(w, prev);
+        enqueue(w, prev);
         break;
     }
     case WEFT__SWITCH_EXIT:
@@ -150,8 +303,10 @@ static void switch_to(struct weft__worker *w, weft_task *from, weft_task *to)
     struct weft__ctx *to_ctx = to != NULL ? &to->ctx : &w->sched_ctx;
 
     w->current = to;
-    if (to != NULL)
+    if (to != NULL) {
         w->ticks++;
+        WEFT__STAT_ADD(w, polled, 1);
+    }
 #ifdef WEFT__TSAN
     __tsan_switch_to_fiber(to != NULL ? to->tsan_fiber : w->tsan_fiber, 0);
 #endif
@@ -218,14 +373,19 @@ static bool prepare(struct weft__worker *w, weft_task *t)
     return true;
 }
 
-/* The next task to run, or NULL if there is none or, for a task handing
- * over (in_task), if the scheduler is due to poll libevent first. */
-static weft_task *next_ready(struct weft__worker *w, bool in_task)
+static bool poll_due(const struct weft__worker *w)
+{
+    return w->ticks >= POLL_INTERVAL && w->armed_timers > 0;
+}
+
+/* The next task a task handing over may switch to directly, or NULL to go
+ * to the scheduler (nothing local, or libevent is due a poll). */
+static weft_task *next_from_task(struct weft__worker *w)
 {
     for (;;) {
-        if (in_task && poll_due(w))
+        if (poll_due(w))
             return NULL;
-        weft_task *t = runq_pop(w);
+        weft_task *t = next_local(w);
         if (t == NULL || prepare(w, t))
             return t;
     }
@@ -234,7 +394,7 @@ static weft_task *next_ready(struct weft__worker *w, bool in_task)
 static void switch_away(weft_task *self, enum weft__switch_action action)
 {
     struct weft__worker *w = weft__worker_self();
-    weft_task *next = next_ready(w, true);
+    weft_task *next = next_from_task(w);
 
     w->prev = self;
     w->prev_action = action;
@@ -275,6 +435,14 @@ int weft__wait_abort(weft_task *self)
     return WAIT_REASON(word);
 }
 
+static bool has_local_work(struct weft__worker *w)
+{
+    return w->lifo != NULL || w->pinned_head != NULL ||
+           weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
+           weft__runq_len(&w->runq) > 0 ||
+           weft__inject_len(&w->rt->inject) > 0;
+}
+
 void weft__sched_yield(weft_task *self)
 {
     struct weft__worker *w = weft__worker_self();
@@ -282,7 +450,7 @@ void weft__sched_yield(weft_task *self)
     /* Alone and with nothing to poll, a yield has nobody to yield to. It
      * still counts as a tick, so a task spinning on yield lets libevent
      * run every POLL_INTERVAL yields. */
-    if (w->runq_head == NULL) {
+    if (!has_local_work(w)) {
         w->ticks++;
         if (!poll_due(w))
             return;
@@ -297,6 +465,92 @@ void weft__sched_exit(weft_task *self)
     __builtin_unreachable();
 }
 
+/* --- the scheduling loop --------------------------------------------------- */
+
+static uint32_t next_random(struct weft__worker *w)
+{
+    uint32_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    w->rng = x;
+    return x;
+}
+
+/* Looks for work elsewhere: half the queue of another worker, or the
+ * global queue. Only while fewer than half of the workers search. */
+static weft_task *search(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+    unsigned n = rt->nworkers;
+
+    if (!w->searching) {
+        if (!weft__idle_start_search(&rt->idle))
+            return NULL;
+        w->searching = true;
+    }
+    for (unsigned round = 0; round < STEAL_ROUNDS; round++) {
+        unsigned start = next_random(w) % n;
+        for (unsigned i = 0; i < n; i++) {
+            struct weft__worker *victim = rt->workers[(start + i) % n];
+            if (victim == w)
+                continue;
+            unsigned got = weft__runq_steal_half(&victim->runq, &w->runq);
+            if (got > 0) {
+                WEFT__STAT_ADD(w, steals, 1);
+                WEFT__STAT_ADD(w, tasks_stolen, got);
+                weft__faa_u64(&victim->stats.stolen_from, 1);
+                return weft__runq_pop(&w->runq);
+            }
+        }
+        weft_task *t = global_pop(w);
+        if (t != NULL)
+            return t;
+        /* Back off before the next round: a thief spinning on a victim's
+         * queue slows its owner down. */
+        for (unsigned spin = 0; spin < (64u << round); spin++)
+            weft__cpu_relax();
+    }
+    return NULL;
+}
+
+/* True if any queue a parking worker could take from holds a task. */
+static bool work_anywhere(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+
+    if (has_local_work(w))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        if (weft__runq_len(&rt->workers[i]->runq) > 0)
+            return true;
+    }
+    return false;
+}
+
+/* Blocks in the worker's event base until a timer, a socket or a wake-up
+ * fd fires, unless work turned up while it was registering as parked. */
+static void park(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+
+    weft__idle_park(&rt->idle, w);
+    if (!weft__runtime_stopping(rt) && !work_anywhere(w)) {
+        WEFT__STAT_ADD(w, parks, 1);
+        w->ticks = 0;
+        event_base_loop(w->base, EVLOOP_ONCE);
+    }
+    if (weft__idle_unpark(&rt->idle, w))
+        WEFT__STAT_ADD(w, unparks, 1);
+}
+
+static void run(struct weft__worker *w, weft_task *t)
+{
+    switch_to(w, NULL, t);
+    switched_in(w, NULL);
+    after_switch(w);
+}
+
 void weft__sched_loop(struct weft__worker *w)
 {
     for (;;) {
@@ -305,17 +559,34 @@ void weft__sched_loop(struct weft__worker *w)
             if (w->armed_timers > 0)
                 event_base_loop(w->base, EVLOOP_NONBLOCK);
         }
-        weft_task *next = next_ready(w, false);
-        if (next != NULL) {
-            switch_to(w, NULL, next);
-            switched_in(w, NULL);
-            after_switch(w);
+        weft_task *t = next_local(w);
+        if (t == NULL)
+            t = search(w);
+        if (w->searching && t != NULL) {
+            /* Found work: stop searching, and if nobody else searches,
+             * wake another worker, since there may be more. */
+            w->searching = false;
+            if (weft__idle_end_search(&w->rt->idle))
+                weft__idle_notify(w->rt);
+        }
+        if (t != NULL) {
+            if (prepare(w, t))
+                run(w, t);
             continue;
         }
-        if (weft__load_acquire_u64(&w->rt->live) == 0)
+        /* Timers that are due may make tasks ready without blocking. */
+        if (w->armed_timers > 0) {
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+            w->ticks = 0;
+            if (has_local_work(w))
+                continue;
+        }
+        if (weft__runtime_stopping(w->rt))
             break;
-        /* Park: block in epoll until a timer, a socket or wake_fd fires. */
-        w->ticks = 0;
-        event_base_loop(w->base, EVLOOP_ONCE);
+        park(w);
+    }
+    if (w->searching) {
+        w->searching = false;
+        weft__idle_end_search(&w->rt->idle);
     }
 }

@@ -63,11 +63,16 @@ void weft__sched_yield(weft_task *self);
 /* Leaves a finished task's stack for good. */
 __attribute__((noreturn)) void weft__sched_exit(weft_task *self);
 
-/* Makes a task that is not running ready to run. */
+/* Makes a task that is not running ready to run: a wake. On a worker it
+ * goes to that worker's LIFO slot; from any other thread to the global
+ * queue (or a pinned task's own worker). */
 void weft__sched_ready(weft_task *task);
 
-/* The scheduling loop of worker w, on the thread's own stack. Returns when
- * no task of the runtime is left. */
+/* Queues a new task at the back of w's queue; w is the caller's worker. */
+void weft__sched_push(struct weft__worker *w, weft_task *task);
+
+/* The scheduling loop of worker w, on the thread's own stack. Returns once
+ * the runtime is stopping (no task is left). */
 void weft__sched_loop(struct weft__worker *w);
 
 #endif /* WEFT_SCHEDULER_H */

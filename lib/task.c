@@ -108,7 +108,7 @@ static int check_spawn_opts(const struct weft__runtime *rt,
     *cls = rt->default_stack_cls;
     if (opts == NULL)
         return 0;
-    if (opts->flags != 0)
+    if ((opts->flags & ~WEFT_SPAWN_PINNED) != 0)
         return -EINVAL;
     for (size_t i = 0; i < WEFT__ARRAY_SIZE(opts->reserved); i++) {
         if (opts->reserved[i] != NULL)
@@ -123,8 +123,11 @@ static int check_spawn_opts(const struct weft__runtime *rt,
     return 0;
 }
 
-int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
-                      const weft_spawn_opts *opts, weft_task **out)
+/* Creates a task on w's runtime, to live on `home` if it is pinned, and
+ * queues it: on w itself, or through home's inbox. */
+static int create(struct weft__worker *w, struct weft__worker *home,
+                  weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                  weft_task **out)
 {
     struct weft__runtime *rt = w->rt;
     unsigned cls;
@@ -169,6 +172,9 @@ int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
     t->errmsg = NULL;
     t->id = weft__worker_next_id(w);
     t->rt = rt;
+    t->home = home;
+    t->pinned = home != w ||
+                (opts != NULL && (opts->flags & WEFT_SPAWN_PINNED) != 0);
     t->name = name;
 #ifdef WEFT__ASAN
     t->asan_fake_stack = NULL;
@@ -177,10 +183,26 @@ int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
     t->tsan_fiber = NULL;
 #endif
     weft__faa_u64(&rt->live, 1);
-    weft__sched_ready(t);
+    if (home == w)
+        weft__sched_push(w, t);
+    else
+        weft__worker_inbox_push(home, t);
     if (out != NULL)
         *out = t;
     return 0;
+}
+
+int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
+                      const weft_spawn_opts *opts, weft_task **out)
+{
+    return create(w, w, fn, arg, opts, out);
+}
+
+int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
+                         weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                         weft_task **out)
+{
+    return create(w, home, fn, arg, opts, out);
 }
 
 int weft_spawn_ex(weft_task **task, weft_fn fn, void *arg,
@@ -237,8 +259,9 @@ void weft__task_retire(weft_task *t)
     struct weft__runtime *rt = t->rt;
 
     weft__stack_unreserve(&rt->stacks);
-    weft__faa_u64(&rt->live, (uint64_t)-1);
     weft_task_unref(t);
+    if (weft__faa_u64(&rt->live, (uint64_t)-1) == 1)
+        weft__runtime_stop(rt);
 }
 
 int weft_await(weft_task *task, void **result)

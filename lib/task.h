@@ -2,6 +2,7 @@
 #ifndef WEFT_TASK_INTERNAL_H
 #define WEFT_TASK_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "atomic.h"
@@ -37,6 +38,8 @@ struct weft_task {
     char *errmsg;               /* weft_fail()'s message, or NULL */
     uint64_t id;
     struct weft__runtime *rt;
+    struct weft__worker *home;  /* the worker a pinned task stays on */
+    bool pinned;                /* WEFT_SPAWN_PINNED */
     char *name;                 /* NULL until named or asked for */
 #ifdef WEFT__ASAN
     void *asan_fake_stack;      /* ASan's fake stack while switched out */
@@ -60,6 +63,12 @@ void weft__task_free(weft_task *t);
  * allocator. */
 void weft__task_cache_flush(struct weft__worker *w);
 void weft__task_pool_drain(struct weft__runtime *rt);
+
+/* Like weft__task_create, but the task is pinned to worker home of the
+ * same runtime and delivered through its inbox. */
+int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
+                         weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                         weft_task **out);
 
 /* Runs in a new task's context: the body, then completion. */
 void weft__task_body(weft_task *t);

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "idle.h"
 #include "overflow.h"
 #include "runtime.h"
+#include "scheduler.h"
 #include "task.h"
 
 #ifdef WEFT__TSAN
@@ -50,6 +52,8 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->rt = rt;
     w->index = index;
     w->wake_fd = -1;
+    w->rng = 0x9e3779b9u * (index + 1); /* any non-zero seed */
+    weft__runq_init(&w->runq);
 
     cfg = event_config_new();
     if (cfg == NULL)
@@ -126,6 +130,93 @@ int weft__worker_bind(struct weft__worker *w)
 #endif
     weft__worker_set_self(w);
     return 0;
+}
+
+static void *worker_thread(void *arg)
+{
+    struct weft__worker *w = arg;
+
+    if (weft__worker_bind(w) < 0) {
+        /* Without an altstack it cannot report overflows; it runs anyway
+         * rather than strand the tasks other workers queue for it. */
+        weft__worker_set_self(w);
+    }
+    weft__sched_loop(w);
+    weft__worker_unbind(w);
+    return NULL;
+}
+
+/* A worker thread's own stack runs only the scheduler and libevent's
+ * callbacks (tasks have stacks of their own), so it is small. weft maps it
+ * and unmaps it after the join, instead of leaving it in glibc's cache of
+ * thread stacks, so a finished runtime leaves no mapping behind. */
+#define THREAD_STACK_SIZE ((size_t)1 << 20)
+
+int weft__worker_start(struct weft__worker *w)
+{
+    size_t page = weft__page_size();
+    pthread_attr_t attr;
+    int rc;
+
+    w->thread_stack = mmap(NULL, THREAD_STACK_SIZE + page,
+                           PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                           -1, 0);
+    if (w->thread_stack == MAP_FAILED) {
+        w->thread_stack = NULL;
+        return -ENOMEM;
+    }
+    /* A guard page below, as glibc would give it. */
+    (void)mprotect(w->thread_stack, page, PROT_NONE);
+    rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_attr_setstack(&attr, (char *)w->thread_stack + page,
+                                   THREAD_STACK_SIZE);
+        if (rc == 0)
+            rc = pthread_create(&w->thread, &attr, worker_thread, w);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        munmap(w->thread_stack, THREAD_STACK_SIZE + page);
+        w->thread_stack = NULL;
+        return -rc;
+    }
+    w->thread_started = true;
+    return 0;
+}
+
+void weft__worker_join(struct weft__worker *w)
+{
+    if (w->thread_started) {
+        pthread_join(w->thread, NULL);
+        w->thread_started = false;
+    }
+    if (w->thread_stack != NULL) {
+        munmap(w->thread_stack, THREAD_STACK_SIZE + weft__page_size());
+        w->thread_stack = NULL;
+    }
+}
+
+void weft__worker_wake(struct weft__worker *w)
+{
+    uint64_t one = 1;
+    /* EAGAIN means the counter is already non-zero: it is awake anyway. */
+    ssize_t rc = write(w->wake_fd, &one, sizeof one);
+    (void)rc;
+}
+
+void weft__worker_inbox_push(struct weft__worker *w, weft_task *t)
+{
+    weft_task *head;
+
+    do {
+        head = weft__load_acquire_ptr((void *const *)&w->inbox);
+        t->next = head;
+    } while (!weft__cas_ptr((void **)&w->inbox, head, t));
+    /* The CAS is a full barrier: if w parked before it, w is seen parked
+     * here; if after, w's re-check of its inbox sees t. */
+    if (weft__idle_is_parked(w))
+        weft__worker_wake(w);
 }
 
 void weft__worker_unbind(struct weft__worker *w)

@@ -1,17 +1,19 @@
-/* A worker: one thread, its libevent base, its run queue and stack cache.
+/* A worker: one thread, its libevent base, its queues and caches.
  *
- * Everything here is owned by the worker's thread; nothing else touches a
- * worker's fields but through the functions that say otherwise.
+ * The fields up to `shared` belong to the worker's thread alone. The rest
+ * are reached by other threads through the functions that say so.
  */
 #ifndef WEFT_WORKER_H
 #define WEFT_WORKER_H
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "context.h"
 #include "internal.h"
+#include "runq.h"
 #include "stack.h"
 
 struct event_base;
@@ -28,27 +30,35 @@ enum weft__switch_action {
 };
 
 struct weft__worker {
+    /* --- owned by the worker's thread --------------------------------- */
     struct weft__runtime *rt;
     unsigned index;
-    struct event_base *base;        /* dispatched by this thread only */
-    struct event *wake_event;       /* persistent read on wake_fd */
-    int wake_fd;                    /* eventfd other threads write */
-    struct weft__ctx sched_ctx;     /* the thread's own stack */
     weft_task *current;             /* running task, or NULL */
-    weft_task *runq_head;           /* ready tasks, FIFO */
-    weft_task *runq_tail;
+    weft_task *lifo;                /* LIFO slot: the task woken last */
+    unsigned lifo_polls;            /* LIFO tasks run in a row */
+    weft_task *pinned_head;         /* ready tasks pinned here, FIFO */
+    weft_task *pinned_tail;
     weft_task *prev;                /* context left by the last switch */
     enum weft__switch_action prev_action;
     unsigned ticks;                 /* task switches since the last poll */
+    uint64_t tick;                  /* task picks, for the 61st-tick rule */
     unsigned armed_timers;          /* timers pending on base */
+    bool searching;                 /* counted as a searcher in rt->idle */
+    uint32_t rng;                   /* xorshift state for victim choice */
     uint64_t next_id;               /* task ids, taken in blocks */
     uint64_t id_limit;
+    struct event_base *base;        /* dispatched by this thread only */
+    struct event *wake_event;       /* persistent read on wake_fd */
+    struct weft__ctx sched_ctx;     /* the thread's own stack */
     struct weft__stack_cache stacks;
     weft_task *task_cache;          /* free task structs */
     unsigned task_cache_n;
     void *altstack;                 /* sigaltstack for the overflow handler */
     stack_t old_altstack;
     int altstack_on;
+    pthread_t thread;
+    bool thread_started;
+    void *thread_stack;             /* mapped by weft_worker_start */
 #ifdef WEFT__ASAN
     void *asan_fake_stack;          /* the scheduler's, while switched out */
     void *sched_stack_lo;
@@ -57,10 +67,21 @@ struct weft__worker {
 #ifdef WEFT__TSAN
     void *tsan_fiber;               /* the thread's own fiber */
 #endif
-};
 
-/* Builds worker index of rt for the calling thread. On failure the worker
- * is left safe to pass to weft__worker_destroy(). */
+    /* --- shared with other threads ------------------------------------ */
+    /* Pinned tasks woken elsewhere: a lock-free stack other threads push
+     * on (weft__worker_inbox_push), taken whole by the owner. */
+    weft_task *inbox __attribute__((aligned(WEFT__CACHELINE)));
+    int wake_fd;                    /* eventfd: written to unpark it */
+    uint32_t parked;                /* atomic; set under rt->idle.lock */
+    uint32_t notified;              /* under rt->idle.lock */
+    struct weft__runq runq;         /* its stealable local queue */
+    weft_worker_stats stats;        /* written by the owner, but
+                                       stolen_from by thieves (atomic) */
+} __attribute__((aligned(WEFT__CACHELINE)));
+
+/* Builds worker index of rt. On failure the worker is left safe to pass
+ * to weft__worker_destroy(). */
 int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
                       unsigned index);
 
@@ -73,6 +94,19 @@ void weft__worker_destroy(struct weft__worker *w);
 int weft__worker_bind(struct weft__worker *w);
 void weft__worker_unbind(struct weft__worker *w);
 
+/* Starts worker w (not worker 0, which is weft_run's own thread) on a new
+ * thread running the scheduling loop. Returns 0 or -errno. */
+int weft__worker_start(struct weft__worker *w);
+
+/* Waits for a started worker's thread to end. */
+void weft__worker_join(struct weft__worker *w);
+
+/* Gets w out of epoll if it is blocked there. Any thread. */
+void weft__worker_wake(struct weft__worker *w);
+
+/* Hands a ready task pinned to w over from another thread. Any thread. */
+void weft__worker_inbox_push(struct weft__worker *w, weft_task *t);
+
 /* The calling thread's worker, or NULL. Never inlined, so that a caller
  * that resumes on another thread after a switch reads its new worker
  * rather than a cached TLS address (feasibility.md, section 5). */
@@ -81,5 +115,10 @@ void weft__worker_set_self(struct weft__worker *w);
 
 /* Next task id for a task created on w. */
 uint64_t weft__worker_next_id(struct weft__worker *w);
+
+/* Counts an event in one of the owner's counters; relaxed, so that
+ * weft_stats() may read it from another thread. */
+#define WEFT__STAT_ADD(w, field, n)                                           \
+    weft__store_relaxed_u64(&(w)->stats.field, (w)->stats.field + (n))
 
 #endif /* WEFT_WORKER_H */

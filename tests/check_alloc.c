@@ -10,14 +10,20 @@ static long budget = -1; /* allocations left; -1: unlimited */
 static long live;        /* outstanding allocations */
 static long made;
 
+/* Called from every worker thread at once: atomics throughout. */
 static int spend(void)
 {
-    if (budget == 0)
-        return 0;
-    if (budget > 0)
-        budget--;
-    made++;
-    live++;
+    long b = __atomic_load_n(&budget, __ATOMIC_RELAXED);
+    for (;;) {
+        if (b == 0)
+            return 0;
+        if (b < 0 || __atomic_compare_exchange_n(&budget, &b, b - 1, 0,
+                                                 __ATOMIC_RELAXED,
+                                                 __ATOMIC_RELAXED))
+            break;
+    }
+    COUNT(made);
+    COUNT(live);
     return 1;
 }
 
@@ -35,13 +41,13 @@ static void *counting_realloc(void *p, size_t n)
 {
     if (p == NULL)
         return counting_malloc(n);
-    return budget == 0 ? NULL : realloc(p, n);
+    return __atomic_load_n(&budget, __ATOMIC_RELAXED) == 0 ? NULL : realloc(p, n);
 }
 
 static void counting_free(void *p)
 {
     if (p != NULL)
-        live--;
+        __atomic_fetch_sub(&live, 1, __ATOMIC_RELAXED);
     free(p);
 }
 

@@ -32,9 +32,10 @@ START_TEST(test_run_bad_arguments)
     ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
     o = (weft_run_opts){ .stack_size = WEFT_STACK_MAX * 2 };
     ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
-    /* Several workers arrive with the work-stealing scheduler. */
-    o = (weft_run_opts){ .workers = 2 };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -ENOTSUP);
+    o = (weft_run_opts){ .workers = WEFT_WORKERS_MAX + 1 };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    o = (weft_run_opts){ .workers = 3 };
+    ck_assert_int_eq(weft_run(return_ok, NULL, &o), 0);
     o = (weft_run_opts){ .workers = 1, .stack_size = 128 << 10 };
     ck_assert_int_eq(weft_run(return_ok, NULL, &o), 0);
 }

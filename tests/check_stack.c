@@ -183,14 +183,14 @@ END_TEST
 
 /* --- the map-count limit, through the public API ------------------------ */
 
-static int hold;          /* tasks sleep while this is set */
-static long started;
+static int hold;          /* atomic: tasks sleep while this is set */
+static long started;      /* atomic */
 
 static void *hold_stack(void *arg)
 {
     (void)arg;
-    started++;
-    while (hold)
+    __atomic_fetch_add(&started, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&hold, __ATOMIC_ACQUIRE))
         weft_sleep(1);
     return NULL;
 }
@@ -201,7 +201,7 @@ static void *exhaust_main(void *arg)
     weft_spawn_opts o = { .stack_size = WEFT_STACK_MIN };
     int rc = 0;
 
-    hold = 1;
+    __atomic_store_n(&hold, 1, __ATOMIC_RELEASE);
     /* Bounded: 100,000 is three times the limit. */
     for (long i = 0; i < 100000; i++) {
         rc = weft_spawn_ex(NULL, hold_stack, NULL, &o);
@@ -214,7 +214,7 @@ static void *exhaust_main(void *arg)
     ck_assert_int_eq(rc, -ENOMEM);
     /* Once refused, still refused, and still no crash. */
     ck_assert_int_eq(weft_spawn_ex(NULL, hold_stack, NULL, &o), -ENOMEM);
-    hold = 0;
+    __atomic_store_n(&hold, 0, __ATOMIC_RELEASE);
     return NULL;
 }
 

@@ -84,7 +84,7 @@ static void *awaiter(void *arg)
     void *r;
     ck_assert_int_eq(weft_await(s->target, &r), 0);
     ck_assert_ptr_eq(r, (void *)7);
-    s->got++;
+    COUNT(s->got);
     return NULL;
 }
 
@@ -151,7 +151,7 @@ static void *order_main(void *arg)
 START_TEST(test_spawn_order_and_yield_interleaving)
 {
     struct event_log log = { .len = 0 };
-    ck_assert_int_eq(run_clean(order_main, &log), 0);
+    ck_assert_int_eq(run_on(1, order_main, &log), 0);
     /* FIFO start order, then strict alternation at each yield; a's awaiter
      * resumes after a ends, while b still has a turn queued. */
     ck_assert_str_eq(log.text, "spawned a0 b0 a1 b1 a2 b2 a-done");
@@ -163,7 +163,7 @@ END_TEST
 static void *set_flag_later(void *arg)
 {
     weft_sleep(20);
-    *(int *)arg = 1;
+    SET(*(int *)arg, 1);
     return NULL;
 }
 
@@ -215,7 +215,7 @@ static void *bad_args_main(void *arg)
     ck_assert_int_eq(weft_await(NULL, NULL), -EINVAL);
     ck_assert_int_eq(weft_await(weft_current(), NULL), -EDEADLK);
 
-    weft_spawn_opts o = { .flags = 1 };
+    weft_spawn_opts o = { .flags = 0x100 };
     t = (weft_task *)&t;
     ck_assert_int_eq(weft_spawn_ex(&t, nothing, NULL, &o), -EINVAL);
     ck_assert_ptr_null(t);
@@ -451,13 +451,13 @@ static struct tree tree;
 static void *tree_node(void *arg)
 {
     intptr_t depth = (intptr_t)arg;
-    tree.count++;
+    COUNT(tree.count);
     if (depth > 0) {
         weft_task *l, *r;
-        ck_assert_int_eq(weft_spawn(&l, tree_node, (void *)(depth - 1)), 0);
-        ck_assert_int_eq(weft_spawn(&r, tree_node, (void *)(depth - 1)), 0);
-        ck_assert_int_eq(weft_await(l, NULL), 0);
-        ck_assert_int_eq(weft_await(r, NULL), 0);
+        CHECK(weft_spawn(&l, tree_node, (void *)(depth - 1)) == 0);
+        CHECK(weft_spawn(&r, tree_node, (void *)(depth - 1)) == 0);
+        CHECK(weft_await(l, NULL) == 0);
+        CHECK(weft_await(r, NULL) == 0);
         weft_task_unref(l);
         weft_task_unref(r);
     }

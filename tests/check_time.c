@@ -59,7 +59,7 @@ static void *sleep_sort_main(void *arg)
 START_TEST(test_sleepers_wake_in_deadline_order)
 {
     struct event_log log = { .len = 0 };
-    ck_assert_int_eq(run_clean(sleep_sort_main, &log), 0);
+    ck_assert_int_eq(run_on(1, sleep_sort_main, &log), 0);
     ck_assert_str_eq(log.text, "10 20 30 40 50");
 }
 END_TEST
@@ -84,7 +84,7 @@ static void *sleep_zero_main(void *arg)
 START_TEST(test_sleep_zero_yields)
 {
     struct event_log log = { .len = 0 };
-    ck_assert_int_eq(run_clean(sleep_zero_main, &log), 0);
+    ck_assert_int_eq(run_on(1, sleep_zero_main, &log), 0);
     ck_assert_str_eq(log.text, "before other after");
 }
 END_TEST
@@ -125,7 +125,7 @@ static void *set_flag_after_sleep(void *arg)
 {
     struct spin_state *s = arg;
     ck_assert_int_eq(weft_sleep(5), 0);
-    s->flag = 1;
+    SET(s->flag, 1);
     return NULL;
 }
 
@@ -134,11 +134,11 @@ static void *spin_main(void *arg)
     struct spin_state *s = arg;
     ck_assert_int_eq(weft_spawn(NULL, set_flag_after_sleep, s), 0);
     /* Bounded: 100 million yields is minutes; the flag takes ~5 ms. */
-    while (!s->flag && s->spins < 100000000L) {
+    while (!READ(s->flag) && s->spins < 100000000L) {
         weft_yield();
         s->spins++;
     }
-    ck_assert_int_eq(s->flag, 1);
+    ck_assert_int_eq(READ(s->flag), 1);
     return NULL;
 }
 
@@ -156,8 +156,8 @@ static long woken;
 
 static void *short_sleep(void *arg)
 {
-    ck_assert_int_eq(weft_sleep((int64_t)(intptr_t)arg), 0);
-    woken++;
+    CHECK(weft_sleep((int64_t)(intptr_t)arg) == 0);
+    COUNT(woken);
     return NULL;
 }
 
@@ -165,7 +165,7 @@ static void *many_sleepers_main(void *arg)
 {
     (void)arg;
     for (int i = 0; i < SLEEPERS; i++)
-        ck_assert_int_eq(weft_spawn(NULL, short_sleep, (void *)(intptr_t)(1 + i % 20)), 0);
+        CHECK(weft_spawn(NULL, short_sleep, (void *)(intptr_t)(1 + i % 20)) == 0);
     return NULL;
 }
 

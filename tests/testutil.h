@@ -4,16 +4,20 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <weft.h>
 
-/* Every suite's main: run it, exit non-zero on any failure. */
+/* Every suite's main: run it, exit non-zero on any failure. One malloc
+ * arena: glibc keeps the arenas of exited threads mapped forever, which
+ * would hide a leaked mapping of weft's among them. */
 #define WEFT_TEST_MAIN(make_suite)                                            \
     int main(void)                                                            \
     {                                                                         \
+        mallopt(M_ARENA_MAX, 1);                                              \
         SRunner *sr = srunner_create(make_suite());                           \
         srunner_run_all(sr, CK_NORMAL);                                       \
         int failed = srunner_ntests_failed(sr);                               \
@@ -44,6 +48,16 @@
 #else
 #define TEST_MAX_LIVE_TASKS 1000000
 #endif
+
+/* An assertion for hot loops. Check's ck_assert_* report every check they
+ * pass to the parent process through a pipe, one system call each; this
+ * one costs nothing until it fails. */
+#define CHECK(cond)                                                           \
+    do {                                                                      \
+        if (!(cond))                                                          \
+            ck_abort_msg("%s:%d: check '%s' failed", __FILE__, __LINE__,      \
+                         #cond);                                              \
+    } while (0)
 
 /* Seconds a test may take before Check kills it; CK_TIMEOUT_MULTIPLIER
  * stretches it for sanitizer builds. */
@@ -102,17 +116,59 @@ static inline void leak_check_end(const struct leak_check *lc)
 #endif
 }
 
-/* Runs fn(arg) as weft's main with default options, asserting that the
- * runtime leaves no file descriptor or thread behind. Returns weft_run's
- * status. */
-static inline int run_clean(weft_fn fn, void *arg)
+/* Runs fn(arg) as weft's main on `workers` workers (0: the default, one
+ * per CPU), asserting that the runtime leaves no file descriptor, thread
+ * or mapping behind. Returns weft_run's status. */
+static inline int run_on(unsigned workers, weft_fn fn, void *arg)
 {
     struct leak_check lc;
+    weft_run_opts opts = { .workers = workers };
     leak_check_begin(&lc);
-    int rc = weft_run(fn, arg, NULL);
+    int rc = weft_run(fn, arg, &opts);
     leak_check_end(&lc);
     return rc;
 }
+
+/* The same with default options. */
+static inline int run_clean(weft_fn fn, void *arg)
+{
+    return run_on(0, fn, arg);
+}
+
+/* A plain thread whose stack the test maps and unmaps itself: glibc would
+ * keep a thread stack of its own making mapped after the join, which the
+ * leak check would count. */
+#include <pthread.h>
+#include <sys/mman.h>
+#define TEST_THREAD_STACK ((size_t)256 << 10)
+struct test_thread {
+    pthread_t id;
+    void *stack;
+};
+
+static inline void test_thread_start(struct test_thread *th,
+                                     void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    th->stack = mmap(NULL, TEST_THREAD_STACK, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    ck_assert_ptr_ne(th->stack, MAP_FAILED);
+    ck_assert_int_eq(pthread_attr_init(&attr), 0);
+    ck_assert_int_eq(pthread_attr_setstack(&attr, th->stack, TEST_THREAD_STACK), 0);
+    ck_assert_int_eq(pthread_create(&th->id, &attr, fn, arg), 0);
+    pthread_attr_destroy(&attr);
+}
+
+static inline void test_thread_join(struct test_thread *th)
+{
+    ck_assert_int_eq(pthread_join(th->id, NULL), 0);
+    munmap(th->stack, TEST_THREAD_STACK);
+}
+
+/* Counters shared by tasks on several workers. */
+#define COUNT(var) __atomic_fetch_add(&(var), 1, __ATOMIC_RELAXED)
+#define READ(var) __atomic_load_n(&(var), __ATOMIC_ACQUIRE)
+#define SET(var, v) __atomic_store_n(&(var), (v), __ATOMIC_RELEASE)
 
 static inline int64_t mono_ms(void)
 {
@@ -133,8 +189,8 @@ static __attribute__((noinline, unused)) int use_stack_kib(int kib)
     return use_stack_kib(kib - 1) + frame[sizeof frame - 1];
 }
 
-/* An event log, for asserting the order in which things happened. Only
- * touched by tasks of one worker, so it needs no lock. */
+/* An event log, for asserting the order in which things happened. Tests
+ * that use it run on one worker (run_on(1, ...)), so it needs no lock. */
 struct event_log {
     char text[4096];
     size_t len;

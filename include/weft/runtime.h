@@ -3,6 +3,7 @@
 #define WEFT_RUNTIME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "task.h"
@@ -11,23 +12,50 @@
 extern "C" {
 #endif
 
+/* The most worker threads a runtime may have. */
+#define WEFT_WORKERS_MAX 1024
+
 /* Options for weft_run(). Zero-initialise it: every zero field means "the
  * default", and a NULL opts means all defaults. */
 typedef struct weft_run_opts {
-    unsigned workers;   /* worker threads; 0: $WEFT_WORKERS, else 1 */
+    unsigned workers;   /* worker threads, 1..WEFT_WORKERS_MAX; 0:
+                           $WEFT_WORKERS, else the online CPUs */
     size_t stack_size;  /* default task stack in bytes; 0: $WEFT_STACK_SIZE,
                            else 64 KiB */
     void *reserved[8];  /* must be zero */
 } weft_run_opts;
 
-/* Runs main(arg) as the first task on the calling thread, which becomes
- * worker 0, and returns when main and every task it left running have
- * finished. Returns main's status: 0 if it returned, its error if it
- * failed. Before main runs it may also return -EINVAL (bad option or
- * environment variable), -EBUSY (a runtime is already running in this
- * process), -ENOTSUP or -ENOMEM. Once it has returned it can be called
+/* Starts the workers, runs main(arg) as the first task, and returns when
+ * main and every task it left running have finished. The calling thread
+ * is worker 0, and main is pinned to it. Returns main's status: 0 if it
+ * returned, its error if it failed. Before main runs it may also return
+ * -EINVAL (bad option or environment variable), -EBUSY (a runtime is
+ * already running in this process), -EAGAIN (a thread could not be
+ * started), -ENOTSUP or -ENOMEM. Once it has returned it can be called
  * again. */
 WEFT_EXPORT int weft_run(weft_fn main, void *arg, const weft_run_opts *opts);
+
+/* One worker's counters, all since its runtime started. */
+typedef struct weft_worker_stats {
+    uint64_t polled;          /* times a task was resumed on this worker */
+    uint64_t steals;          /* steals this worker made */
+    uint64_t stolen_from;     /* steals other workers made from it */
+    uint64_t tasks_stolen;    /* tasks this worker took by stealing */
+    uint64_t parks;           /* times it blocked, out of work */
+    uint64_t unparks;         /* times another thread woke it to work */
+    uint64_t global_pops;     /* tasks it took from the global queue */
+    uint64_t lifo_hits;       /* tasks it ran from its LIFO slot */
+    uint64_t max_queue_depth; /* most tasks its local queue held */
+    uint64_t reserved[7];     /* zero; room for more counters */
+} weft_worker_stats;
+
+/* Copies the counters of up to max workers into stats[] and stores the
+ * number of workers in *workers (either may be NULL if max is 0): those of
+ * the running runtime, read while it runs, or else those the last runtime
+ * had when it ended. Returns 0, -EINVAL, or -ESRCH if no runtime has run
+ * yet in this process. */
+WEFT_EXPORT int weft_stats(weft_worker_stats *stats, unsigned max,
+                           unsigned *workers);
 
 #ifdef __cplusplus
 }

@@ -36,13 +36,19 @@ typedef void *(*weft_fn)(void *arg);
 /* The longest task name kept, in bytes; longer names are truncated. */
 #define WEFT_TASK_NAME_MAX 47
 
+/* weft_spawn_opts.flags: keep the task on the worker thread that spawned
+ * it, for code that relies on thread-local state (OpenSSL's error queue,
+ * for example). A pinned task is never stolen, and wakes from elsewhere
+ * are sent back to its worker. */
+#define WEFT_SPAWN_PINNED 0x1u
+
 /* Options for weft_spawn_ex(). Zero-initialise it: every zero field means
  * "the default". */
 typedef struct weft_spawn_opts {
     const char *name;   /* copied; NULL gives "task-<id>" */
     size_t stack_size;  /* bytes; 0 takes the runtime default. Rounded up
                            to a power of two, WEFT_STACK_MIN..WEFT_STACK_MAX */
-    unsigned flags;     /* none defined yet; must be 0 */
+    unsigned flags;     /* WEFT_SPAWN_PINNED, or 0 */
     void *reserved[5];  /* must be zero */
 } weft_spawn_opts;
 

@@ -1,0 +1,615 @@
+/* The work-stealing scheduler on 4-8 workers (more than this machine has
+ * cores, so that preemption interleaves them): spawn trees, migration,
+ * wake-ups from other threads, parking, pinned tasks and the counters.
+ * Every test ends by counting events; none waits by sleeping. */
+#include "config.h" /* first: _GNU_SOURCE */
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "idle.h"
+#include "runtime.h"
+#include "scheduler.h"
+#include "task.h"
+#include "testutil.h"
+#include "worker.h"
+
+/* The worker the calling task runs on, read fresh (not cached). */
+static unsigned worker_index(void)
+{
+    return weft__worker_self()->index;
+}
+
+/* --- a spawn tree of a million tasks ----------------------------------- */
+
+#define TREE_TASKS (TEST_MAX_LIVE_TASKS >= 1000000 ? 1000000 : 100000)
+static unsigned char *seen;  /* seen[i]: times node i ran */
+static long tree_ran;        /* atomic */
+
+/* Node i spawns nodes 2i+1 and 2i+2, detached, and returns at once. */
+static void *tree_node(void *arg)
+{
+    long i = (long)(intptr_t)arg;
+    __atomic_fetch_add(&seen[i], 1, __ATOMIC_RELAXED);
+    COUNT(tree_ran);
+    for (long child = 2 * i + 1; child <= 2 * i + 2; child++) {
+        if (child < TREE_TASKS)
+            CHECK(weft_spawn(NULL, tree_node, (void *)(intptr_t)child) == 0);
+    }
+    return NULL;
+}
+
+START_TEST(test_million_task_tree_runs_each_task_once)
+{
+    seen = calloc(TREE_TASKS, 1);
+    tree_ran = 0;
+    ck_assert_int_eq(run_on(4, tree_node, (void *)0), 0);
+    ck_assert_int_eq(tree_ran, TREE_TASKS);
+    for (long i = 0; i < TREE_TASKS; i++)
+        CHECK(seen[i] == 1);
+    free(seen);
+
+    unsigned n;
+    weft_worker_stats st[4];
+    ck_assert_int_eq(weft_stats(st, 4, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    uint64_t polled = 0, steals = 0, stolen_from = 0;
+    for (unsigned w = 0; w < n; w++) {
+        polled += st[w].polled;
+        steals += st[w].steals;
+        stolen_from += st[w].stolen_from;
+        ck_assert_uint_ge(st[w].tasks_stolen, st[w].steals);
+        ck_assert_uint_le(st[w].max_queue_depth, 256);
+    }
+    ck_assert_uint_ge(polled, TREE_TASKS);
+    ck_assert_uint_eq(steals, stolen_from);
+}
+END_TEST
+
+/* --- migration keeps stacks intact ---------------------------------------- */
+
+#define MOVERS 64
+static long migrations; /* atomic */
+
+static void *mover(void *arg)
+{
+    unsigned char data[700];
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(seed * 31 + i);
+    for (int round = 0; round < 200; round++) {
+        if (round % 3 == 0)
+            CHECK(weft_sleep(round % 2) == 0);
+        else
+            CHECK(weft_yield() == 0);
+        /* A fresh system call each time: the thread may have changed. */
+        pid_t now = (pid_t)syscall(SYS_gettid);
+        if (now != tid) {
+            COUNT(migrations);
+            tid = now;
+        }
+        for (size_t i = 0; i < sizeof data; i++)
+            CHECK(data[i] == (unsigned char)(seed * 31 + i));
+    }
+    return NULL;
+}
+
+static void *movers_main(void *arg)
+{
+    (void)arg;
+    for (uintptr_t i = 0; i < MOVERS; i++)
+        ck_assert_int_eq(weft_spawn(NULL, mover, (void *)i), 0);
+    return NULL;
+}
+
+START_TEST(test_tasks_migrate_with_stacks_intact)
+{
+    migrations = 0;
+    ck_assert_int_eq(run_on(8, movers_main, NULL), 0);
+    /* 64 tasks, 200 suspensions each, started on one of 8 workers: the
+     * others steal them. */
+    ck_assert_int_gt(migrations, 0);
+}
+END_TEST
+
+/* A wake from a worker moves the task to that worker's LIFO slot: a task
+ * woken by a task pinned to another worker resumes there. */
+struct handoff {
+    weft_task *sleeper;
+    uint32_t seq;        /* atomic: its suspension, once published */
+    unsigned before;     /* atomic: its worker before suspending, + 1 */
+    unsigned after;      /* its worker after being woken */
+    int reason;
+};
+
+static void *suspend_once(void *arg)
+{
+    struct handoff *h = arg;
+    uint32_t seq = weft__wait_begin(weft_current());
+    SET(h->before, worker_index() + 1);
+    SET(h->seq, seq);
+    h->reason = weft__wait_commit(weft_current());
+    h->after = worker_index();
+    return NULL;
+}
+
+static void *wake_it(void *arg)
+{
+    struct handoff *h = arg;
+    ck_assert(weft__wake(h->sleeper, READ(h->seq), WEFT__WAKE_DONE));
+    /* A second wake of the same suspension does nothing. */
+    ck_assert(!weft__wake(h->sleeper, READ(h->seq), WEFT__WAKE_DONE));
+    return NULL;
+}
+
+static void *handoff_main(void *arg)
+{
+    struct handoff *h = arg;
+    struct weft__worker *self = weft__worker_self();
+    weft_task *waker;
+
+    ck_assert_int_eq(weft_spawn(&h->sleeper, suspend_once, h), 0);
+    /* Bounded: the sleeper suspends within a few switches. */
+    for (int i = 0; i < 1000000 && READ(h->seq) == 0; i++)
+        weft_yield();
+    ck_assert_uint_ne(READ(h->seq), 0);
+    unsigned other = (READ(h->before) - 1 + 1) % self->rt->nworkers;
+    ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[other],
+                                          wake_it, h, NULL, &waker), 0);
+    ck_assert_int_eq(weft_await(waker, NULL), 0);
+    ck_assert_int_eq(weft_await(h->sleeper, NULL), 0);
+    ck_assert_uint_eq(h->after, other);
+    ck_assert_uint_ne(h->after, READ(h->before) - 1);
+    weft_task_unref(waker);
+    weft_task_unref(h->sleeper);
+    return NULL;
+}
+
+START_TEST(test_woken_task_moves_to_the_waking_worker)
+{
+    for (int round = 0; round < 20; round++) {
+        struct handoff h = { 0 };
+        ck_assert_int_eq(run_on(2, handoff_main, &h), 0);
+        ck_assert_int_eq(h.reason, WEFT__WAKE_DONE);
+    }
+}
+END_TEST
+
+/* --- wake-ups from plain threads, and parking ----------------------------- */
+
+#define FOREIGN_TASKS 8
+#define FOREIGN_ROUNDS (TEST_MAX_LIVE_TASKS >= 1000000 ? 4000 : 1000)
+
+struct foreign {
+    weft_task *task[FOREIGN_TASKS];
+    uint32_t seq[FOREIGN_TASKS];   /* atomic: the suspension to wake */
+    long woken[FOREIGN_TASKS];     /* rounds each task saw */
+    long wakes;                    /* atomic: wakes the thread made */
+    int ready;                     /* atomic: handles are published */
+};
+
+static void *wait_for_thread(void *arg)
+{
+    struct foreign *f = arg;
+    weft_task *self = weft_current();
+    int me = -1;
+
+    while (!READ(f->ready))
+        weft_yield();
+    for (int i = 0; i < FOREIGN_TASKS; i++)
+        if (f->task[i] == self)
+            me = i;
+    ck_assert_int_ge(me, 0);
+    for (long r = 0; r < FOREIGN_ROUNDS; r++) {
+        uint32_t seq = weft__wait_begin(self);
+        SET(f->seq[me], seq);
+        CHECK(weft__wait_commit(self) == WEFT__WAKE_DONE);
+        f->woken[me]++;
+    }
+    return NULL;
+}
+
+/* A plain pthread, not a worker: wakes each task as soon as it has
+ * suspended again, so the workers keep parking and being woken. */
+static void *waking_thread(void *arg)
+{
+    struct foreign *f = arg;
+    uint32_t last[FOREIGN_TASKS] = { 0 };
+    long total = (long)FOREIGN_TASKS * FOREIGN_ROUNDS;
+
+    /* Bounded: each wake waits at most ~1 s for its task. */
+    while (READ(f->wakes) < total) {
+        int progress = 0;
+        for (int i = 0; i < FOREIGN_TASKS; i++) {
+            uint32_t seq = READ(f->seq[i]);
+            if (seq != last[i] && weft__wake(f->task[i], seq, WEFT__WAKE_DONE)) {
+                last[i] = seq;
+                COUNT(f->wakes);
+                progress = 1;
+            }
+        }
+        if (!progress)
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void *foreign_main(void *arg)
+{
+    struct foreign *f = arg;
+
+    for (int i = 0; i < FOREIGN_TASKS; i++)
+        ck_assert_int_eq(weft_spawn(&f->task[i], wait_for_thread, f), 0);
+    SET(f->ready, 1);
+    struct test_thread th;
+    test_thread_start(&th, waking_thread, f);
+    for (int i = 0; i < FOREIGN_TASKS; i++) {
+        ck_assert_int_eq(weft_await(f->task[i], NULL), 0);
+        weft_task_unref(f->task[i]);
+    }
+    test_thread_join(&th);
+    return NULL;
+}
+
+START_TEST(test_wakes_from_plain_threads)
+{
+    static struct foreign f;
+    memset(&f, 0, sizeof f);
+    ck_assert_int_eq(run_on(4, foreign_main, &f), 0);
+    ck_assert_int_eq(f.wakes, (long)FOREIGN_TASKS * FOREIGN_ROUNDS);
+    for (int i = 0; i < FOREIGN_TASKS; i++)
+        ck_assert_int_eq(f.woken[i], FOREIGN_ROUNDS);
+}
+END_TEST
+
+/* The case a lost wake-up would hit: every worker is parked in epoll when
+ * a plain thread makes a task ready. Each round waits until all are. */
+#define PARKED_ROUNDS 2000
+
+struct all_parked {
+    bool pinned;               /* the task lives on worker 1 */
+    weft_task *task;
+    struct weft__runtime *rt;  /* atomic: published by the task */
+    uint32_t seq;              /* atomic */
+    long rounds;
+};
+
+static void *wait_parked_rounds(void *arg)
+{
+    struct all_parked *a = arg;
+    weft_task *self = weft_current();
+
+    SET(a->rt, weft__worker_self()->rt);
+    for (long r = 0; r < PARKED_ROUNDS; r++) {
+        uint32_t seq = weft__wait_begin(self);
+        SET(a->seq, seq);
+        CHECK(weft__wait_commit(self) == WEFT__WAKE_DONE);
+        a->rounds++;
+    }
+    return NULL;
+}
+
+static bool all_workers_parked(struct weft__runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (!weft__idle_is_parked(rt->workers[i]))
+            return false;
+    return true;
+}
+
+static void *wake_parked_thread(void *arg)
+{
+    struct all_parked *a = arg;
+    uint32_t last = 0;
+
+    for (long r = 0; r < PARKED_ROUNDS; r++) {
+        struct weft__runtime *rt;
+        uint32_t seq;
+        /* Bounded: 10 s of polling per round at most. */
+        for (long spin = 0;; spin++) {
+            rt = READ(a->rt);
+            seq = READ(a->seq);
+            if (rt != NULL && seq != last && all_workers_parked(rt))
+                break;
+            CHECK(spin < 10000000L);
+            sched_yield();
+        }
+        CHECK(weft__wake(a->task, seq, WEFT__WAKE_DONE));
+        last = seq;
+    }
+    return NULL;
+}
+
+static void *all_parked_main(void *arg)
+{
+    struct all_parked *a = arg;
+    struct weft__worker *self = weft__worker_self();
+    struct test_thread th;
+
+    if (a->pinned)
+        ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[1],
+                                              wait_parked_rounds, a, NULL,
+                                              &a->task), 0);
+    else
+        ck_assert_int_eq(weft_spawn(&a->task, wait_parked_rounds, a), 0);
+    test_thread_start(&th, wake_parked_thread, a);
+    ck_assert_int_eq(weft_await(a->task, NULL), 0);
+    test_thread_join(&th);
+    weft_task_unref(a->task);
+    return NULL;
+}
+
+static void run_all_parked(bool pinned, uint64_t *unparks)
+{
+    struct all_parked a = { .pinned = pinned };
+    weft_worker_stats st[4];
+    unsigned n;
+
+    ck_assert_int_eq(run_on(4, all_parked_main, &a), 0);
+    ck_assert_int_eq(a.rounds, PARKED_ROUNDS);
+    ck_assert_int_eq(weft_stats(st, 4, &n), 0);
+    *unparks = 0;
+    for (unsigned i = 0; i < n; i++)
+        *unparks += st[i].unparks;
+}
+
+START_TEST(test_wake_when_every_worker_is_parked)
+{
+    uint64_t unparks;
+
+    /* A pinned task: the wake goes to its worker's inbox and eventfd. */
+    run_all_parked(true, &unparks);
+    /* An unpinned one: to the global queue, and a parked worker must be
+     * woken for it every round. */
+    run_all_parked(false, &unparks);
+    ck_assert_uint_ge(unparks, PARKED_ROUNDS);
+}
+END_TEST
+
+/* Two tasks pinned to different workers hand a token back and forth; each
+ * hand-off lands in the inbox of a worker that is usually parking. A lost
+ * wake-up would hang the test until Check kills it. */
+#define PINGPONG_ROUNDS (TEST_MAX_LIVE_TASKS >= 1000000 ? 20000 : 5000)
+
+struct pinned_pair {
+    weft_task *task[2];
+    uint32_t seq[2];    /* atomic */
+    long rounds[2];
+    unsigned home[2];
+};
+
+/* Wakes the other player's suspension once it has published one that can
+ * be woken (bounded spin). */
+static void wake_other(struct pinned_pair *p, int other)
+{
+    for (long spin = 0;; spin++) {
+        uint32_t seq = READ(p->seq[other]);
+        if (seq != 0 && weft__wake(p->task[other], seq, WEFT__WAKE_DONE))
+            return;
+        CHECK(spin < 100000000L);
+        sched_yield();
+    }
+}
+
+/* Round r: player 0 wakes player 1's round-r suspension, player 1 wakes
+ * player 0's round r-1 one; player 0's last round wakes and leaves. */
+static void *pinned_player(void *arg)
+{
+    struct pinned_pair *p = ((void **)arg)[0];
+    int me = (int)(intptr_t)((void **)arg)[1];
+    weft_task *self = weft_current();
+
+    p->home[me] = worker_index();
+    for (long r = 0; r < PINGPONG_ROUNDS; r++) {
+        uint32_t seq = weft__wait_begin(self);
+        SET(p->seq[me], seq);
+        if (me == 0 || r > 0)
+            wake_other(p, !me);
+        if (me == 0 && r == PINGPONG_ROUNDS - 1)
+            (void)weft__wait_abort(self);
+        else
+            CHECK(weft__wait_commit(self) == WEFT__WAKE_DONE);
+        CHECK(worker_index() == p->home[me]);
+        p->rounds[me] = r + 1;
+    }
+    return NULL;
+}
+
+static void *pinned_pair_main(void *arg)
+{
+    struct pinned_pair *p = arg;
+    struct weft__worker *self = weft__worker_self();
+    void *args[2][2] = { { p, (void *)0 }, { p, (void *)1 } };
+
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[i + 1],
+                                              pinned_player, args[i], NULL,
+                                              &p->task[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(weft_await(p->task[i], NULL), 0);
+        weft_task_unref(p->task[i]);
+    }
+    return NULL;
+}
+
+START_TEST(test_no_lost_wakeups_between_parking_workers)
+{
+    static struct pinned_pair p;
+    memset(&p, 0, sizeof p);
+    ck_assert_int_eq(run_on(4, pinned_pair_main, &p), 0);
+    ck_assert_int_eq(p.rounds[0], PINGPONG_ROUNDS);
+    ck_assert_int_eq(p.rounds[1], PINGPONG_ROUNDS);
+    ck_assert_uint_eq(p.home[0], 1);
+    ck_assert_uint_eq(p.home[1], 2);
+}
+END_TEST
+
+/* Spawn one task, await it, repeat: every task is a chance for a parked
+ * worker to be woken, steal it, and wake main across workers. */
+static void *tiny(void *arg)
+{
+    return arg;
+}
+
+static void *burst_main(void *arg)
+{
+    long *done = arg;
+    for (long i = 0; i < 20000; i++) {
+        weft_task *t;
+        void *r;
+        CHECK(weft_spawn(&t, tiny, (void *)(intptr_t)i) == 0);
+        if (i % 7 == 0)
+            weft_yield(); /* sometimes let it be stolen first */
+        CHECK(weft_await(t, &r) == 0);
+        CHECK(r == (void *)(intptr_t)i);
+        weft_task_unref(t);
+        (*done)++;
+    }
+    return NULL;
+}
+
+START_TEST(test_spawn_await_loop_across_workers)
+{
+    long done = 0;
+    ck_assert_int_eq(run_on(4, burst_main, &done), 0);
+    ck_assert_int_eq(done, 20000);
+}
+END_TEST
+
+/* --- pinned tasks ----------------------------------------------------------- */
+
+static long pinned_checks; /* atomic */
+
+static void *child_of_pinned(void *arg)
+{
+    weft_sleep(1);
+    return arg;
+}
+
+static void *stay_home(void *arg)
+{
+    unsigned home = worker_index();
+    (void)arg;
+    for (int round = 0; round < 100; round++) {
+        switch (round % 3) {
+        case 0:
+            CHECK(weft_yield() == 0);
+            break;
+        case 1:
+            CHECK(weft_sleep(round % 2) == 0);
+            break;
+        default: {
+            /* Woken by a child that may end on another worker. */
+            weft_task *c;
+            CHECK(weft_spawn(&c, child_of_pinned, NULL) == 0);
+            CHECK(weft_await(c, NULL) == 0);
+            weft_task_unref(c);
+        }
+        }
+        CHECK(worker_index() == home);
+        COUNT(pinned_checks);
+    }
+    return NULL;
+}
+
+/* Unpinned tasks spawn pinned ones, so they are pinned all over. */
+static void *spawn_pinned(void *arg)
+{
+    (void)arg;
+    weft_yield();
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_spawn_ex(NULL, stay_home, NULL,
+                                       &(weft_spawn_opts){
+                                           .flags = WEFT_SPAWN_PINNED }), 0);
+    return NULL;
+}
+
+static void *pinned_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(weft_spawn(NULL, spawn_pinned, NULL), 0);
+    /* main is pinned to the calling thread, worker 0. */
+    for (int i = 0; i < 50; i++) {
+        weft_yield();
+        ck_assert_uint_eq(worker_index(), 0);
+    }
+    return NULL;
+}
+
+START_TEST(test_pinned_tasks_stay_on_their_worker)
+{
+    pinned_checks = 0;
+    ck_assert_int_eq(run_on(4, pinned_main, NULL), 0);
+    ck_assert_int_eq(pinned_checks, 16 * 4 * 100);
+}
+END_TEST
+
+/* --- worker count and counters --------------------------------------------- */
+
+static void *stats_inside(void *arg)
+{
+    weft_worker_stats st[8];
+    unsigned n = 0;
+    ck_assert_int_eq(weft_stats(st, 8, &n), 0);
+    ck_assert_uint_eq(n, *(unsigned *)arg);
+    /* main itself has been polled at least once, on worker 0. */
+    ck_assert_uint_ge(st[0].polled, 1);
+    return NULL;
+}
+
+START_TEST(test_stats_and_worker_count)
+{
+    weft_worker_stats st[8];
+    unsigned n = 99;
+
+    ck_assert_int_eq(weft_stats(st, 8, &n), -ESRCH); /* nothing ran yet */
+    ck_assert_int_eq(weft_stats(NULL, 8, &n), -EINVAL);
+    ck_assert_int_eq(weft_stats(st, 8, NULL), -EINVAL);
+    unsigned want = 5;
+    ck_assert_int_eq(run_on(5, stats_inside, &want), 0);
+    /* After the run: the last runtime's counters, even with max 0. */
+    ck_assert_int_eq(weft_stats(NULL, 0, NULL), 0);
+    ck_assert_int_eq(weft_stats(st, 2, &n), 0);
+    ck_assert_uint_eq(n, 5);
+
+    ck_assert_int_eq(setenv("WEFT_WORKERS", "3", 1), 0);
+    want = 3;
+    ck_assert_int_eq(run_clean(stats_inside, &want), 0);
+    /* The option wins over the environment. */
+    want = 2;
+    ck_assert_int_eq(run_on(2, stats_inside, &want), 0);
+    static const char *bad[] = { "0", "abc", "1025", "4k", "-1", "2 " };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(setenv("WEFT_WORKERS", bad[i], 1), 0);
+        ck_assert_int_eq(weft_run(stats_inside, &want, NULL), -EINVAL);
+    }
+    unsetenv("WEFT_WORKERS");
+}
+END_TEST
+
+static Suite *scheduler_suite(void)
+{
+    Suite *s = suite_create("scheduler");
+    TCase *tc = tcase_create("scheduler");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_million_task_tree_runs_each_task_once);
+    tcase_add_test(tc, test_tasks_migrate_with_stacks_intact);
+    tcase_add_test(tc, test_woken_task_moves_to_the_waking_worker);
+    tcase_add_test(tc, test_wakes_from_plain_threads);
+    tcase_add_test(tc, test_wake_when_every_worker_is_parked);
+    tcase_add_test(tc, test_no_lost_wakeups_between_parking_workers);
+    tcase_add_test(tc, test_spawn_await_loop_across_workers);
+    tcase_add_test(tc, test_pinned_tasks_stay_on_their_worker);
+    tcase_add_test(tc, test_stats_and_worker_count);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(scheduler_suite)
