@@ -195,7 +195,8 @@ int weft_stats(weft_worker_stats *stats, unsigned max, unsigned *workers)
             *workers = rt->nworkers;
     } else if (last_stats != NULL) {
         unsigned n = last_nworkers < max ? last_nworkers : max;
-        memcpy(stats, last_stats, n * sizeof *stats);
+        if (n > 0)
+            memcpy(stats, last_stats, n * sizeof *stats);
         if (workers != NULL)
             *workers = last_nworkers;
     } else {

@@ -233,6 +233,12 @@ uint32_t weft__wait_begin(weft_task *self)
     return seq;
 }
 
+bool weft__wait_suspended(weft_task *task)
+{
+    return WAIT_STATE(weft__load_acquire_u64(&task->wait)) ==
+           WEFT__WAIT_SUSPENDED;
+}
+
 bool weft__wake(weft_task *task, uint32_t seq, int reason)
 {
     uint64_t word = weft__load_acquire_u64(&task->wait);

@@ -53,6 +53,10 @@ int weft__wait_commit(weft_task *self);
  * task, so the caller must honour it), or WEFT__WAKE_NONE. */
 int weft__wait_abort(weft_task *self);
 
+/* True if task is suspended and off its stack (not merely about to
+ * suspend). For tests and diagnostics: the answer may be stale at once. */
+bool weft__wait_suspended(weft_task *task);
+
 /* Wakes task if it is still in suspension seq. Returns true if this call
  * woke it, false if it was woken already or has moved on. */
 bool weft__wake(weft_task *task, uint32_t seq, int reason);

@@ -142,6 +142,12 @@ static void *suspend_once(void *arg)
 static void *wake_it(void *arg)
 {
     struct handoff *h = arg;
+    /* Wake it once it is off its stack: a wake while it is still
+     * suspending is finished by its own worker, which keeps it. */
+    for (long spin = 0; !weft__wait_suspended(h->sleeper); spin++) {
+        CHECK(spin < 100000000L);
+        sched_yield();
+    }
     ck_assert(weft__wake(h->sleeper, READ(h->seq), WEFT__WAKE_DONE));
     /* A second wake of the same suspension does nothing. */
     ck_assert(!weft__wake(h->sleeper, READ(h->seq), WEFT__WAKE_DONE));
