@@ -123,8 +123,8 @@ static int check_spawn_opts(const struct weft__runtime *rt,
     return 0;
 }
 
-/* Creates a task on w's runtime, to live on `home` if it is pinned, and
- * queues it: on w itself, or through home's inbox. */
+/* Creates a task on w's runtime and queues it: on w itself, or, if
+ * `home` is given, pinned to home and through home's inbox. */
 static int create(struct weft__worker *w, struct weft__worker *home,
                   weft_fn fn, void *arg, const weft_spawn_opts *opts,
                   weft_task **out)
@@ -172,8 +172,8 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     t->errmsg = NULL;
     t->id = weft__worker_next_id(w);
     t->rt = rt;
-    t->home = home;
-    t->pinned = home != w ||
+    t->home = home != NULL ? home : w;
+    t->pinned = home != NULL ||
                 (opts != NULL && (opts->flags & WEFT_SPAWN_PINNED) != 0);
     t->name = name;
 #ifdef WEFT__ASAN
@@ -183,19 +183,20 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     t->tsan_fiber = NULL;
 #endif
     weft__faa_u64(&rt->live, 1);
-    if (home == w)
-        weft__sched_push(w, t);
-    else
-        weft__worker_inbox_push(home, t);
+    /* Before the task can start elsewhere: queueing it publishes this. */
     if (out != NULL)
         *out = t;
+    if (t->home == w)
+        weft__sched_push(w, t);
+    else
+        weft__worker_inbox_push(t->home, t);
     return 0;
 }
 
 int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
                       const weft_spawn_opts *opts, weft_task **out)
 {
-    return create(w, w, fn, arg, opts, out);
+    return create(w, NULL, fn, arg, opts, out);
 }
 
 int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
