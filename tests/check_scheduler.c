@@ -168,8 +168,10 @@ static void *handoff_main(void *arg)
     unsigned other = (READ(h->before) - 1 + 1) % self->rt->nworkers;
     ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[other],
                                           wake_it, h, NULL, &waker), 0);
-    ck_assert_int_eq(weft_await(waker, NULL), 0);
+    /* The sleeper first: a waiter woken when the waker ends would take
+     * the LIFO slot and push the sleeper where it can be stolen. */
     ck_assert_int_eq(weft_await(h->sleeper, NULL), 0);
+    ck_assert_int_eq(weft_await(waker, NULL), 0);
     ck_assert_uint_eq(h->after, other);
     ck_assert_uint_ne(h->after, READ(h->before) - 1);
     weft_task_unref(waker);
