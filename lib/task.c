@@ -34,11 +34,13 @@ static weft_task *task_alloc(struct weft__worker *w)
     struct weft__runtime *rt = w->rt;
     weft_task *t = w->task_cache;
 
-    if (t == NULL && rt->task_pool != NULL) {
+    /* An unlocked peek, so an empty pool costs no lock; the pool's head is
+     * stored atomically under the lock for this reason. */
+    if (t == NULL && weft__load_relaxed_ptr((void *const *)&rt->task_pool)) {
         pthread_mutex_lock(&rt->task_pool_lock);
         for (unsigned i = 0; i < TASK_REFILL_BATCH && rt->task_pool; i++) {
             weft_task *p = rt->task_pool;
-            rt->task_pool = p->next;
+            weft__store_relaxed_ptr((void **)&rt->task_pool, p->next);
             p->next = w->task_cache;
             w->task_cache = p;
             w->task_cache_n++;
@@ -77,7 +79,7 @@ void weft__task_free(weft_task *t)
             w->task_cache = p->next;
             w->task_cache_n--;
             p->next = rt->task_pool;
-            rt->task_pool = p;
+            weft__store_relaxed_ptr((void **)&rt->task_pool, p);
         }
         pthread_mutex_unlock(&rt->task_pool_lock);
     }
