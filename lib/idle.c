@@ -60,16 +60,12 @@ bool weft__idle_end_search(struct weft__idle *idle)
     return SEARCHING(before) == 1;
 }
 
-void weft__idle_notify(struct weft__runtime *rt)
+/* Wakes one parked worker, as a searcher, unless somebody searches. */
+static void wake_one(struct weft__runtime *rt)
 {
     struct weft__idle *idle = &rt->idle;
     struct weft__worker *w;
-
-    /* The caller has just published work; read the counts only after. */
-    weft__fence_full();
-    uint64_t state = weft__load_acquire_u64(&idle->state);
-    if (SEARCHING(state) != 0 || UNPARKED(state) == idle->nworkers)
-        return;
+    uint64_t state;
 
     pthread_mutex_lock(&idle->lock);
     state = weft__load_acquire_u64(&idle->state);
@@ -85,6 +81,26 @@ void weft__idle_notify(struct weft__runtime *rt)
     weft__faa_u64(&idle->state, ONE_UNPARKED + 1);
     pthread_mutex_unlock(&idle->lock);
     weft__worker_wake(w);
+}
+
+static bool should_wake(const struct weft__idle *idle)
+{
+    uint64_t state = weft__load_acquire_u64(&idle->state);
+    return SEARCHING(state) == 0 && UNPARKED(state) < idle->nworkers;
+}
+
+void weft__idle_notify(struct weft__runtime *rt)
+{
+    /* The caller has just published work; read the counts only after. */
+    weft__fence_full();
+    if (should_wake(&rt->idle))
+        wake_one(rt);
+}
+
+void weft__idle_notify_local(struct weft__runtime *rt)
+{
+    if (should_wake(&rt->idle))
+        wake_one(rt);
 }
 
 void weft__idle_park(struct weft__idle *idle, struct weft__worker *w)

@@ -48,9 +48,16 @@ bool weft__idle_start_search(struct weft__idle *idle);
  * true if it was the last searcher, in which case it should notify. */
 bool weft__idle_end_search(struct weft__idle *idle);
 
-/* Work was made available where any worker may take it: wake a parked
- * worker if nobody is searching. Cheap when nobody is parked. */
+/* Work was made available where any worker may take it (the global
+ * queue): wake a parked worker if nobody is searching. Cheap when nobody
+ * is parked. Called by any thread. */
 void weft__idle_notify(struct weft__runtime *rt);
+
+/* The same for work a running worker put in its own queue. It skips the
+ * full barrier: if a worker parking at that moment is missed, no work is
+ * lost, since the caller runs the task itself, and its next push sees the
+ * parked worker (Go's runqput and wakep reason the same way). */
+void weft__idle_notify_local(struct weft__runtime *rt);
 
 /* Registers w as parked (dropping its searching state). After this, the
  * caller checks every queue again before it blocks. */

@@ -93,6 +93,13 @@ static void drain_inbox(struct weft__worker *w)
     }
 }
 
+static void note_depth(struct weft__worker *w)
+{
+    unsigned depth = weft__runq_len(&w->runq);
+    if (depth > w->stats.max_queue_depth)
+        WEFT__STAT_ADD(w, max_queue_depth, depth - w->stats.max_queue_depth);
+}
+
 /* Adds a ready, unpinned task to the back of w's ring; a full ring sends
  * its older half and t to the global queue. */
 static void runq_push(struct weft__worker *w, weft_task *t)
@@ -107,9 +114,7 @@ static void runq_push(struct weft__worker *w, weft_task *t)
             return;
         }
     }
-    unsigned depth = weft__runq_len(&w->runq);
-    if (depth > w->stats.max_queue_depth)
-        WEFT__STAT_ADD(w, max_queue_depth, depth - w->stats.max_queue_depth);
+    note_depth(w);
 }
 
 /* Queues a ready task that runs on w at the back: pinned tasks in the
@@ -122,7 +127,7 @@ static void enqueue(struct weft__worker *w, weft_task *t)
         return;
     }
     runq_push(w, t);
-    weft__idle_notify(w->rt);
+    weft__idle_notify_local(w->rt);
 }
 
 /* Takes tasks from the global queue: one to run, and up to a fair share
@@ -146,9 +151,10 @@ static weft_task *global_pop(struct weft__worker *w)
         return NULL;
     for (unsigned i = 1; i < n; i++)
         weft__runq_push(&w->runq, batch[i]);
+    note_depth(w);
     WEFT__STAT_ADD(w, global_pops, n);
     if (n > 1)
-        weft__idle_notify(rt);
+        weft__idle_notify_local(rt);
     return batch[0];
 }
 
@@ -506,6 +512,7 @@ static weft_task *search(struct weft__worker *w)
                 WEFT__STAT_ADD(w, steals, 1);
                 WEFT__STAT_ADD(w, tasks_stolen, got);
                 weft__faa_u64(&victim->stats.stolen_from, 1);
+                note_depth(w);
                 return weft__runq_pop(&w->runq);
             }
         }
@@ -573,7 +580,7 @@ void weft__sched_loop(struct weft__worker *w)
              * wake another worker, since there may be more. */
             w->searching = false;
             if (weft__idle_end_search(&w->rt->idle))
-                weft__idle_notify(w->rt);
+                weft__idle_notify_local(w->rt);
         }
         if (t != NULL) {
             if (prepare(w, t))

@@ -1,14 +1,25 @@
-/* weft-bench: micro-benchmarks of the weft runtime.
+/* weft-bench: benchmarks of the weft runtime.
  *
- *   weft-bench spawn      [-n TASKS]            spawn N tasks, then await all
+ *   weft-bench spawn      [-n TASKS]             spawn N tasks, then await all
  *   weft-bench yield      [-t TASKS] [-y YIELDS] T tasks x Y yields
- *   weft-bench sleep-many [-n TASKS] [-m MS]    N tasks sleeping at once
+ *   weft-bench sleep-many [-n TASKS] [-m MS]     N tasks sleeping at once
+ *   weft-bench ping-pong  [-n ROUNDS]            two tasks waking each other
+ *   weft-bench cpu        [-f N]                 fib(N) twice in parallel vs once
+ *   weft-bench ring       [-n ITEMS]             weft's run queue vs ck_ring
  *
- * Common options: -r RUNS (repeat and report the median), -w WORKERS.
+ * Common options: -r RUNS (repeat, report the median), -w/--workers N,
+ * --stats (print each worker's counters after the last run).
  * Each subcommand prints one line of figures. See weft-bench(1).
+ *
+ * ping-pong and ring measure internals (the scheduler's wait and wake, the
+ * run queue), so this tool links the library's internal build.
  */
+#include "config.h"
+
+#include <ck_ring.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +29,17 @@
 #include <unistd.h>
 #include <weft.h>
 
+#include "runq.h"
+#include "scheduler.h"
+
 struct bench_opts {
     long tasks;
     long yields;
     long sleep_ms;
+    long fib_n;
     int runs;
     unsigned workers;
+    int stats;
 };
 
 /* What one run measured. */
@@ -31,6 +47,7 @@ struct sample {
     double seconds;
     double per_task_kib;
     long peak_rss_kib;
+    double extra;       /* a second figure, if the workload has one */
 };
 
 static double now_seconds(void)
@@ -110,14 +127,12 @@ static void *yield_main(void *arg)
     if (tasks == NULL)
         return weft_fail(WEFT_ENOMEM, "no memory");
 
+    double t0 = now_seconds();
     for (long i = 0; i < o->tasks; i++) {
         int rc = weft_spawn(&tasks[i], yielder, &o->yields);
         if (rc < 0)
             return weft_fail(rc, "spawn: %s", weft_strerror(rc));
     }
-    /* Let every task start (and touch its stack) before timing. */
-    weft_yield();
-    double t0 = now_seconds();
     for (long i = 0; i < o->tasks; i++) {
         weft_await(tasks[i], NULL);
         weft_task_unref(tasks[i]);
@@ -163,6 +178,216 @@ static void *sleep_main(void *arg)
     return NULL;
 }
 
+/* --- ping-pong: two tasks waking each other ----------------------------- */
+
+/* Round r: player 0 wakes player 1's round-r suspension, player 1 wakes
+ * player 0's round r-1 one. Each wakes a suspension the other published
+ * before waking it, so no player ever waits for the other to publish. */
+struct ping_pong {
+    weft_task *player[2];
+    uint32_t seq[2]; /* atomic */
+    long rounds;
+};
+
+static void *player(void *arg)
+{
+    struct ping_pong *pp = ((void **)arg)[0];
+    int me = (int)(intptr_t)((void **)arg)[1];
+    weft_task *self = weft_current();
+
+    for (long r = 0; r < pp->rounds; r++) {
+        uint32_t seq = weft__wait_begin(self);
+        __atomic_store_n(&pp->seq[me], seq, __ATOMIC_RELEASE);
+        if (me == 0 || r > 0) {
+            uint32_t other = __atomic_load_n(&pp->seq[!me], __ATOMIC_ACQUIRE);
+            if (!weft__wake(pp->player[!me], other, WEFT__WAKE_DONE))
+                return weft_fail(WEFT_EIO, "round %ld: wake failed", r);
+        }
+        if (me == 0 && r == pp->rounds - 1)
+            (void)weft__wait_abort(self);
+        else
+            (void)weft__wait_commit(self);
+    }
+    return NULL;
+}
+
+static void *ping_pong_main(void *arg)
+{
+    struct bench_opts *o = ((void **)arg)[0];
+    struct sample *s = ((void **)arg)[1];
+    struct ping_pong pp = { .rounds = o->tasks };
+    void *args[2][2] = { { &pp, (void *)0 }, { &pp, (void *)1 } };
+    int rc;
+
+    /* Player 1 first, and suspended, before player 0 starts waking it. */
+    rc = weft_spawn(&pp.player[1], player, args[1]);
+    while (rc == 0 && __atomic_load_n(&pp.seq[1], __ATOMIC_ACQUIRE) == 0)
+        weft_yield();
+    double t0 = now_seconds();
+    if (rc == 0)
+        rc = weft_spawn(&pp.player[0], player, args[0]);
+    if (rc < 0)
+        return weft_fail(rc, "spawn: %s", weft_strerror(rc));
+    for (int i = 0; i < 2; i++) {
+        int err = weft_await(pp.player[i], NULL);
+        if (err < 0)
+            return weft_fail(err, "player %d: %s", i,
+                             weft_task_errmsg(pp.player[i]));
+        weft_task_unref(pp.player[i]);
+    }
+    s->seconds = now_seconds() - t0;
+    return NULL;
+}
+
+/* --- cpu: fib(N) in two tasks at once, against one alone ---------------- */
+
+static long fib(long n)
+{
+    return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+static void *fib_task(void *arg)
+{
+    return (void *)(intptr_t)fib(*(long *)arg);
+}
+
+/* Time for `count` tasks computing fib(n) at once. */
+static double fib_wall(long n, int count)
+{
+    weft_task *t[2];
+    double t0 = now_seconds();
+    for (int i = 0; i < count; i++)
+        weft_spawn(&t[i], fib_task, &n);
+    for (int i = 0; i < count; i++) {
+        weft_await(t[i], NULL);
+        weft_task_unref(t[i]);
+    }
+    return now_seconds() - t0;
+}
+
+static void *cpu_main(void *arg)
+{
+    struct bench_opts *o = ((void **)arg)[0];
+    struct sample *s = ((void **)arg)[1];
+    s->extra = fib_wall(o->fib_n, 1);   /* one alone */
+    s->seconds = fib_wall(o->fib_n, 2); /* two at once */
+    return NULL;
+}
+
+/* --- ring: weft's run queue against ck_ring SPMC ------------------------ */
+
+/* Items are small integers cast to task pointers: the queues never look
+ * behind them. Item 0 is never used, so NULL means "none". */
+#define ITEM(i) ((weft_task *)(uintptr_t)(i))
+#define BATCH 32
+
+struct ring_race {
+    int use_ck;
+    long items;
+    struct weft__runq *owner_q;
+    ck_ring_t *ck;
+    ck_ring_buffer_t *ck_buf;
+    unsigned char *seen;   /* seen[i]: times item i was taken */
+    long taken_by_thief;   /* atomic */
+    int done;              /* atomic */
+};
+
+static void take(struct ring_race *rr, weft_task *t)
+{
+    __atomic_fetch_add(&rr->seen[(uintptr_t)t], 1, __ATOMIC_RELAXED);
+}
+
+/* The thief: steals half at a time (weft) or one at a time (ck_ring, which
+ * has no batch dequeue), and backs off after a miss. */
+static void *thief(void *arg)
+{
+    struct ring_race *rr = arg;
+    struct weft__runq *mine = aligned_alloc(WEFT__CACHELINE, sizeof *mine);
+    weft__runq_init(mine);
+    while (!__atomic_load_n(&rr->done, __ATOMIC_ACQUIRE)) {
+        long got = 0;
+        if (rr->use_ck) {
+            void *p;
+            while (ck_ring_trydequeue_spmc(rr->ck, rr->ck_buf, &p)) {
+                take(rr, p);
+                got++;
+            }
+        } else if (weft__runq_steal_half(rr->owner_q, mine) > 0) {
+            weft_task *t;
+            while ((t = weft__runq_pop(mine)) != NULL) {
+                take(rr, t);
+                got++;
+            }
+        }
+        if (got > 0)
+            __atomic_fetch_add(&rr->taken_by_thief, got, __ATOMIC_RELAXED);
+        else
+            for (int i = 0; i < 100; i++)
+                weft__cpu_relax();
+    }
+    free(mine);
+    return NULL;
+}
+
+/* The owner pushes BATCH items, then pops until empty, as a worker does.
+ * Returns seconds spent, and checks every item was taken exactly once. */
+static double ring_race(struct bench_opts *o, int use_ck, int with_thief,
+                        double *thief_share)
+{
+    struct ring_race rr = { .use_ck = use_ck, .items = o->tasks };
+    ck_ring_t ck;
+    ck_ring_buffer_t *ck_buf = aligned_alloc(WEFT__CACHELINE,
+                                             WEFT__RUNQ_CAP * sizeof *ck_buf);
+    struct weft__runq *q = aligned_alloc(WEFT__CACHELINE, sizeof *q);
+    pthread_t th;
+
+    rr.seen = calloc((size_t)o->tasks + 1, 1);
+    weft__runq_init(q);
+    ck_ring_init(&ck, WEFT__RUNQ_CAP);
+    rr.owner_q = q;
+    rr.ck = &ck;
+    rr.ck_buf = ck_buf;
+    if (with_thief)
+        pthread_create(&th, NULL, thief, &rr);
+    double t0 = now_seconds();
+    for (long next = 1; next <= o->tasks;) {
+        for (int i = 0; i < BATCH && next <= o->tasks; i++, next++) {
+            bool ok = use_ck ? ck_ring_enqueue_spmc(&ck, ck_buf, ITEM(next))
+                             : weft__runq_push(q, ITEM(next));
+            if (!ok) {
+                fprintf(stderr, "weft-bench: ring full\n");
+                exit(1);
+            }
+        }
+        for (;;) {
+            void *p = NULL;
+            if (use_ck) {
+                if (!ck_ring_dequeue_spmc(&ck, ck_buf, &p))
+                    break;
+            } else if ((p = weft__runq_pop(q)) == NULL) {
+                break;
+            }
+            take(&rr, p);
+        }
+    }
+    double secs = now_seconds() - t0;
+    __atomic_store_n(&rr.done, 1, __ATOMIC_RELEASE);
+    if (with_thief)
+        pthread_join(th, NULL);
+    for (long i = 1; i <= o->tasks; i++) {
+        if (rr.seen[i] != 1) {
+            fprintf(stderr, "weft-bench: item %ld taken %d times\n", i,
+                    rr.seen[i]);
+            exit(1);
+        }
+    }
+    *thief_share = (double)rr.taken_by_thief / (double)o->tasks;
+    free(rr.seen);
+    free(q);
+    free(ck_buf);
+    return secs;
+}
+
 /* --- driver ------------------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b)
@@ -182,12 +407,38 @@ static int run_once(weft_fn fn, struct bench_opts *o, struct sample *s)
     return rc;
 }
 
+static void print_stats(void)
+{
+    weft_worker_stats st[WEFT_WORKERS_MAX];
+    unsigned n;
+
+    if (weft_stats(st, WEFT_WORKERS_MAX, &n) < 0)
+        return;
+    for (unsigned i = 0; i < n; i++)
+        printf("  worker %u: polled=%llu steals=%llu stolen_from=%llu "
+               "tasks_stolen=%llu parks=%llu unparks=%llu global_pops=%llu "
+               "lifo_hits=%llu max_queue=%llu\n",
+               i, (unsigned long long)st[i].polled,
+               (unsigned long long)st[i].steals,
+               (unsigned long long)st[i].stolen_from,
+               (unsigned long long)st[i].tasks_stolen,
+               (unsigned long long)st[i].parks,
+               (unsigned long long)st[i].unparks,
+               (unsigned long long)st[i].global_pops,
+               (unsigned long long)st[i].lifo_hits,
+               (unsigned long long)st[i].max_queue_depth);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: weft-bench spawn      [-n TASKS] [-r RUNS] [-w WORKERS]\n"
-            "       weft-bench yield      [-t TASKS] [-y YIELDS] [-r RUNS] [-w WORKERS]\n"
-            "       weft-bench sleep-many [-n TASKS] [-m MS] [-r RUNS] [-w WORKERS]\n");
+            "usage: weft-bench spawn      [-n TASKS] [options]\n"
+            "       weft-bench yield      [-t TASKS] [-y YIELDS] [options]\n"
+            "       weft-bench sleep-many [-n TASKS] [-m MS] [options]\n"
+            "       weft-bench ping-pong  [-n ROUNDS] [options]\n"
+            "       weft-bench cpu        [-f N] [options]\n"
+            "       weft-bench ring       [-n ITEMS] [-r RUNS]\n"
+            "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -201,10 +452,42 @@ static int parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
+/* Runs the ring comparison and prints its line. */
+static int ring_main(struct bench_opts *o)
+{
+    static const char *names[2] = { "weft", "ck_ring" };
+    double alone[2][1000], raced[2][1000], share[2][1000];
+
+    for (int r = 0; r < o->runs; r++) {
+        for (int k = 0; k < 2; k++) {
+            double ignore;
+            alone[k][r] = ring_race(o, k, 0, &ignore) / (double)o->tasks * 1e9;
+            raced[k][r] = ring_race(o, k, 1, &share[k][r]) / (double)o->tasks * 1e9;
+        }
+    }
+    printf("ring: items=%ld batch=%d runs=%d", o->tasks, BATCH, o->runs);
+    for (int k = 0; k < 2; k++) {
+        qsort(alone[k], (size_t)o->runs, sizeof(double), cmp_double);
+        qsort(raced[k], (size_t)o->runs, sizeof(double), cmp_double);
+        qsort(share[k], (size_t)o->runs, sizeof(double), cmp_double);
+        printf(" | %s: owner alone %.1f ns/item, with a thief %.1f ns/item, "
+               "thief took %.0f%%", names[k], alone[k][o->runs / 2],
+               raced[k][o->runs / 2], share[k][o->runs / 2] * 100);
+    }
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct bench_opts o = { .tasks = 0, .yields = 1000, .sleep_ms = 1000,
-                            .runs = 1, .workers = 1 };
+                            .fib_n = 32, .runs = 1, .workers = 1 };
+    static const struct option longopts[] = {
+        { "workers", required_argument, NULL, 'w' },
+        { "stats", no_argument, NULL, 'S' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     const char *cmd;
     int c;
 
@@ -214,7 +497,7 @@ int main(int argc, char **argv)
     }
     cmd = argv[1];
     optind = 2;
-    while ((c = getopt(argc, argv, "n:t:y:m:r:w:")) != -1) {
+    while ((c = getopt_long(argc, argv, "n:t:y:m:f:r:w:h", longopts, NULL)) != -1) {
         long v;
         const char *arg = optarg;
         switch (c) {
@@ -231,16 +514,26 @@ int main(int argc, char **argv)
             if (parse_long(arg, 0, 3600000, &o.sleep_ms) < 0)
                 goto bad;
             break;
+        case 'f':
+            if (parse_long(arg, 1, 50, &o.fib_n) < 0)
+                goto bad;
+            break;
         case 'r':
             if (parse_long(arg, 1, 1000, &v) < 0)
                 goto bad;
             o.runs = (int)v;
             break;
         case 'w':
-            if (parse_long(arg, 1, 1024, &v) < 0)
+            if (parse_long(arg, 1, WEFT_WORKERS_MAX, &v) < 0)
                 goto bad;
             o.workers = (unsigned)v;
             break;
+        case 'S':
+            o.stats = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
         default:
             usage(stderr);
             return 2;
@@ -268,6 +561,18 @@ bad:
         fn = sleep_main;
         if (o.tasks == 0)
             o.tasks = 100000;
+    } else if (strcmp(cmd, "ping-pong") == 0) {
+        fn = ping_pong_main;
+        if (o.tasks == 0)
+            o.tasks = 1000000;
+    } else if (strcmp(cmd, "cpu") == 0) {
+        fn = cpu_main;
+        if (o.workers < 2 && o.workers == 1)
+            o.workers = 2; /* the point is two tasks on two workers */
+    } else if (strcmp(cmd, "ring") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 10000000;
+        return ring_main(&o);
     } else {
         fprintf(stderr, "weft-bench: unknown subcommand '%s'\n", cmd);
         usage(stderr);
@@ -276,8 +581,9 @@ bad:
 
     double *secs = calloc((size_t)o.runs, sizeof *secs);
     double *kib = calloc((size_t)o.runs, sizeof *kib);
+    double *extra = calloc((size_t)o.runs, sizeof *extra);
     long peak = 0;
-    if (secs == NULL || kib == NULL)
+    if (secs == NULL || kib == NULL || extra == NULL)
         return 1;
     for (int r = 0; r < o.runs; r++) {
         struct sample s;
@@ -285,8 +591,15 @@ bad:
             return 1;
         secs[r] = s.seconds;
         kib[r] = s.per_task_kib;
+        extra[r] = s.extra;
         if (s.peak_rss_kib > peak)
             peak = s.peak_rss_kib;
+    }
+    if (fn == cpu_main) {
+        /* Speed-up per run, then the median of those. */
+        for (int r = 0; r < o.runs; r++)
+            kib[r] = 2 * extra[r] / secs[r];
+        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
     }
     qsort(secs, (size_t)o.runs, sizeof *secs, cmp_double);
     qsort(kib, (size_t)o.runs, sizeof *kib, cmp_double);
@@ -300,16 +613,29 @@ bad:
     } else if (fn == yield_main) {
         double n = (double)o.tasks * (double)o.yields;
         printf("yield: tasks=%ld yields=%ld workers=%u runs=%d median=%.4fs "
-               "%.1f ns/yield (min %.1f, max %.1f)\n",
+               "%.1f ns/yield, %.1fM yields/s (min %.1fM, max %.1fM)\n",
                o.tasks, o.yields, o.workers, o.runs, med, med / n * 1e9,
-               lo / n * 1e9, hi / n * 1e9);
-    } else {
+               n / med / 1e6, n / hi / 1e6, n / lo / 1e6);
+    } else if (fn == sleep_main) {
         printf("sleep-many: tasks=%ld sleep=%ldms workers=%u runs=%d "
                "median_wall=%.3fs peak_rss=%.1fMiB rss_per_task=%.2fKiB\n",
                o.tasks, o.sleep_ms, o.workers, o.runs, med, peak / 1024.0,
                kib[o.runs / 2]);
+    } else if (fn == ping_pong_main) {
+        printf("ping-pong: rounds=%ld workers=%u runs=%d median=%.4fs "
+               "%.1f ns/round trip (min %.1f, max %.1f)\n",
+               o.tasks, o.workers, o.runs, med, med / o.tasks * 1e9,
+               lo / o.tasks * 1e9, hi / o.tasks * 1e9);
+    } else {
+        printf("cpu: fib(%ld) workers=%u runs=%d one=%.4fs two=%.4fs "
+               "speed-up=%.2fx (min %.2fx, max %.2fx)\n",
+               o.fib_n, o.workers, o.runs, extra[o.runs / 2], med,
+               kib[o.runs / 2], kib[0], kib[o.runs - 1]);
     }
+    if (o.stats)
+        print_stats();
     free(secs);
     free(kib);
+    free(extra);
     return 0;
 }
