@@ -168,6 +168,16 @@ static void save_stats(struct weft__runtime *rt)
     pthread_mutex_unlock(&stats_lock);
 }
 
+/* At unload or exit, so that leak checkers see every block freed. */
+__attribute__((destructor)) static void free_last_stats(void)
+{
+    pthread_mutex_lock(&stats_lock);
+    free(last_stats);
+    last_stats = NULL;
+    last_nworkers = 0;
+    pthread_mutex_unlock(&stats_lock);
+}
+
 int weft_stats(weft_worker_stats *stats, unsigned max, unsigned *workers)
 {
     int rc = 0;

@@ -5,7 +5,7 @@
  *   weft-bench sleep-many [-n TASKS] [-m MS]     N tasks sleeping at once
  *   weft-bench ping-pong  [-n ROUNDS]            two tasks waking each other
  *   weft-bench cpu        [-f N]                 fib(N) twice in parallel vs once
- *   weft-bench ring       [-n ITEMS]             weft's run queue vs ck_ring
+ *   weft-bench ring       [-n ITEMS] [-b BATCH]  weft's run queue vs ck_ring
  *
  * Common options: -r RUNS (repeat, report the median), -w/--workers N,
  * --stats (print each worker's counters after the last run).
@@ -37,6 +37,7 @@ struct bench_opts {
     long yields;
     long sleep_ms;
     long fib_n;
+    long batch;
     int runs;
     unsigned workers;
     int stats;
@@ -279,7 +280,6 @@ static void *cpu_main(void *arg)
 /* Items are small integers cast to task pointers: the queues never look
  * behind them. Item 0 is never used, so NULL means "none". */
 #define ITEM(i) ((weft_task *)(uintptr_t)(i))
-#define BATCH 32
 
 struct ring_race {
     int use_ck;
@@ -351,7 +351,7 @@ static double ring_race(struct bench_opts *o, int use_ck, int with_thief,
         pthread_create(&th, NULL, thief, &rr);
     double t0 = now_seconds();
     for (long next = 1; next <= o->tasks;) {
-        for (int i = 0; i < BATCH && next <= o->tasks; i++, next++) {
+        for (long i = 0; i < o->batch && next <= o->tasks; i++, next++) {
             bool ok = use_ck ? ck_ring_enqueue_spmc(&ck, ck_buf, ITEM(next))
                              : weft__runq_push(q, ITEM(next));
             if (!ok) {
@@ -437,7 +437,7 @@ static void usage(FILE *f)
             "       weft-bench sleep-many [-n TASKS] [-m MS] [options]\n"
             "       weft-bench ping-pong  [-n ROUNDS] [options]\n"
             "       weft-bench cpu        [-f N] [options]\n"
-            "       weft-bench ring       [-n ITEMS] [-r RUNS]\n"
+            "       weft-bench ring       [-n ITEMS] [-b BATCH] [-r RUNS]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
@@ -465,7 +465,7 @@ static int ring_main(struct bench_opts *o)
             raced[k][r] = ring_race(o, k, 1, &share[k][r]) / (double)o->tasks * 1e9;
         }
     }
-    printf("ring: items=%ld batch=%d runs=%d", o->tasks, BATCH, o->runs);
+    printf("ring: items=%ld batch=%ld runs=%d", o->tasks, o->batch, o->runs);
     for (int k = 0; k < 2; k++) {
         qsort(alone[k], (size_t)o->runs, sizeof(double), cmp_double);
         qsort(raced[k], (size_t)o->runs, sizeof(double), cmp_double);
@@ -481,7 +481,8 @@ static int ring_main(struct bench_opts *o)
 int main(int argc, char **argv)
 {
     struct bench_opts o = { .tasks = 0, .yields = 1000, .sleep_ms = 1000,
-                            .fib_n = 32, .runs = 1, .workers = 1 };
+                            .fib_n = 32, .batch = 32, .runs = 1,
+                            .workers = 1 };
     static const struct option longopts[] = {
         { "workers", required_argument, NULL, 'w' },
         { "stats", no_argument, NULL, 'S' },
@@ -497,7 +498,7 @@ int main(int argc, char **argv)
     }
     cmd = argv[1];
     optind = 2;
-    while ((c = getopt_long(argc, argv, "n:t:y:m:f:r:w:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:t:y:m:f:b:r:w:h", longopts, NULL)) != -1) {
         long v;
         const char *arg = optarg;
         switch (c) {
@@ -516,6 +517,10 @@ int main(int argc, char **argv)
             break;
         case 'f':
             if (parse_long(arg, 1, 50, &o.fib_n) < 0)
+                goto bad;
+            break;
+        case 'b':
+            if (parse_long(arg, 1, WEFT__RUNQ_CAP - 1, &o.batch) < 0)
                 goto bad;
             break;
         case 'r':
