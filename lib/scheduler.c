@@ -149,8 +149,12 @@ static weft_task *global_pop(struct weft__worker *w)
     unsigned n = weft__inject_pop(&rt->inject, batch, (unsigned)want);
     if (n == 0)
         return NULL;
-    for (unsigned i = 1; i < n; i++)
-        weft__runq_push(&w->runq, batch[i]);
+    /* They fit: only this worker adds to its ring, and room was counted
+     * above; thieves can only make more. */
+    for (unsigned i = 1; i < n; i++) {
+        bool pushed = weft__runq_push(&w->runq, batch[i]);
+        WEFT__ASSERT(pushed);
+    }
     note_depth(w);
     WEFT__STAT_ADD(w, global_pops, n);
     if (n > 1)
