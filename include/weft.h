@@ -13,5 +13,8 @@
 #include "weft/task.h"
 #include "weft/time.h"
 #include "weft/runtime.h"
+#include "weft/cancel.h"
+#include "weft/gather.h"
+#include "weft/group.h"
 
 #endif /* WEFT_H */

@@ -297,9 +297,12 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
                                &(weft_spawn_opts){ .name = "main",
                                                    .flags = WEFT_SPAWN_PINNED },
                                &main_task);
+        rt.main = main_task;
     }
     if (main_task != NULL) {
         weft__sched_loop(rt.workers[0]);
+        /* weft_run returns main's error: it is retrieved. */
+        weft__store_relaxed_u32(&main_task->retrieved, 1);
         /* Every task has been retired; only our handle on main is left. */
         rc = main_task->err;
         weft_task_unref(main_task);

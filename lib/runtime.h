@@ -24,6 +24,9 @@ struct weft__runtime {
     struct weft__stack_pool stacks;
     uint64_t live;        /* atomic: tasks created and not yet retired */
     uint32_t stopping;    /* atomic: set once live fell to 0 */
+    weft_task *main;      /* the task weft_run started */
+    uint32_t draining;    /* atomic: main has returned; new tasks are
+                             created cancelled */
     /* Task structs the worker caches overflowed into; kept until the
      * runtime ends, so that a burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;
@@ -39,6 +42,13 @@ void weft__runtime_stop(struct weft__runtime *rt);
 
 /* True once weft__runtime_stop() has been called. */
 bool weft__runtime_stopping(const struct weft__runtime *rt);
+
+/* Called by the main task as it returns: cancels every other live task,
+ * as asyncio.run() does, and says on stderr how many there were. */
+void weft__runtime_main_ended(struct weft__runtime *rt);
+
+/* True once main has returned. */
+bool weft__runtime_draining(const struct weft__runtime *rt);
 
 /* Default task stack in bytes when neither an option nor the environment
  * says otherwise. */

@@ -17,6 +17,7 @@
 #include "idle.h"
 #include "inject.h"
 #include "runtime.h"
+#include "scope.h"
 #include "task.h"
 #include "worker.h"
 
@@ -41,38 +42,46 @@
 /* Rounds over all victims before a searching worker gives up. */
 #define STEAL_ROUNDS 2
 
-#define WAIT_WORD(seq, reason, state)                                         \
-    (((uint64_t)(seq) << 32) | ((uint64_t)(reason) << 8) | (uint64_t)(state))
+#define WAIT_WORD(seq, flags, reason, state)                                  \
+    (((uint64_t)(seq) << 32) | ((uint64_t)(flags) << 16) |                    \
+     ((uint64_t)(reason) << 8) | (uint64_t)(state))
 #define WAIT_SEQ(word) ((uint32_t)((word) >> 32))
+#define WAIT_FLAGS(word) ((unsigned)(((word) >> 16) & 0xff))
 #define WAIT_REASON(word) ((int)(((word) >> 8) & 0xff))
 #define WAIT_STATE(word) ((int)((word) & 0xff))
+/* The same word in another state, keeping seq and flags. */
+#define WAIT_WITH(word, reason, state)                                        \
+    WAIT_WORD(WAIT_SEQ(word), WAIT_FLAGS(word), reason, state)
+
+/* Wait-word flags. */
+#define WORD_SHIELDED 0x1u /* cancellation may not wake this suspension */
 
 /* --- queues of one worker ------------------------------------------------ */
 
-static void pinned_push(struct weft__worker *w, weft_task *t)
+static void own_push(struct weft__worker *w, weft_task *t)
 {
     t->next = NULL;
-    if (w->pinned_tail != NULL)
-        w->pinned_tail->next = t;
+    if (w->own_tail != NULL)
+        w->own_tail->next = t;
     else
-        w->pinned_head = t;
-    w->pinned_tail = t;
+        w->own_head = t;
+    w->own_tail = t;
 }
 
-static weft_task *pinned_pop(struct weft__worker *w)
+static weft_task *own_pop(struct weft__worker *w)
 {
-    weft_task *t = w->pinned_head;
+    weft_task *t = w->own_head;
     if (t != NULL) {
-        w->pinned_head = t->next;
-        if (w->pinned_head == NULL)
-            w->pinned_tail = NULL;
+        w->own_head = t->next;
+        if (w->own_head == NULL)
+            w->own_tail = NULL;
         t->next = NULL;
     }
     return t;
 }
 
-/* Moves what other threads pushed to w's inbox into its pinned queue, in
- * the order they arrived. */
+/* Moves what other threads pushed to w's inbox into its own queue, in the
+ * order they arrived. */
 static void drain_inbox(struct weft__worker *w)
 {
     weft_task *list, *reversed = NULL;
@@ -88,7 +97,7 @@ static void drain_inbox(struct weft__worker *w)
     }
     while (reversed != NULL) {
         weft_task *next = reversed->next;
-        pinned_push(w, reversed);
+        own_push(w, reversed);
         reversed = next;
     }
 }
@@ -117,13 +126,15 @@ static void runq_push(struct weft__worker *w, weft_task *t)
     note_depth(w);
 }
 
-/* Queues a ready task that runs on w at the back: pinned tasks in the
- * pinned queue, others in the stealable ring (telling a parked worker). */
+/* Queues a ready task that runs on w at the back: in the stealable ring
+ * (telling a parked worker), unless it must run on w: a pinned task, or
+ * one whose suspension armed a timer here that it has yet to disarm.
+ * Those go to w's own queue, which only w takes from. */
 static void enqueue(struct weft__worker *w, weft_task *t)
 {
-    if (t->pinned) {
-        WEFT__ASSERT(t->home == w);
-        pinned_push(w, t);
+    if (t->pinned || t->armed_on != NULL) {
+        WEFT__ASSERT(t->pinned ? t->home == w : t->armed_on == w);
+        own_push(w, t);
         return;
     }
     runq_push(w, t);
@@ -163,8 +174,8 @@ static weft_task *global_pop(struct weft__worker *w)
 }
 
 /* The next task from w's own sources, in the order of doc/scheduler.md:
- * the LIFO slot (a few in a row), every 61st pick the global queue, the
- * pinned queue and the ring in turn, then the global queue. */
+ * the LIFO slot (a few in a row), every 61st pick the global queue, its
+ * own queue and the ring in turn, then the global queue. */
 static weft_task *next_local(struct weft__worker *w)
 {
     weft_task *t;
@@ -188,10 +199,10 @@ static weft_task *next_local(struct weft__worker *w)
     drain_inbox(w);
     /* Alternate between the two local queues so neither starves. */
     if (w->tick & 1) {
-        if ((t = pinned_pop(w)) != NULL || (t = weft__runq_pop(&w->runq)) != NULL)
+        if ((t = own_pop(w)) != NULL || (t = weft__runq_pop(&w->runq)) != NULL)
             return t;
     } else {
-        if ((t = weft__runq_pop(&w->runq)) != NULL || (t = pinned_pop(w)) != NULL)
+        if ((t = weft__runq_pop(&w->runq)) != NULL || (t = own_pop(w)) != NULL)
             return t;
     }
     return global_pop(w);
@@ -208,8 +219,15 @@ void weft__sched_ready(weft_task *task)
 {
     struct weft__worker *w = weft__worker_self();
 
+    /* A suspension that armed a timer resumes on the worker holding it,
+     * which alone may disarm it. The task may move again afterwards. */
+    struct weft__worker *armed_on = task->armed_on;
+    if (armed_on != NULL && armed_on != w) {
+        weft__worker_inbox_push(armed_on, task);
+        return;
+    }
     if (w == NULL || w->rt != task->rt) {
-        /* Another thread: to the pinned task's own worker, or else to the
+        /* Another thread: to a pinned task's worker, or else to the
          * global queue, waking a worker to take it. */
         if (task->pinned) {
             weft__worker_inbox_push(task->home, task);
@@ -232,15 +250,57 @@ void weft__sched_ready(weft_task *task)
         enqueue(w, displaced);
 }
 
-uint32_t weft__wait_begin(weft_task *self)
+int weft__check_interrupt(weft_task *self)
 {
-    /* Only the task itself changes its word while it runs. */
+    if (self->shields == 0 && weft__load_acquire_u32(&self->cancel_requested))
+        return -ECANCELED;
+    struct weft__scope *dl = weft__scope_deadline(self);
+    if (dl != NULL && dl->deadline <= weft_now()) {
+        dl->expired = true;
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq_out)
+{
+    bool shielded = (flags & WEFT__WAIT_SHIELDED) || self->shields > 0;
+    struct weft__scope *dl = NULL;
+
+    if (!(flags & WEFT__WAIT_SHIELDED)) {
+        int rc = weft__check_interrupt(self);
+        if (rc < 0)
+            return rc;
+        dl = weft__scope_deadline(self);
+    }
+    /* Only the task itself changes its seq while it runs. */
     uint64_t word = weft__load_relaxed_u64(&self->wait);
     uint32_t seq = WAIT_SEQ(word) + 1;
+    /* A full barrier (an exchange): a weft_cancel() that set the request
+     * before this is seen below; one that sets it after sees SUSPENDING
+     * and wakes this suspension. */
+    weft__fas_u64(&self->wait, WAIT_WORD(seq, shielded ? WORD_SHIELDED : 0, 0,
+                                         WEFT__WAIT_SUSPENDING));
+    if (!shielded && weft__load_acquire_u32(&self->cancel_requested)) {
+        (void)weft__wait_abort(self);
+        return -ECANCELED;
+    }
+    if (dl != NULL)
+        weft__scope_arm(dl, seq);
+    *seq_out = seq;
+    return 0;
+}
 
-    weft__store_release_u64(&self->wait,
-                            WAIT_WORD(seq, 0, WEFT__WAIT_SUSPENDING));
-    return seq;
+int weft__wake_error(int reason)
+{
+    switch (reason) {
+    case WEFT__WAKE_CANCEL:
+        return -ECANCELED;
+    case WEFT__WAKE_DEADLINE:
+        return -ETIMEDOUT;
+    default:
+        return 0;
+    }
 }
 
 bool weft__wait_suspended(weft_task *task)
@@ -259,7 +319,7 @@ bool weft__wake(weft_task *task, uint32_t seq, int reason)
             (state != WEFT__WAIT_SUSPENDING && state != WEFT__WAIT_SUSPENDED))
             return false;
         if (weft__cas_u64(&task->wait, word,
-                          WAIT_WORD(seq, reason, WEFT__WAIT_WOKEN))) {
+                          WAIT_WITH(word, reason, WEFT__WAIT_WOKEN))) {
             /* A SUSPENDING task is still on its stack: the context that
              * takes over from it will see WOKEN and queue it. */
             if (state == WEFT__WAIT_SUSPENDED)
@@ -268,6 +328,18 @@ bool weft__wake(weft_task *task, uint32_t seq, int reason)
         }
         word = weft__load_acquire_u64(&task->wait);
     }
+}
+
+void weft__wake_for_cancel(weft_task *task)
+{
+    uint64_t word = weft__load_acquire_u64(&task->wait);
+    int state = WAIT_STATE(word);
+
+    if ((state == WEFT__WAIT_SUSPENDING || state == WEFT__WAIT_SUSPENDED) &&
+        !(WAIT_FLAGS(word) & WORD_SHIELDED))
+        (void)weft__wake(task, WAIT_SEQ(word), WEFT__WAKE_CANCEL);
+    /* Otherwise it is running or about to run, and sees the request at
+     * its next suspension; or it is shielded, and sees it after. */
 }
 
 /* --- switching ------------------------------------------------------------ */
@@ -290,8 +362,7 @@ static void after_switch(struct weft__worker *w)
         uint64_t word = weft__load_acquire_u64(&prev->wait);
         if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
             weft__cas_u64(&prev->wait, word,
-                          WAIT_WORD(WAIT_SEQ(word), 0,
-                                    WEFT__WAIT_SUSPENDED)))
+                          WAIT_WITH(word, 0, WEFT__WAIT_SUSPENDED)))
             break;
         /* Woken before it was off its stack; it is WOKEN now. */
         WEFT__ASSERT(WAIT_STATE(weft__load_acquire_u64(&prev->wait)) ==
@@ -369,13 +440,19 @@ static void task_entry(void *arg)
 }
 
 /* Gives t a stack and a first frame if it has never run. A task whose
- * stack cannot be had fails with -ENOMEM without running. */
+ * stack cannot be had fails with -ENOMEM without running, and one
+ * cancelled before it started ends with -ECANCELED without running. */
 static bool prepare(struct weft__worker *w, weft_task *t)
 {
     struct weft__stack *st;
 
     if (t->stack != NULL)
         return true;
+    if (weft__load_acquire_u32(&t->cancel_requested)) {
+        weft__task_complete(t, -ECANCELED, NULL);
+        weft__task_retire(t);
+        return false;
+    }
     if (weft__stack_alloc(&w->stacks, &w->rt->stacks, t->stack_cls, &st) < 0) {
         weft__task_complete(t, -ENOMEM, "no memory for the task's stack");
         weft__task_retire(t);
@@ -421,6 +498,20 @@ static void switch_away(weft_task *self, enum weft__switch_action action)
     after_switch(w);
 }
 
+/* The suspension is over: disarm its deadline, and note in the scope
+ * that it expired if that is what ended it. */
+static int end_wait(weft_task *self, uint64_t word)
+{
+    int reason = WAIT_REASON(word);
+
+    weft__store_relaxed_u64(&self->wait,
+                            WAIT_WORD(WAIT_SEQ(word), 0, 0, WEFT__WAIT_RUNNING));
+    if (reason == WEFT__WAKE_DEADLINE && self->armed_scope != NULL)
+        self->armed_scope->expired = true;
+    weft__scope_disarm(self);
+    return reason;
+}
+
 int weft__wait_commit(weft_task *self)
 {
     uint64_t word = weft__load_acquire_u64(&self->wait);
@@ -430,30 +521,27 @@ int weft__wait_commit(weft_task *self)
         word = weft__load_acquire_u64(&self->wait);
     }
     WEFT__ASSERT(WAIT_STATE(word) == WEFT__WAIT_WOKEN);
-    weft__store_relaxed_u64(&self->wait,
-                            WAIT_WORD(WAIT_SEQ(word), 0, WEFT__WAIT_RUNNING));
-    return WAIT_REASON(word);
+    return end_wait(self, word);
 }
 
 int weft__wait_abort(weft_task *self)
 {
     uint64_t word = weft__load_acquire_u64(&self->wait);
-    uint32_t seq = WAIT_SEQ(word);
 
     if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
-        weft__cas_u64(&self->wait, word,
-                      WAIT_WORD(seq, 0, WEFT__WAIT_RUNNING)))
+        weft__cas_u64(&self->wait, word, WAIT_WITH(word, 0, WEFT__WAIT_RUNNING))) {
+        weft__scope_disarm(self);
         return WEFT__WAKE_NONE;
+    }
     /* A waker won the race; it did not queue us, since we never left. */
     word = weft__load_acquire_u64(&self->wait);
     WEFT__ASSERT(WAIT_STATE(word) == WEFT__WAIT_WOKEN);
-    weft__store_relaxed_u64(&self->wait, WAIT_WORD(seq, 0, WEFT__WAIT_RUNNING));
-    return WAIT_REASON(word);
+    return end_wait(self, word);
 }
 
 static bool has_local_work(struct weft__worker *w)
 {
-    return w->lifo != NULL || w->pinned_head != NULL ||
+    return w->lifo != NULL || w->own_head != NULL ||
            weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
            weft__runq_len(&w->runq) > 0 ||
            weft__inject_len(&w->rt->inject) > 0;

@@ -61,6 +61,7 @@ void weft__task_free(weft_task *t)
 
     weft__free(t->errmsg);
     weft__free(t->name);
+    t->magic = 0; /* a released handle is told apart, while not reused */
 #ifdef WEFT__ASAN
     /* Reuse would hide a use after free from ASan. */
     w = NULL;
@@ -159,9 +160,16 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     }
     /* Field by field: a ucontext backend's context is a kilobyte that the
      * first switch overwrites anyway. */
+    t->magic = WEFT__TASK_MAGIC;
     t->next = NULL;
     t->stack = NULL;
     t->wait = 0;
+    t->cancel_requested = weft__runtime_draining(rt) ? 1 : 0;
+    t->retrieved = 0;
+    t->scopes = NULL;
+    t->shields = 0;
+    t->armed_scope = NULL;
+    t->armed_on = NULL;
     t->refs = out != NULL ? 2 : 1;
     t->done = 0;
     t->lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
@@ -185,6 +193,7 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     t->tsan_fiber = NULL;
 #endif
     weft__faa_u64(&rt->live, 1);
+    weft__registry_add(w, t);
     /* Before the task can start elsewhere: queueing it publishes this. */
     if (out != NULL)
         *out = t;
@@ -231,7 +240,50 @@ void weft__task_body(weft_task *t)
     /* A failed task's result is not kept: awaiters get NULL. */
     if (t->err == 0)
         t->result = result;
+    if (t == t->rt->main)
+        weft__runtime_main_ended(t->rt);
     weft__task_complete(t, 0, NULL);
+}
+
+bool weft__waiter_add(weft_task *target, struct weft__waiter *node)
+{
+    weft__spin_lock(&target->lock);
+    if (target->done) {
+        weft__spin_unlock(&target->lock);
+        return false;
+    }
+    node->released = 0;
+    node->prev = NULL;
+    node->next = target->waiters;
+    if (node->next != NULL)
+        node->next->prev = node;
+    target->waiters = node;
+    weft__spin_unlock(&target->lock);
+    return true;
+}
+
+bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
+{
+    weft__spin_lock(&target->lock);
+    if (!target->done) {
+        if (node->prev != NULL)
+            node->prev->next = node->next;
+        else
+            target->waiters = node->next;
+        if (node->next != NULL)
+            node->next->prev = node->prev;
+        weft__spin_unlock(&target->lock);
+        return true;
+    }
+    weft__spin_unlock(&target->lock);
+    /* The task finished and its finisher owns the node. A single wait's
+     * node is released within a few instructions; a set's is handed to
+     * the set, which counts it in. */
+    if (node->set == NULL) {
+        while (!weft__load_acquire_u32(&node->released))
+            weft__cpu_relax();
+    }
+    return false;
 }
 
 void weft__task_complete(weft_task *t, int err, const char *msg)
@@ -243,16 +295,31 @@ void weft__task_complete(weft_task *t, int err, const char *msg)
         t->errmsg = msg != NULL ? weft__strdup(msg) : NULL;
     }
     weft__spin_lock(&t->lock);
+    /* Cancellation cannot be swallowed: a task whose cancellation was
+     * requested before it finished ends cancelled, unless it failed. */
+    if (t->err == 0 && t->cancel_requested) {
+        t->err = -ECANCELED;
+        t->result = NULL;
+    }
     /* Release: whoever sees done also sees result, err and errmsg. */
     weft__store_release_u32(&t->done, 1);
     waiter = t->waiters;
     t->waiters = NULL;
     weft__spin_unlock(&t->lock);
     while (waiter != NULL) {
-        /* The node lives on the awaiter's stack; once woken it may return
-         * and reuse that memory, so read next first. */
+        /* A waiter may return and reuse the node's memory as soon as it
+         * is released or woken, so read what is needed first. */
         struct weft__waiter *next = waiter->next;
-        weft__wake(waiter->task, waiter->seq, WEFT__WAKE_DONE);
+        if (waiter->on_finish != NULL) {
+            waiter->on_finish(waiter);
+        } else if (waiter->set != NULL) {
+            weft__waitset_deliver(waiter);
+        } else {
+            weft_task *task = waiter->task;
+            uint32_t seq = waiter->seq;
+            weft__store_release_u32(&waiter->released, 1);
+            weft__wake(task, seq, WEFT__WAKE_DONE);
+        }
         waiter = next;
     }
 }
@@ -261,16 +328,41 @@ void weft__task_retire(weft_task *t)
 {
     struct weft__runtime *rt = t->rt;
 
+    weft__registry_remove(t);
     weft__stack_unreserve(&rt->stacks);
     weft_task_unref(t);
     if (weft__faa_u64(&rt->live, (uint64_t)-1) == 1)
         weft__runtime_stop(rt);
 }
 
-int weft_await(weft_task *task, void **result)
+int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags)
+{
+    struct weft__waiter node = { .target = target, .task = self };
+    int rc;
+
+    if (weft__load_acquire_u32(&target->done))
+        return 0;
+    rc = weft__wait_begin(self, flags, &node.seq);
+    if (rc < 0)
+        return rc;
+    if (!weft__waiter_add(target, &node)) {
+        /* Finished meanwhile. A cancel racing in is not lost: it is
+         * sticky, and the next suspension sees it. */
+        (void)weft__wait_abort(self);
+        return 0;
+    }
+    int reason = weft__wait_commit(self);
+    if (reason == WEFT__WAKE_DONE)
+        return 0;
+    (void)weft__waiter_remove(target, &node);
+    return weft__wake_error(reason);
+}
+
+/* weft_await and weft_await_shielded; propagate: pass the caller's
+ * cancellation or timeout on to task. */
+static int await_task(weft_task *task, void **result, bool propagate)
 {
     weft_task *self = weft_current();
-    struct weft__waiter waiter;
 
     if (result != NULL)
         *result = NULL;
@@ -278,27 +370,43 @@ int weft_await(weft_task *task, void **result)
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
+    /* A released handle is caught while its memory is not reused. */
+    if (task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
     if (task == self)
         return -EDEADLK;
-    if (!weft__load_acquire_u32(&task->done)) {
-        weft__spin_lock(&task->lock);
-        if (!task->done) {
-            waiter.task = self;
-            waiter.seq = weft__wait_begin(self);
-            waiter.next = task->waiters;
-            task->waiters = &waiter;
-            weft__spin_unlock(&task->lock);
-            int reason = weft__wait_commit(self);
-            WEFT__ASSERT(reason == WEFT__WAKE_DONE);
-        } else {
-            weft__spin_unlock(&task->lock);
-        }
+    /* Every await delivers a pending cancellation or deadline, even of a
+     * finished task: cancellation cannot be swallowed by accident. */
+    int rc = weft__check_interrupt(self);
+    if (rc == 0)
+        rc = weft__task_wait_done(self, task, 0);
+    if (rc < 0) {
+        if (!propagate)
+            return rc;
+        /* As asyncio's await does: the awaited task is cancelled too, and
+         * awaited to its end, so nothing it does outlives the caller's
+         * wait unnoticed. */
+        (void)weft_cancel(task);
+        (void)weft__task_wait_done(self, task, WEFT__WAIT_SHIELDED);
+        return rc;
     }
-    if (task->err != 0)
+    if (task->err != 0) {
+        weft__store_relaxed_u32(&task->retrieved, 1);
         return task->err;
+    }
     if (result != NULL)
         *result = task->result;
     return 0;
+}
+
+int weft_await(weft_task *task, void **result)
+{
+    return await_task(task, result, true);
+}
+
+int weft_await_shielded(weft_task *task, void **result)
+{
+    return await_task(task, result, false);
 }
 
 int weft_yield(void)
@@ -306,6 +414,10 @@ int weft_yield(void)
     weft_task *self = weft_current();
     if (self == NULL)
         return -EPERM;
+    /* A suspension point like any other: cancellation and deadlines. */
+    int rc = weft__check_interrupt(self);
+    if (rc < 0)
+        return rc;
     weft__sched_yield(self);
     return 0;
 }
@@ -348,6 +460,22 @@ weft_task *weft_current(void)
     return w != NULL ? w->current : NULL;
 }
 
+/* asyncio's "Task exception was never retrieved": a task that failed and
+ * whose error nobody was given is reported when it is freed. */
+static void report_unretrieved(weft_task *t)
+{
+    if (!weft__load_acquire_u32(&t->done) || t->err == 0 ||
+        t->err == -ECANCELED || weft__load_relaxed_u32(&t->retrieved))
+        return;
+    char fallback[32];
+    snprintf(fallback, sizeof fallback, "task-%" PRIu64, t->id);
+    weft__log("task '%s' failed with %s (%s)%s%s, and its error was never "
+              "retrieved", t->name != NULL ? t->name : fallback,
+              weft_err_name(t->err), weft_strerror(t->err),
+              t->errmsg != NULL ? ": " : "",
+              t->errmsg != NULL ? t->errmsg : "");
+}
+
 weft_task *weft_task_ref(weft_task *task)
 {
     if (task != NULL)
@@ -361,8 +489,10 @@ void weft_task_unref(weft_task *task)
         return;
     uint32_t before = weft__faa_u32(&task->refs, (uint32_t)-1);
     WEFT__ASSERT(before > 0);
-    if (before == 1)
+    if (before == 1) {
+        report_unretrieved(task);
         weft__task_free(task);
+    }
 }
 
 const char *weft_task_name(weft_task *task)
@@ -407,7 +537,7 @@ uint64_t weft_task_id(const weft_task *task)
 
 int weft_task_done(weft_task *task)
 {
-    if (task == NULL)
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
         return -EINVAL;
     return (int)weft__load_acquire_u32(&task->done);
 }
@@ -416,5 +546,7 @@ const char *weft_task_errmsg(weft_task *task)
 {
     if (task == NULL || !weft__load_acquire_u32(&task->done))
         return NULL;
+    /* Whoever reads the message has seen the error. */
+    weft__store_relaxed_u32(&task->retrieved, 1);
     return task->errmsg;
 }

@@ -13,22 +13,42 @@
 struct weft__runtime;
 struct weft__worker;
 
-/* An awaiting task, linked into the awaited task's list. It lives on the
- * awaiter's stack, which stays put while the awaiter is suspended. */
+struct weft__waitset;
+struct weft__scope;
+
+/* One wait for a task to finish, linked into that task's list. It lives
+ * on the waiting task's stack (or in a waitset or a group), which stays
+ * put while it waits. When the task finishes, its finisher calls
+ * on_finish, or hands the node to `set` (a wait on many tasks), or wakes
+ * `task` (a single wait). */
 struct weft__waiter {
-    struct weft__waiter *next;
-    weft_task *task;
-    uint32_t seq; /* the awaiter's wait sequence number (scheduler.h) */
+    struct weft__waiter *next;    /* in target's list, under its lock */
+    struct weft__waiter *prev;
+    weft_task *target;            /* the task waited for */
+    weft_task *task;              /* a single wait: the waiting task */
+    uint32_t seq;                 /* ... and its suspension */
+    uint32_t released;            /* atomic: the finisher is done with it */
+    struct weft__waitset *set;    /* a wait on many tasks, or NULL */
+    struct weft__waiter *done_next; /* in the set's list of finished */
+    /* Or else, run by the finisher instead (task groups). It owns the
+     * node from then on. */
+    void (*on_finish)(struct weft__waiter *node);
 };
 
+#define WEFT__TASK_MAGIC 0x7461736bu /* "task": the struct is a live task */
+
 struct weft_task {
+    uint32_t magic;             /* WEFT__TASK_MAGIC until freed */
     weft_task *next;            /* run-queue link, owned by the queue */
     struct weft__ctx ctx;       /* saved registers while not running */
     struct weft__stack *stack;  /* NULL until the task first runs */
     uint64_t wait;              /* atomic wait word, see scheduler.h */
     uint32_t refs;              /* atomic reference count */
     uint32_t done;              /* atomic: 1 once the task has finished */
-    weft__spinlock lock;        /* guards waiters and the move to done */
+    uint32_t cancel_requested;  /* atomic, sticky: weft_cancel() was called */
+    uint32_t retrieved;         /* atomic: its error reached someone */
+    weft__spinlock lock;        /* guards waiters, the move to done, and
+                                   cancel_requested against it */
     unsigned stack_cls;         /* stack size class to take at first run */
     struct weft__waiter *waiters;
     weft_fn fn;
@@ -40,6 +60,16 @@ struct weft_task {
     struct weft__runtime *rt;
     struct weft__worker *home;  /* the worker a pinned task stays on */
     bool pinned;                /* WEFT_SPAWN_PINNED */
+    struct weft__scope *scopes; /* innermost open timeout or shield scope */
+    unsigned shields;           /* shield scopes open */
+    struct weft__scope *armed_scope; /* whose deadline this suspension armed */
+    /* The worker holding a timer of the current suspension (a sleep or a
+     * deadline): a wake from elsewhere sends the task back there, since
+     * only that worker may touch its event base. */
+    struct weft__worker *armed_on;
+    struct weft__registry *registry; /* the list it is registered in */
+    weft_task *reg_next;        /* in registry, under its lock */
+    weft_task *reg_prev;
     char *name;                 /* NULL until named or asked for */
 #ifdef WEFT__ASAN
     void *asan_fake_stack;      /* ASan's fake stack while switched out */
@@ -76,6 +106,26 @@ void weft__task_body(weft_task *t);
 /* Marks t finished and wakes its awaiters. err != 0 fails it first with
  * that error and message (for a task that could never start). */
 void weft__task_complete(weft_task *t, int err, const char *msg);
+
+/* Links a wait to target, unless it has finished (then false). */
+bool weft__waiter_add(weft_task *target, struct weft__waiter *node);
+
+/* Unlinks a wait that ended otherwise than by target finishing. Returns
+ * true if it was unlinked; false if target finished meanwhile, in which
+ * case a single wait's node is released before this returns, and a
+ * set's node is on its way to the set. */
+bool weft__waiter_remove(weft_task *target, struct weft__waiter *node);
+
+/* Waits until target has finished: 0, or the -ECANCELED or -ETIMEDOUT
+ * that interrupted the wait (never with WEFT__WAIT_SHIELDED). */
+int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags);
+
+/* Hands a finished target's node to its waitset (waitset.c). */
+void weft__waitset_deliver(struct weft__waiter *node);
+
+/* Adds t to / removes t from the registry of live tasks (registry.c). */
+void weft__registry_add(struct weft__worker *w, weft_task *t);
+void weft__registry_remove(weft_task *t);
 
 /* Releases what a finished task held for running: its stack reservation,
  * its place in the live count and the runtime's reference. Its stack has

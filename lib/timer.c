@@ -17,6 +17,7 @@ struct sleep_timer {
     struct event ev;
     weft_task *task;
     uint32_t seq;
+    bool pending;   /* ev is still in the base */
 };
 
 int64_t weft_now(void)
@@ -34,6 +35,7 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     w->armed_timers--;
+    timer->pending = false;
     weft__wake(timer->task, timer->seq, WEFT__WAKE_TIMER);
 }
 
@@ -41,6 +43,7 @@ int weft_sleep(int64_t ms)
 {
     weft_task *self = weft_current();
     struct sleep_timer timer;
+    int rc;
 
     if (ms < 0)
         return -EINVAL;
@@ -49,21 +52,30 @@ int weft_sleep(int64_t ms)
     if (ms == 0)
         return weft_yield();
 
-    struct weft__worker *w = weft__worker_self();
     struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
                           .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-
+    rc = weft__wait_begin(self, 0, &timer.seq);
+    if (rc < 0)
+        return rc; /* cancelled, or a deadline already passed */
+    struct weft__worker *w = weft__worker_self();
     timer.task = self;
-    timer.seq = weft__wait_begin(self);
-    /* The timer belongs to this worker's base; the callback runs on this
-     * worker's thread. */
+    /* The timer belongs to this worker's base. Until it is disarmed, a
+     * wake from elsewhere sends the task back here (task->armed_on). */
     event_assign(&timer.ev, w->base, -1, 0, timer_fired, &timer);
     if (event_add(&timer.ev, &tv) < 0) {
         (void)weft__wait_abort(self);
         return -ENOMEM;
     }
+    timer.pending = true;
     w->armed_timers++;
+    self->armed_on = w;
     int reason = weft__wait_commit(self);
-    WEFT__ASSERT(reason == WEFT__WAKE_TIMER);
-    return 0;
+    /* Resumed on w, where the timer is: disarm it if it did not fire. */
+    WEFT__ASSERT(weft__worker_self() == w);
+    if (timer.pending) {
+        event_del(&timer.ev);
+        w->armed_timers--;
+    }
+    self->armed_on = NULL;
+    return reason == WEFT__WAKE_TIMER ? 0 : weft__wake_error(reason);
 }

@@ -20,6 +20,15 @@ struct event_base;
 struct event;
 struct weft__runtime;
 
+/* The live tasks created on one worker, for cancelling them all when main
+ * returns and for task dumps. Tasks are added by the worker that creates
+ * them and removed by whichever worker retires them, hence the lock. */
+struct weft__registry {
+    weft__spinlock lock;
+    weft_task *head;
+    uint64_t count;
+};
+
 /* What the context that just switched away asked the next one to do with
  * it, once it is safely off its stack. */
 enum weft__switch_action {
@@ -36,8 +45,9 @@ struct weft__worker {
     weft_task *current;             /* running task, or NULL */
     weft_task *lifo;                /* LIFO slot: the task woken last */
     unsigned lifo_polls;            /* LIFO tasks run in a row */
-    weft_task *pinned_head;         /* ready tasks pinned here, FIFO */
-    weft_task *pinned_tail;
+    weft_task *own_head;            /* ready tasks that must run here (pinned,
+                                       or holding a timer here), FIFO */
+    weft_task *own_tail;
     weft_task *prev;                /* context left by the last switch */
     enum weft__switch_action prev_action;
     unsigned ticks;                 /* task switches since the last poll */
@@ -69,8 +79,9 @@ struct weft__worker {
 #endif
 
     /* --- shared with other threads ------------------------------------ */
-    /* Pinned tasks woken elsewhere: a lock-free stack other threads push
-     * on (weft__worker_inbox_push), taken whole by the owner. */
+    /* Tasks woken elsewhere that must run here (pinned, or holding a
+     * timer here): a lock-free stack other threads push on
+     * (weft__worker_inbox_push), taken whole by the owner. */
     weft_task *inbox __attribute__((aligned(WEFT__CACHELINE)));
     int wake_fd;                    /* eventfd: written to unpark it */
     uint32_t parked;                /* atomic; set under rt->idle.lock */
@@ -78,6 +89,7 @@ struct weft__worker {
     struct weft__runq runq;         /* its stealable local queue */
     weft_worker_stats stats;        /* written by the owner, but
                                        stolen_from by thieves (atomic) */
+    struct weft__registry registry; /* the live tasks created here */
 } __attribute__((aligned(WEFT__CACHELINE)));
 
 /* Builds worker index of rt. On failure the worker is left safe to pass
@@ -104,7 +116,7 @@ void weft__worker_join(struct weft__worker *w);
 /* Gets w out of epoll if it is blocked there. Any thread. */
 void weft__worker_wake(struct weft__worker *w);
 
-/* Hands a ready task pinned to w over from another thread. Any thread. */
+/* Hands over a ready task that must run on w. Any thread. */
 void weft__worker_inbox_push(struct weft__worker *w, weft_task *t);
 
 /* The calling thread's worker, or NULL. Never inlined, so that a caller

@@ -210,7 +210,10 @@ static void *player(void *arg)
     weft_task *self = weft_current();
 
     for (long r = 0; r < pp->rounds; r++) {
-        uint32_t seq = weft__wait_begin(self);
+        uint32_t seq;
+        int rc = weft__wait_begin(self, 0, &seq);
+        if (rc < 0)
+            return weft_fail(rc, "round %ld: cannot suspend", r);
         __atomic_store_n(&pp->seq[me], seq, __ATOMIC_RELEASE);
         if (me == 0 || r > 0) {
             uint32_t other = __atomic_load_n(&pp->seq[!me], __ATOMIC_ACQUIRE);

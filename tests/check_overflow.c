@@ -44,6 +44,16 @@ static void run_in_child(weft_fn main_fn, struct outcome *out)
     out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Spawns fn and awaits it (a task left running when main returns would
+ * be cancelled before it could crash). */
+static void *spawn_and_await(weft_fn fn, const char *name)
+{
+    weft_task *t;
+    weft_spawn_ex(&t, fn, NULL, &(weft_spawn_opts){ .name = name });
+    weft_await(t, NULL);
+    return NULL;
+}
+
 /* Runs off the end of the stack on purpose. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winfinite-recursion"
@@ -63,11 +73,8 @@ static void *overflow(void *arg)
 
 static void *named_overflow_main(void *arg)
 {
-    weft_task *t;
     (void)arg;
-    weft_spawn_ex(&t, overflow, NULL, &(weft_spawn_opts){ .name = "deep" });
-    weft_await(t, NULL);
-    return NULL;
+    return spawn_and_await(overflow, "deep");
 }
 
 START_TEST(test_overflow_names_the_task_and_aborts)
@@ -83,8 +90,7 @@ END_TEST
 static void *unnamed_overflow_main(void *arg)
 {
     (void)arg;
-    weft_spawn(NULL, overflow, NULL);
-    return NULL;
+    return spawn_and_await(overflow, NULL);
 }
 
 START_TEST(test_overflow_of_unnamed_task_gives_its_id)
@@ -118,9 +124,7 @@ static void *huge_frame_task(void *arg)
 static void *huge_frame_main(void *arg)
 {
     (void)arg;
-    weft_spawn_ex(NULL, huge_frame_task, NULL,
-                  &(weft_spawn_opts){ .name = "alloca" });
-    return NULL;
+    return spawn_and_await(huge_frame_task, "alloca");
 }
 
 START_TEST(test_frame_larger_than_guard_is_caught)
@@ -142,8 +146,7 @@ static void *null_deref(void *arg)
 static void *null_deref_main(void *arg)
 {
     (void)arg;
-    weft_spawn(NULL, null_deref, NULL);
-    return NULL;
+    return spawn_and_await(null_deref, NULL);
 }
 
 START_TEST(test_other_faults_are_not_called_overflows)

@@ -30,7 +30,10 @@ static unsigned worker_index(void)
 static unsigned char *seen;  /* seen[i]: times node i ran */
 static long tree_ran;        /* atomic */
 
-/* Node i spawns nodes 2i+1 and 2i+2, detached, and returns at once. */
+static weft_group *tree_group;
+
+/* Node i spawns nodes 2i+1 and 2i+2 into the group, and returns at once:
+ * only running tasks hold a stack. */
 static void *tree_node(void *arg)
 {
     long i = (long)(intptr_t)arg;
@@ -38,8 +41,20 @@ static void *tree_node(void *arg)
     COUNT(tree_ran);
     for (long child = 2 * i + 1; child <= 2 * i + 2; child++) {
         if (child < TREE_TASKS)
-            CHECK(weft_spawn(NULL, tree_node, (void *)(intptr_t)child) == 0);
+            CHECK(weft_group_spawn(tree_group, NULL, tree_node,
+                                   (void *)(intptr_t)child, NULL) == 0);
     }
+    return NULL;
+}
+
+static void *tree_main(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_group_create(&tree_group), 0);
+    ck_assert_int_eq(weft_group_spawn(tree_group, NULL, tree_node, (void *)0,
+                                      NULL), 0);
+    ck_assert_int_eq(weft_group_wait(tree_group), 0);
+    ck_assert_int_eq(weft_group_destroy(tree_group), 0);
     return NULL;
 }
 
@@ -47,7 +62,7 @@ START_TEST(test_million_task_tree_runs_each_task_once)
 {
     seen = calloc(TREE_TASKS, 1);
     tree_ran = 0;
-    ck_assert_int_eq(run_on(4, tree_node, (void *)0), 0);
+    ck_assert_int_eq(run_on(4, tree_main, NULL), 0);
     ck_assert_int_eq(tree_ran, TREE_TASKS);
     for (long i = 0; i < TREE_TASKS; i++)
         CHECK(seen[i] == 1);
@@ -65,7 +80,7 @@ START_TEST(test_million_task_tree_runs_each_task_once)
         ck_assert_uint_ge(st[w].tasks_stolen, st[w].steals);
         ck_assert_uint_le(st[w].max_queue_depth, 256);
     }
-    ck_assert_uint_ge(polled, TREE_TASKS);
+    ck_assert_uint_ge(polled, TREE_TASKS + 1);
     ck_assert_uint_eq(steals, stolen_from);
 }
 END_TEST
@@ -102,9 +117,13 @@ static void *mover(void *arg)
 
 static void *movers_main(void *arg)
 {
+    weft_group *g;
     (void)arg;
+    ck_assert_int_eq(weft_group_create(&g), 0);
     for (uintptr_t i = 0; i < MOVERS; i++)
-        ck_assert_int_eq(weft_spawn(NULL, mover, (void *)i), 0);
+        ck_assert_int_eq(weft_group_spawn(g, NULL, mover, (void *)i, NULL), 0);
+    ck_assert_int_eq(weft_group_wait(g), 0);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
     return NULL;
 }
 
@@ -131,7 +150,8 @@ struct handoff {
 static void *suspend_once(void *arg)
 {
     struct handoff *h = arg;
-    uint32_t seq = weft__wait_begin(weft_current());
+    uint32_t seq;
+    CHECK(weft__wait_begin(weft_current(), 0, &seq) == 0);
     SET(h->before, worker_index() + 1);
     SET(h->seq, seq);
     h->reason = weft__wait_commit(weft_current());
@@ -215,7 +235,8 @@ static void *wait_for_thread(void *arg)
             me = i;
     ck_assert_int_ge(me, 0);
     for (long r = 0; r < FOREIGN_ROUNDS; r++) {
-        uint32_t seq = weft__wait_begin(self);
+        uint32_t seq;
+        CHECK(weft__wait_begin(self, 0, &seq) == 0);
         SET(f->seq[me], seq);
         CHECK(weft__wait_commit(self) == WEFT__WAKE_DONE);
         f->woken[me]++;
@@ -295,7 +316,8 @@ static void *wait_parked_rounds(void *arg)
 
     SET(a->rt, weft__worker_self()->rt);
     for (long r = 0; r < PARKED_ROUNDS; r++) {
-        uint32_t seq = weft__wait_begin(self);
+        uint32_t seq;
+        CHECK(weft__wait_begin(self, 0, &seq) == 0);
         SET(a->seq, seq);
         CHECK(weft__wait_commit(self) == WEFT__WAKE_DONE);
         a->rounds++;
@@ -415,7 +437,8 @@ static void *pinned_player(void *arg)
 
     p->home[me] = worker_index();
     for (long r = 0; r < PINGPONG_ROUNDS; r++) {
-        uint32_t seq = weft__wait_begin(self);
+        uint32_t seq;
+        CHECK(weft__wait_begin(self, 0, &seq) == 0);
         SET(p->seq[me], seq);
         if (me == 0 || r > 0)
             wake_other(p, !me);
@@ -529,25 +552,29 @@ static void *stay_home(void *arg)
 /* Unpinned tasks spawn pinned ones, so they are pinned all over. */
 static void *spawn_pinned(void *arg)
 {
-    (void)arg;
+    weft_group *g = arg;
     weft_yield();
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(weft_spawn_ex(NULL, stay_home, NULL,
-                                       &(weft_spawn_opts){
-                                           .flags = WEFT_SPAWN_PINNED }), 0);
+        ck_assert_int_eq(weft_group_spawn(g, NULL, stay_home, NULL,
+                                          &(weft_spawn_opts){
+                                              .flags = WEFT_SPAWN_PINNED }), 0);
     return NULL;
 }
 
 static void *pinned_main(void *arg)
 {
+    weft_group *g;
     (void)arg;
+    ck_assert_int_eq(weft_group_create(&g), 0);
     for (int i = 0; i < 16; i++)
-        ck_assert_int_eq(weft_spawn(NULL, spawn_pinned, NULL), 0);
+        ck_assert_int_eq(weft_group_spawn(g, NULL, spawn_pinned, g, NULL), 0);
     /* main is pinned to the calling thread, worker 0. */
     for (int i = 0; i < 50; i++) {
         weft_yield();
         ck_assert_uint_eq(worker_index(), 0);
     }
+    ck_assert_int_eq(weft_group_wait(g), 0);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
     return NULL;
 }
 

@@ -161,6 +161,43 @@ END_TEST
 
 /* --- detached tasks and the end of weft_run ------------------------------ */
 
+struct leftover {
+    int sleep_rc;   /* what its sleep returned */
+    int finished;   /* atomic */
+};
+
+static void *sleep_long(void *arg)
+{
+    struct leftover *l = arg;
+    l->sleep_rc = weft_sleep(10000);
+    SET(l->finished, 1);
+    return NULL;
+}
+
+static void *leave_one_running(void *arg)
+{
+    /* No handle: the task is detached. */
+    ck_assert_int_eq(weft_spawn(NULL, sleep_long, arg), 0);
+    weft_yield(); /* let it start sleeping */
+    return NULL;
+}
+
+START_TEST(test_run_cancels_tasks_left_running)
+{
+    struct leftover l = { 1, 0 };
+    char err[512];
+    int64_t t0 = mono_ms();
+    /* Like asyncio.run: main returns, the rest is cancelled, awaited, and
+     * counted on stderr. */
+    ck_assert_int_eq(run_capturing_stderr(1, leave_one_running, &l, err,
+                                          sizeof err), 0);
+    ck_assert_int_eq(l.finished, 1);
+    ck_assert_int_eq(l.sleep_rc, -ECANCELED);
+    ck_assert_int_lt(mono_ms() - t0, 10000);
+    ck_assert_ptr_nonnull(strstr(err, "1 task was still running; cancelled it"));
+}
+END_TEST
+
 static void *set_flag_later(void *arg)
 {
     weft_sleep(20);
@@ -168,27 +205,15 @@ static void *set_flag_later(void *arg)
     return NULL;
 }
 
-static void *detach_main(void *arg)
-{
-    /* No handle: the task is detached, and weft_run waits for it. */
-    ck_assert_int_eq(weft_spawn(NULL, set_flag_later, arg), 0);
-    return NULL;
-}
-
-START_TEST(test_run_waits_for_detached_tasks)
-{
-    int flag = 0;
-    ck_assert_int_eq(run_clean(detach_main, &flag), 0);
-    ck_assert_int_eq(flag, 1);
-}
-END_TEST
-
 static void *unref_early_main(void *arg)
 {
     weft_task *t;
     ck_assert_int_eq(weft_spawn(&t, set_flag_later, arg), 0);
-    /* Dropping the only handle detaches the task; it is not cancelled. */
+    /* Dropping the only handle detaches the task; it is not cancelled,
+     * and goes on while main does (bounded: 10 s). */
     weft_task_unref(t);
+    for (int i = 0; i < 10000 && !READ(*(int *)arg); i++)
+        weft_sleep(1);
     return NULL;
 }
 
@@ -484,7 +509,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_await_returns_error_and_message);
     tcase_add_test(tc, test_many_awaiters);
     tcase_add_test(tc, test_spawn_order_and_yield_interleaving);
-    tcase_add_test(tc, test_run_waits_for_detached_tasks);
+    tcase_add_test(tc, test_run_cancels_tasks_left_running);
     tcase_add_test(tc, test_unref_detaches);
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_calls_outside_a_task);

@@ -163,9 +163,14 @@ static void *short_sleep(void *arg)
 
 static void *many_sleepers_main(void *arg)
 {
+    weft_group *g;
     (void)arg;
+    ck_assert_int_eq(weft_group_create(&g), 0);
     for (int i = 0; i < SLEEPERS; i++)
-        CHECK(weft_spawn(NULL, short_sleep, (void *)(intptr_t)(1 + i % 20)) == 0);
+        CHECK(weft_group_spawn(g, NULL, short_sleep,
+                               (void *)(intptr_t)(1 + i % 20), NULL) == 0);
+    ck_assert_int_eq(weft_group_wait(g), 0);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
     return NULL;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <weft.h>
 
 /* Every suite's main: run it, exit non-zero on any failure. One malloc
@@ -142,6 +143,24 @@ static inline int run_on(unsigned workers, weft_fn fn, void *arg)
     leak_check_begin(&lc);
     int rc = weft_run(fn, arg, &opts);
     leak_check_end(&lc);
+    return rc;
+}
+
+/* run_on, with what weft writes on stderr meanwhile in err[]. */
+static inline int run_capturing_stderr(unsigned workers, weft_fn fn,
+                                       void *arg, char *err, size_t size)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(pipefd[1], STDERR_FILENO);
+    close(pipefd[1]);
+    int rc = run_on(workers, fn, arg);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = read(pipefd[0], err, size - 1);
+    close(pipefd[0]);
+    err[n > 0 ? n : 0] = '\0';
     return rc;
 }
 

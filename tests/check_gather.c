@@ -1,0 +1,318 @@
+/* gather, wait and as_completed. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+/* A job: sleep ms, then succeed with `value` or fail with `err`. */
+struct job {
+    int ms;
+    int err;
+    intptr_t value;
+    int sleep_rc;   /* what its sleep returned */
+};
+
+static void *run_job(void *arg)
+{
+    struct job *j = arg;
+    j->sleep_rc = weft_sleep(j->ms);
+    if (j->sleep_rc < 0)
+        return weft_fail(j->sleep_rc, "interrupted");
+    if (j->err != 0)
+        return weft_fail(j->err, "job of %d ms failed", j->ms);
+    return (void *)j->value;
+}
+
+static void spawn_jobs(weft_task **t, struct job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(weft_spawn(&t[i], run_job, &jobs[i]), 0);
+}
+
+static void unref_all(weft_task **t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        weft_task_unref(t[i]);
+}
+
+/* Seed 002, Q4 and Q6: handle errors per task; return_exceptions=True. */
+static void *collect_main(void *arg)
+{
+    struct job jobs[4] = { { 20, 0, 1, 0 }, { 5, WEFT_ECONNREFUSED, 0, 0 },
+                           { 10, 0, 3, 0 }, { 15, WEFT_EIO, 0, 0 } };
+    weft_task *t[4];
+    weft_outcome out[4];
+    (void)arg;
+    spawn_jobs(t, jobs, 4);
+    ck_assert_int_eq(weft_gather(t, 4, WEFT_GATHER_COLLECT, out), 0);
+    ck_assert_ptr_eq(out[0].result, (void *)1);
+    ck_assert_int_eq(out[0].err, 0);
+    ck_assert_int_eq(out[1].err, WEFT_ECONNREFUSED);
+    ck_assert_ptr_null(out[1].result);
+    ck_assert_str_eq(weft_task_errmsg(t[1]), "job of 5 ms failed");
+    ck_assert_ptr_eq(out[2].result, (void *)3);
+    ck_assert_int_eq(out[3].err, WEFT_EIO);
+    unref_all(t, 4);
+    return NULL;
+}
+
+START_TEST(test_gather_collect_returns_every_outcome)
+{
+    char err[1024];
+    ck_assert_int_eq(run_capturing_stderr(0, collect_main, NULL, err,
+                                          sizeof err), 0);
+    /* Errors handed out by gather count as retrieved. */
+    ck_assert_ptr_null(strstr(err, "never retrieved"));
+}
+END_TEST
+
+static void *fail_fast_main(void *arg)
+{
+    struct job *jobs = arg;
+    weft_task *t[4];
+    weft_outcome out[4];
+    spawn_jobs(t, jobs, 4);
+    ck_assert_int_eq(weft_gather(t, 4, WEFT_GATHER_FAIL_FAST, out), WEFT_EPIPE);
+    /* The others were cancelled and awaited before gather returned. */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_task_done(t[i]), 1);
+    ck_assert_int_eq(out[1].err, WEFT_EPIPE);
+    ck_assert_int_eq(out[0].err, -ECANCELED);
+    ck_assert_int_eq(out[2].err, -ECANCELED);
+    unref_all(t, 4);
+    return NULL;
+}
+
+START_TEST(test_gather_fail_fast_cancels_the_rest)
+{
+    struct job jobs[4] = { { 60000, 0, 1, 0 }, { 5, WEFT_EPIPE, 0, 0 },
+                           { 60000, 0, 3, 0 }, { 0, 0, 4, 0 } };
+    ck_assert_int_eq(run_clean(fail_fast_main, jobs), 0);
+    ck_assert_int_eq(jobs[0].sleep_rc, -ECANCELED);
+    ck_assert_int_eq(jobs[2].sleep_rc, -ECANCELED);
+}
+END_TEST
+
+static void *gatherer(void *arg)
+{
+    struct job *jobs = arg;
+    weft_task *t[3];
+    weft_outcome out[3];
+    spawn_jobs(t, jobs, 3);
+    int rc = weft_gather(t, 3, WEFT_GATHER_COLLECT, out);
+    unref_all(t, 3);
+    return (void *)(intptr_t)rc;
+}
+
+static void *cancel_gatherer_main(void *arg)
+{
+    weft_task *g;
+    void *rc;
+    ck_assert_int_eq(weft_spawn(&g, gatherer, arg), 0);
+    weft_sleep(5);
+    ck_assert_int_eq(weft_cancel(g), 0);
+    ck_assert_int_eq(weft_await(g, &rc), -ECANCELED);
+    weft_task_unref(g);
+    return NULL;
+}
+
+START_TEST(test_cancelling_the_gatherer_cancels_its_children)
+{
+    struct job jobs[3] = { { 60000, 0, 1, 1 }, { 60000, 0, 2, 1 },
+                           { 60000, 0, 3, 1 } };
+    ck_assert_int_eq(run_clean(cancel_gatherer_main, jobs), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(jobs[i].sleep_rc, -ECANCELED);
+}
+END_TEST
+
+/* Gather many tasks spread over several workers. */
+#define MANY 2000
+
+static void *many_main(void *arg)
+{
+    static struct job jobs[MANY];
+    static weft_task *t[MANY];
+    static weft_outcome out[MANY];
+    (void)arg;
+    for (int i = 0; i < MANY; i++)
+        jobs[i] = (struct job){ i % 3, 0, i + 1, 0 };
+    spawn_jobs(t, jobs, MANY);
+    ck_assert_int_eq(weft_gather(t, MANY, WEFT_GATHER_FAIL_FAST, out), 0);
+    for (int i = 0; i < MANY; i++)
+        CHECK(out[i].err == 0 && out[i].result == (void *)(intptr_t)(i + 1));
+    unref_all(t, MANY);
+    return NULL;
+}
+
+START_TEST(test_gather_many_on_several_workers)
+{
+    ck_assert_int_eq(run_on(4, many_main, NULL), 0);
+}
+END_TEST
+
+static void *gather_args_main(void *arg)
+{
+    weft_task *t[2] = { weft_current(), NULL };
+    weft_outcome out[2];
+    (void)arg;
+    ck_assert_int_eq(weft_gather(NULL, 0, WEFT_GATHER_COLLECT, NULL), 0);
+    ck_assert_int_eq(weft_gather(t, 1, WEFT_GATHER_COLLECT, out), -EDEADLK);
+    ck_assert_int_eq(weft_gather(t + 1, 1, WEFT_GATHER_COLLECT, out), -EINVAL);
+    ck_assert_int_eq(weft_gather(NULL, 2, WEFT_GATHER_COLLECT, out), -EINVAL);
+    ck_assert_int_eq(weft_gather(t, 1, 7, out), -EINVAL);
+    ck_assert_int_eq(weft_gather(t, 1, WEFT_GATHER_COLLECT, NULL), -EINVAL);
+    return NULL;
+}
+
+START_TEST(test_gather_bad_arguments)
+{
+    weft_outcome out[1];
+    weft_task *t[1] = { NULL };
+    ck_assert_int_eq(run_clean(gather_args_main, NULL), 0);
+    ck_assert_int_eq(weft_gather(t, 1, WEFT_GATHER_COLLECT, out), -EPERM);
+}
+END_TEST
+
+/* --- wait -------------------------------------------------------------------- */
+
+static void *wait_modes_main(void *arg)
+{
+    struct job jobs[3] = { { 60000, 0, 1, 0 }, { 5, 0, 2, 0 },
+                           { 30, WEFT_EIO, 0, 0 } };
+    weft_task *t[3], *orig[3];
+    size_t ndone = 99;
+    (void)arg;
+    spawn_jobs(t, jobs, 3);
+    memcpy(orig, t, sizeof t);
+
+    /* First completed: the 5 ms job; the others keep running. */
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_FIRST_COMPLETED, WEFT_FOREVER, &ndone), 0);
+    ck_assert_uint_eq(ndone, 1);
+    ck_assert_ptr_eq(t[0], orig[1]);
+    ck_assert_ptr_eq(t[1], orig[0]);   /* pending, in their order */
+    ck_assert_ptr_eq(t[2], orig[2]);
+    ck_assert_int_eq(weft_task_done(orig[0]), 0);
+
+    /* First exception: returns when the failing job ends. */
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_FIRST_EXCEPTION, WEFT_FOREVER, &ndone), 0);
+    ck_assert_uint_eq(ndone, 2);
+    ck_assert_int_eq(weft_task_done(orig[2]), 1);
+
+    /* All completed, with a time-out: comes back after it, nothing
+     * cancelled. */
+    int64_t t0 = mono_ms();
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_ALL_COMPLETED, 20, &ndone), 0);
+    ck_assert_int_ge(mono_ms() - t0, 20);
+    ck_assert_uint_eq(ndone, 2);
+    ck_assert_ptr_eq(t[2], orig[0]);
+    ck_assert_int_eq(weft_task_done(orig[0]), 0);
+    ck_assert_int_eq(weft_task_cancelled(orig[0]), 0);
+
+    weft_cancel(orig[0]);
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_ALL_COMPLETED, WEFT_FOREVER, &ndone), 0);
+    ck_assert_uint_eq(ndone, 3);
+    ck_assert_int_eq(weft_await(orig[2], NULL), WEFT_EIO);
+    unref_all(orig, 3);
+    return NULL;
+}
+
+START_TEST(test_wait_modes_and_timeout)
+{
+    ck_assert_int_eq(run_clean(wait_modes_main, NULL), 0);
+}
+END_TEST
+
+static void *wait_args_main(void *arg)
+{
+    size_t ndone = 5;
+    weft_task *t[1] = { weft_current() };
+    (void)arg;
+    ck_assert_int_eq(weft_wait(NULL, 0, WEFT_ALL_COMPLETED, WEFT_FOREVER, &ndone), 0);
+    ck_assert_uint_eq(ndone, 0);
+    ck_assert_int_eq(weft_wait(t, 1, WEFT_ALL_COMPLETED, -5, &ndone), -EINVAL);
+    ck_assert_int_eq(weft_wait(t, 1, 9, WEFT_FOREVER, &ndone), -EINVAL);
+    ck_assert_int_eq(weft_wait(t, 1, WEFT_ALL_COMPLETED, WEFT_FOREVER, NULL), -EINVAL);
+    ck_assert_int_eq(weft_wait(t, 1, WEFT_ALL_COMPLETED, WEFT_FOREVER, &ndone), -EDEADLK);
+    return NULL;
+}
+
+START_TEST(test_wait_bad_arguments)
+{
+    ck_assert_int_eq(run_clean(wait_args_main, NULL), 0);
+}
+END_TEST
+
+/* --- as_completed --------------------------------------------------------------- */
+
+static void *as_completed_main(void *arg)
+{
+    struct job jobs[4] = { { 40, 0, 40, 0 }, { 10, 0, 10, 0 },
+                           { 30, WEFT_EIO, 0, 0 }, { 20, 0, 20, 0 } };
+    weft_task *t[4], *next;
+    weft_as_completed *it;
+    char order[64] = "";
+    (void)arg;
+    spawn_jobs(t, jobs, 4);
+    ck_assert_int_eq(weft_as_completed_start(&it, t, 4), 0);
+    /* Nothing finishes within 1 ms. */
+    ck_assert_int_eq(weft_as_completed_next(it, &next, 1), -ETIMEDOUT);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
+        for (int j = 0; j < 4; j++)
+            if (next == t[j])
+                snprintf(order + strlen(order), sizeof order - strlen(order),
+                         "%d ", jobs[j].ms);
+    }
+    ck_assert_str_eq(order, "10 20 30 40 ");
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -EPIPE);
+    weft_as_completed_end(it);
+    ck_assert_int_eq(weft_await(t[2], NULL), WEFT_EIO);
+    unref_all(t, 4);
+
+    /* Ending early leaves the rest running. */
+    spawn_jobs(t, jobs, 4);
+    ck_assert_int_eq(weft_as_completed_start(&it, t, 4), 0);
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(next, t[1]);
+    weft_as_completed_end(it);
+    ck_assert_int_eq(weft_task_done(t[0]), 0);
+    ck_assert_int_eq(weft_await(t[0], NULL), 0);
+    weft_await(t[2], NULL);
+    weft_await(t[3], NULL);
+    unref_all(t, 4);
+
+    ck_assert_int_eq(weft_as_completed_start(NULL, t, 4), -EINVAL);
+    ck_assert_int_eq(weft_as_completed_start(&it, NULL, 0), 0);
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -EPIPE);
+    ck_assert_int_eq(weft_as_completed_next(NULL, &next, WEFT_FOREVER), -EINVAL);
+    ck_assert_int_eq(weft_as_completed_next(it, &next, -7), -EINVAL);
+    weft_as_completed_end(it);
+    weft_as_completed_end(NULL);
+    return NULL;
+}
+
+START_TEST(test_as_completed_in_finishing_order)
+{
+    ck_assert_int_eq(run_clean(as_completed_main, NULL), 0);
+}
+END_TEST
+
+static Suite *gather_suite(void)
+{
+    Suite *s = suite_create("gather");
+    TCase *tc = tcase_create("gather");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_gather_collect_returns_every_outcome);
+    tcase_add_test(tc, test_gather_fail_fast_cancels_the_rest);
+    tcase_add_test(tc, test_cancelling_the_gatherer_cancels_its_children);
+    tcase_add_test(tc, test_gather_many_on_several_workers);
+    tcase_add_test(tc, test_gather_bad_arguments);
+    tcase_add_test(tc, test_wait_modes_and_timeout);
+    tcase_add_test(tc, test_wait_bad_arguments);
+    tcase_add_test(tc, test_as_completed_in_finishing_order);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(gather_suite)

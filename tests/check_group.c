@@ -1,0 +1,300 @@
+/* Task groups: structured concurrency. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+struct kid {
+    int ms;
+    int err;
+    int sleep_rc;
+    weft_group *group;  /* to spawn grandchildren into, or NULL */
+};
+
+static void *kid(void *arg)
+{
+    struct kid *k = arg;
+    k->sleep_rc = weft_sleep(k->ms);
+    if (k->sleep_rc < 0)
+        return NULL; /* cancelled: ends cancelled */
+    if (k->err != 0)
+        return weft_fail(k->err, "kid of %d ms failed", k->ms);
+    return NULL;
+}
+
+static void *all_succeed_main(void *arg)
+{
+    weft_group *g;
+    struct kid kids[5];
+    weft_task *first;
+    (void)arg;
+    ck_assert_int_eq(weft_group_create(&g), 0);
+    for (int i = 0; i < 5; i++) {
+        kids[i] = (struct kid){ 5 * i, 0, 1, NULL };
+        ck_assert_int_eq(weft_group_spawn(g, i == 0 ? &first : NULL, kid,
+                                          &kids[i], NULL), 0);
+    }
+    ck_assert_int_eq(weft_group_wait(g), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(kids[i].sleep_rc, 0);
+    ck_assert_uint_eq(weft_group_errors(g), 0);
+    ck_assert_int_eq(weft_task_done(first), 1);
+    weft_task_unref(first);
+    /* Once waited for, the group is closed. */
+    ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &kids[0], NULL), -EPIPE);
+    ck_assert_int_eq(weft_group_wait(g), -EPIPE);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    return NULL;
+}
+
+START_TEST(test_group_waits_for_all_children)
+{
+    ck_assert_int_eq(run_clean(all_succeed_main, NULL), 0);
+}
+END_TEST
+
+/* Two children fail at the same time; their sibling is cancelled; both
+ * errors are kept. */
+static void *failures_main(void *arg)
+{
+    struct kid *kids = arg;
+    weft_group *g;
+    weft_task *failed;
+    ck_assert_int_eq(weft_group_create(&g), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &kids[i], NULL), 0);
+    int rc = weft_group_wait(g);
+    ck_assert(rc == WEFT_EIO || rc == WEFT_EPIPE);
+    ck_assert_uint_eq(weft_group_errors(g), 2);
+    int e0 = weft_group_error(g, 0, &failed);
+    ck_assert_int_eq(e0, rc);              /* the first error is returned */
+    ck_assert_ptr_nonnull(strstr(weft_task_errmsg(failed), "failed"));
+    int e1 = weft_group_error(g, 1, NULL);
+    ck_assert(e0 != e1 && (e1 == WEFT_EIO || e1 == WEFT_EPIPE));
+    ck_assert_int_eq(weft_group_error(g, 2, &failed), -EINVAL);
+    ck_assert_ptr_null(failed);
+    /* Cancelling: no more children. */
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    return NULL;
+}
+
+START_TEST(test_first_failure_cancels_siblings_and_all_errors_are_kept)
+{
+    struct kid kids[3] = { { 10, WEFT_EIO, 1, NULL }, { 10, WEFT_EPIPE, 1, NULL },
+                           { 60000, 0, 1, NULL } };
+    ck_assert_int_eq(run_on(1, failures_main, kids), 0);
+    ck_assert_int_eq(kids[2].sleep_rc, -ECANCELED);
+}
+END_TEST
+
+static void *cancelling_spawn_main(void *arg)
+{
+    weft_group *g;
+    struct kid fails = { 0, WEFT_EIO, 1, NULL }, sleeps = { 60000, 0, 1, NULL };
+    (void)arg;
+    ck_assert_int_eq(weft_group_create(&g), 0);
+    ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &sleeps, NULL), 0);
+    ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &fails, NULL), 0);
+    /* The failure cancels at once, before anyone waits. */
+    while (sleeps.sleep_rc == 1)
+        weft_sleep(1);
+    ck_assert_int_eq(sleeps.sleep_rc, -ECANCELED);
+    ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &sleeps, NULL), -ECANCELED);
+    ck_assert_int_eq(weft_group_wait(g), WEFT_EIO);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    return NULL;
+}
+
+START_TEST(test_a_failing_group_refuses_new_children)
+{
+    ck_assert_int_eq(run_on(1, cancelling_spawn_main, NULL), 0);
+}
+END_TEST
+
+/* The parent is cancelled while it waits: every child is cancelled and
+ * has finished before the wait returns. */
+struct parent {
+    struct kid kids[4];
+    int wait_rc;
+    int children_done_at_return; /* how many were done when wait returned */
+    weft_task *handles[4];
+};
+
+static void *parent(void *arg)
+{
+    struct parent *p = arg;
+    weft_group *g;
+    ck_assert_int_eq(weft_group_create(&g), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_group_spawn(g, &p->handles[i], kid, &p->kids[i],
+                                          NULL), 0);
+    p->wait_rc = weft_group_wait(g);
+    for (int i = 0; i < 4; i++)
+        p->children_done_at_return += weft_task_done(p->handles[i]);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    return NULL;
+}
+
+static void *cancel_parent_main(void *arg)
+{
+    struct parent *p = arg;
+    weft_task *t;
+    ck_assert_int_eq(weft_spawn(&t, parent, p), 0);
+    weft_sleep(5);
+    ck_assert_int_eq(weft_cancel(t), 0);
+    ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
+    for (int i = 0; i < 4; i++)
+        weft_task_unref(p->handles[i]);
+    weft_task_unref(t);
+    return NULL;
+}
+
+START_TEST(test_no_child_outlives_a_cancelled_parent)
+{
+    struct parent p = { 0 };
+    for (int i = 0; i < 4; i++)
+        p.kids[i] = (struct kid){ 60000, 0, 1, NULL };
+    ck_assert_int_eq(run_on(4, cancel_parent_main, &p), 0);
+    ck_assert_int_eq(p.wait_rc, -ECANCELED);
+    ck_assert_int_eq(p.children_done_at_return, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(p.kids[i].sleep_rc, -ECANCELED);
+}
+END_TEST
+
+/* Groups nest: a child runs a group of its own, whose failure is its
+ * failure, and children spawn siblings into their own group. */
+static void *sub_leader(void *arg)
+{
+    weft_group *sub;
+    struct kid *kids = arg;
+    ck_assert_int_eq(weft_group_create(&sub), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(weft_group_spawn(sub, NULL, kid, &kids[i], NULL), 0);
+    int rc = weft_group_wait(sub);
+    ck_assert_int_eq(weft_group_destroy(sub), 0);
+    return rc < 0 ? weft_fail(rc, "subgroup failed") : NULL;
+}
+
+static long spawned_by_children; /* atomic */
+
+static void *spawns_sibling(void *arg)
+{
+    weft_group *g = arg;
+    if (COUNT(spawned_by_children) < 50)
+        CHECK(weft_group_spawn(g, NULL, spawns_sibling, g, NULL) == 0);
+    return NULL;
+}
+
+static void *nested_main(void *arg)
+{
+    struct kid *kids = arg;
+    weft_group *outer;
+    ck_assert_int_eq(weft_group_create(&outer), 0);
+    ck_assert_int_eq(weft_group_spawn(outer, NULL, sub_leader, kids, NULL), 0);
+    ck_assert_int_eq(weft_group_spawn(outer, NULL, spawns_sibling, outer, NULL), 0);
+    ck_assert_int_eq(weft_group_spawn(outer, NULL, kid, &kids[2], NULL), 0);
+    ck_assert_int_eq(weft_group_wait(outer), WEFT_ENOSPC);
+    ck_assert_uint_eq(weft_group_errors(outer), 1);
+    ck_assert_int_eq(weft_group_destroy(outer), 0);
+    return NULL;
+}
+
+START_TEST(test_groups_nest)
+{
+    struct kid kids[3] = { { 5, WEFT_ENOSPC, 1, NULL }, { 60000, 0, 1, NULL },
+                           { 60000, 0, 1, NULL } };
+    spawned_by_children = 0;
+    ck_assert_int_eq(run_on(4, nested_main, kids), 0);
+    /* The inner failure cancelled its sibling, and then the outer one. */
+    ck_assert_int_eq(kids[1].sleep_rc, -ECANCELED);
+    ck_assert_int_eq(kids[2].sleep_rc, -ECANCELED);
+}
+END_TEST
+
+/* Seed 004: "use TaskGroup to run tasks concurrently and collect their
+ * results" (Python 3.11+). */
+static void *square_later(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    weft_sleep(n);
+    return (void *)(n * n);
+}
+
+static void *seed_taskgroup_main(void *arg)
+{
+    weft_group *g;
+    weft_task *t[5];
+    void *r;
+    intptr_t sum = 0;
+    (void)arg;
+    ck_assert_int_eq(weft_group_create(&g), 0);
+    for (intptr_t i = 0; i < 5; i++)
+        ck_assert_int_eq(weft_group_spawn(g, &t[i], square_later, (void *)(i + 1),
+                                          NULL), 0);
+    ck_assert_int_eq(weft_group_wait(g), 0);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(weft_await(t[i], &r), 0); /* done: no wait */
+        sum += (intptr_t)r;
+        weft_task_unref(t[i]);
+    }
+    ck_assert_int_eq(sum, 1 + 4 + 9 + 16 + 25);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    return NULL;
+}
+
+START_TEST(test_seed_004_taskgroup)
+{
+    ck_assert_int_eq(run_clean(seed_taskgroup_main, NULL), 0);
+}
+END_TEST
+
+static void *group_args_main(void *arg)
+{
+    weft_group *g;
+    struct kid k = { 60000, 0, 1, NULL };
+    (void)arg;
+    ck_assert_int_eq(weft_group_create(NULL), -EINVAL);
+    ck_assert_int_eq(weft_group_spawn(NULL, NULL, kid, &k, NULL), -EINVAL);
+    ck_assert_int_eq(weft_group_wait(NULL), -EINVAL);
+    ck_assert_int_eq(weft_group_destroy(NULL), -EINVAL);
+    ck_assert_uint_eq(weft_group_errors(NULL), 0);
+    ck_assert_int_eq(weft_group_error(NULL, 0, NULL), -EINVAL);
+    ck_assert_int_eq(weft_group_create(&g), 0);
+    ck_assert_int_eq(weft_group_spawn(g, NULL, NULL, &k, NULL), -EINVAL);
+    weft_task *child;
+    ck_assert_int_eq(weft_group_spawn(g, &child, kid, &k, NULL), 0);
+    /* Busy while a child runs and nobody has waited. */
+    ck_assert_int_eq(weft_group_destroy(g), -EBUSY);
+    /* A child cancelled from outside is not a failure of the group. */
+    weft_cancel(child);
+    weft_task_unref(child);
+    ck_assert_int_eq(weft_group_wait(g), 0);
+    ck_assert_uint_eq(weft_group_errors(g), 0);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    return NULL;
+}
+
+START_TEST(test_group_bad_arguments)
+{
+    ck_assert_int_eq(run_clean(group_args_main, NULL), 0);
+}
+END_TEST
+
+static Suite *group_suite(void)
+{
+    Suite *s = suite_create("group");
+    TCase *tc = tcase_create("group");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_group_waits_for_all_children);
+    tcase_add_test(tc, test_first_failure_cancels_siblings_and_all_errors_are_kept);
+    tcase_add_test(tc, test_a_failing_group_refuses_new_children);
+    tcase_add_test(tc, test_no_child_outlives_a_cancelled_parent);
+    tcase_add_test(tc, test_groups_nest);
+    tcase_add_test(tc, test_seed_004_taskgroup);
+    tcase_add_test(tc, test_group_bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(group_suite)
