@@ -16,5 +16,7 @@
 #include "weft/cancel.h"
 #include "weft/gather.h"
 #include "weft/group.h"
+#include "weft/callback.h"
+#include "weft/debug.h"
 
 #endif /* WEFT_H */

@@ -190,7 +190,9 @@ int weft_group_wait(weft_group *g)
             g->waiter = self;
             g->waiter_seq = seq;
             pthread_mutex_unlock(&g->lock);
+            weft__task_waiting(self, WEFT__WAITING_GROUP, NULL);
             rc = weft__wake_error(weft__wait_commit(self));
+            weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
             pthread_mutex_lock(&g->lock);
             g->waiter_seq = 0;
         }

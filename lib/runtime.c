@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "debug.h"
 #include "overflow.h"
 #include "scheduler.h"
 #include "task.h"
@@ -22,6 +23,17 @@ static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct weft__runtime *stats_runtime;
 static weft_worker_stats *last_stats;
 static unsigned last_nworkers;
+
+struct weft__runtime *weft__runtime_acquire(void)
+{
+    pthread_mutex_lock(&stats_lock);
+    return stats_runtime;
+}
+
+void weft__runtime_release(void)
+{
+    pthread_mutex_unlock(&stats_lock);
+}
 
 bool weft__runtime_active(void)
 {
@@ -125,6 +137,25 @@ static int choose_workers(const weft_run_opts *opts, unsigned *n)
     return 0;
 }
 
+/* Debug mode: the option, or WEFT_DEBUG=1. */
+static int choose_debug(const weft_run_opts *opts, struct weft__runtime *rt)
+{
+    const char *env = getenv("WEFT_DEBUG");
+    unsigned ms = opts != NULL && opts->slow_task_ms != 0 ? opts->slow_task_ms
+                                                          : 100;
+
+    rt->debug = opts != NULL && opts->debug != 0;
+    if (!rt->debug && env != NULL && env[0] != '\0') {
+        if (strcmp(env, "1") != 0 && strcmp(env, "0") != 0) {
+            weft__log("WEFT_DEBUG='%s' is neither 0 nor 1", env);
+            return -EINVAL;
+        }
+        rt->debug = env[0] == '1';
+    }
+    rt->slow_task_ns = (int64_t)ms * 1000000;
+    return 0;
+}
+
 static int check_run_opts(const weft_run_opts *opts)
 {
     if (opts == NULL)
@@ -133,7 +164,7 @@ static int check_run_opts(const weft_run_opts *opts)
         if (opts->reserved[i] != NULL)
             return -EINVAL;
     }
-    if (opts->workers > WEFT_WORKERS_MAX)
+    if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1)
         return -EINVAL;
     return 0;
 }
@@ -248,6 +279,9 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     rc = choose_stack_class(opts, &rt.default_stack_cls);
     if (rc < 0)
         goto fail_options;
+    rc = choose_debug(opts, &rt);
+    if (rc < 0)
+        goto fail_options;
     rc = weft__stack_pool_init(&rt.stacks);
     if (rc < 0)
         goto fail_options;
@@ -288,6 +322,8 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
         if (rc < 0)
             break;
     }
+    if (rc == 0 && rt.debug)
+        rc = weft__debug_start(&rt);
     if (rc == 0) {
         pthread_mutex_lock(&stats_lock);
         stats_runtime = &rt;
@@ -311,6 +347,7 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     }
     for (unsigned i = 1; i < started; i++)
         weft__worker_join(rt.workers[i]);
+    weft__debug_stop(&rt);
     if (started == rt.nworkers)
         save_stats(&rt);
     weft__worker_unbind(rt.workers[0]);

@@ -12,6 +12,7 @@
 #include "inject.h"
 #include "internal.h"
 #include "stack.h"
+#include "thread.h"
 
 struct weft__worker;
 
@@ -25,6 +26,9 @@ struct weft__runtime {
     uint64_t live;        /* atomic: tasks created and not yet retired */
     uint32_t stopping;    /* atomic: set once live fell to 0 */
     weft_task *main;      /* the task weft_run started */
+    bool debug;           /* debug mode */
+    int64_t slow_task_ns; /* debug mode reports tasks running this long */
+    struct weft__thread dump_thread; /* debug mode: dumps on SIGUSR1 */
     uint32_t draining;    /* atomic: main has returned; new tasks are
                              created cancelled */
     /* Task structs the worker caches overflowed into; kept until the
@@ -46,6 +50,11 @@ bool weft__runtime_stopping(const struct weft__runtime *rt);
 /* Called by the main task as it returns: cancels every other live task,
  * as asyncio.run() does, and says on stderr how many there were. */
 void weft__runtime_main_ended(struct weft__runtime *rt);
+
+/* The running runtime, or NULL, with the lock that keeps it from ending
+ * held until weft__runtime_release (call it in both cases). */
+struct weft__runtime *weft__runtime_acquire(void);
+void weft__runtime_release(void);
 
 /* True once main has returned. */
 bool weft__runtime_draining(const struct weft__runtime *rt);

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "atomic.h"
+#include "debug.h"
 #include "idle.h"
 #include "inject.h"
 #include "runtime.h"
@@ -389,10 +390,16 @@ static void switch_to(struct weft__worker *w, weft_task *from, weft_task *to)
     struct weft__ctx *from_ctx = from != NULL ? &from->ctx : &w->sched_ctx;
     struct weft__ctx *to_ctx = to != NULL ? &to->ctx : &w->sched_ctx;
 
-    w->current = to;
+    if (from != NULL && w->rt->debug)
+        weft__debug_slice_end(w, from);
+    /* Relaxed stores: task dumps read these from other threads. */
+    weft__store_relaxed_ptr((void **)&w->current, to);
     if (to != NULL) {
         w->ticks++;
         WEFT__STAT_ADD(w, polled, 1);
+        weft__store_relaxed_u32(&to->last_worker, w->index);
+        if (w->rt->debug)
+            weft__debug_slice_start(w);
     }
 #ifdef WEFT__TSAN
     __tsan_switch_to_fiber(to != NULL ? to->tsan_fiber : w->tsan_fiber, 0);
@@ -476,7 +483,8 @@ static bool poll_due(const struct weft__worker *w)
 static weft_task *next_from_task(struct weft__worker *w)
 {
     for (;;) {
-        if (poll_due(w))
+        /* Callbacks run on the worker's own stack: go there first. */
+        if (poll_due(w) || w->soon != NULL)
             return NULL;
         weft_task *t = next_local(w);
         if (t == NULL || prepare(w, t))
@@ -541,7 +549,7 @@ int weft__wait_abort(weft_task *self)
 
 static bool has_local_work(struct weft__worker *w)
 {
-    return w->lifo != NULL || w->own_head != NULL ||
+    return w->lifo != NULL || w->own_head != NULL || w->soon != NULL ||
            weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
            weft__runq_len(&w->runq) > 0 ||
            weft__inject_len(&w->rt->inject) > 0;
@@ -659,6 +667,8 @@ static void run(struct weft__worker *w, weft_task *t)
 void weft__sched_loop(struct weft__worker *w)
 {
     for (;;) {
+        if (w->soon != NULL)
+            weft__callbacks_run_soon(w);
         if (w->ticks >= POLL_INTERVAL) {
             w->ticks = 0;
             if (w->armed_timers > 0)

@@ -143,6 +143,9 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     rc = check_spawn_opts(rt, opts, &cls);
     if (rc < 0)
         return rc;
+    /* The workers are leaving: a new task would never run. */
+    if (weft__runtime_stopping(rt))
+        return -ESHUTDOWN;
     rc = weft__stack_reserve(&rt->stacks);
     if (rc < 0)
         return rc;
@@ -170,6 +173,10 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     t->shields = 0;
     t->armed_scope = NULL;
     t->armed_on = NULL;
+    t->waiting = WEFT__WAITING_NOTHING;
+    t->last_worker = WEFT__NEVER_RAN;
+    t->waiting_since = 0;
+    t->waiting_on = 0;
     t->refs = out != NULL ? 2 : 1;
     t->done = 0;
     t->lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
@@ -224,7 +231,8 @@ int weft_spawn_ex(weft_task **task, weft_fn fn, void *arg,
 
     if (task != NULL)
         *task = NULL;
-    if (w == NULL || w->current == NULL)
+    /* From a task, or from a callback on a worker (weft_call_soon). */
+    if (w == NULL)
         return fn == NULL ? -EINVAL : -EPERM;
     return weft__task_create(w, fn, arg, opts, task);
 }
@@ -351,7 +359,9 @@ int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags)
         (void)weft__wait_abort(self);
         return 0;
     }
+    weft__task_waiting(self, WEFT__WAITING_TASK, target);
     int reason = weft__wait_commit(self);
+    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     if (reason == WEFT__WAKE_DONE)
         return 0;
     (void)weft__waiter_remove(target, &node);

@@ -36,6 +36,17 @@ struct weft__waiter {
 };
 
 #define WEFT__TASK_MAGIC 0x7461736bu /* "task": the struct is a live task */
+#define WEFT__NEVER_RAN UINT32_MAX  /* last_worker of a task not yet run */
+
+/* What a suspended task waits on, for task dumps. */
+enum weft__waiting {
+    WEFT__WAITING_NOTHING = 0,
+    WEFT__WAITING_SLEEP,   /* weft_sleep */
+    WEFT__WAITING_TASK,    /* weft_await and its kin; obj: the task */
+    WEFT__WAITING_TASKS,   /* gather, wait, as_completed */
+    WEFT__WAITING_GROUP,   /* weft_group_wait */
+    WEFT__WAITING_OTHER,   /* a wait of the scheduler's own */
+};
 
 struct weft_task {
     uint32_t magic;             /* WEFT__TASK_MAGIC until freed */
@@ -67,6 +78,11 @@ struct weft_task {
      * deadline): a wake from elsewhere sends the task back there, since
      * only that worker may touch its event base. */
     struct weft__worker *armed_on;
+    /* For task dumps, written by the task (relaxed), read by anyone. */
+    uint32_t waiting;           /* enum weft__waiting */
+    uint32_t last_worker;       /* index of the worker it last ran on */
+    int64_t waiting_since;      /* weft__coarse_now() when it suspended */
+    uint64_t waiting_on;        /* the id of the task awaited, or 0 */
     struct weft__registry *registry; /* the list it is registered in */
     weft_task *reg_next;        /* in registry, under its lock */
     weft_task *reg_prev;
@@ -126,6 +142,15 @@ void weft__waitset_deliver(struct weft__waiter *node);
 /* Adds t to / removes t from the registry of live tasks (registry.c). */
 void weft__registry_add(struct weft__worker *w, weft_task *t);
 void weft__registry_remove(weft_task *t);
+
+/* Notes what the calling task is about to wait on (and, with
+ * WEFT__WAITING_NOTHING, that it has stopped). Cheap: a coarse clock. */
+void weft__task_waiting(weft_task *self, enum weft__waiting what,
+                        const weft_task *on);
+
+/* Milliseconds on CLOCK_MONOTONIC_COARSE: a few ms of resolution, a few
+ * ns to read. */
+int64_t weft__coarse_now(void);
 
 /* Releases what a finished task held for running: its stack reservation,
  * its place in the live count and the runtime's reference. Its stack has

@@ -69,7 +69,9 @@ int weft_sleep(int64_t ms)
     timer.pending = true;
     w->armed_timers++;
     self->armed_on = w;
+    weft__task_waiting(self, WEFT__WAITING_SLEEP, NULL);
     int reason = weft__wait_commit(self);
+    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     /* Resumed on w, where the timer is: disarm it if it did not fire. */
     WEFT__ASSERT(weft__worker_self() == w);
     if (timer.pending) {

@@ -85,7 +85,9 @@ int weft__waitset_wait(struct weft__waitset *set, unsigned flags)
             (void)weft__wait_abort(self);
             return 0;
         }
+        weft__task_waiting(self, WEFT__WAITING_TASKS, NULL);
         int reason = weft__wait_commit(self);
+        weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
         weft__store_release_u32(&set->seq, 0);
         if (reason != WEFT__WAKE_DONE)
             return weft__wake_error(reason);

@@ -14,6 +14,7 @@
 #include "runtime.h"
 #include "scheduler.h"
 #include "task.h"
+#include "thread.h"
 
 #ifdef WEFT__TSAN
 #include <sanitizer/tsan_interface.h>
@@ -82,6 +83,8 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
 void weft__worker_destroy(struct weft__worker *w)
 {
     if (w->rt != NULL) {
+        if (w->base != NULL)
+            weft__callbacks_drop(w);
         weft__stack_cache_flush(&w->stacks, &w->rt->stacks);
         weft__task_cache_flush(w);
     }
@@ -148,54 +151,17 @@ static void *worker_thread(void *arg)
 }
 
 /* A worker thread's own stack runs only the scheduler and libevent's
- * callbacks (tasks have stacks of their own), so it is small. weft maps it
- * and unmaps it after the join, instead of leaving it in glibc's cache of
- * thread stacks, so a finished runtime leaves no mapping behind. */
+ * callbacks (tasks have stacks of their own), so it is small. */
 #define THREAD_STACK_SIZE ((size_t)1 << 20)
 
 int weft__worker_start(struct weft__worker *w)
 {
-    size_t page = weft__page_size();
-    pthread_attr_t attr;
-    int rc;
-
-    w->thread_stack = mmap(NULL, THREAD_STACK_SIZE + page,
-                           PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                           -1, 0);
-    if (w->thread_stack == MAP_FAILED) {
-        w->thread_stack = NULL;
-        return -ENOMEM;
-    }
-    /* A guard page below, as glibc would give it. */
-    (void)mprotect(w->thread_stack, page, PROT_NONE);
-    rc = pthread_attr_init(&attr);
-    if (rc == 0) {
-        rc = pthread_attr_setstack(&attr, (char *)w->thread_stack + page,
-                                   THREAD_STACK_SIZE);
-        if (rc == 0)
-            rc = pthread_create(&w->thread, &attr, worker_thread, w);
-        pthread_attr_destroy(&attr);
-    }
-    if (rc != 0) {
-        munmap(w->thread_stack, THREAD_STACK_SIZE + page);
-        w->thread_stack = NULL;
-        return -rc;
-    }
-    w->thread_started = true;
-    return 0;
+    return weft__thread_start(&w->thread, THREAD_STACK_SIZE, worker_thread, w);
 }
 
 void weft__worker_join(struct weft__worker *w)
 {
-    if (w->thread_started) {
-        pthread_join(w->thread, NULL);
-        w->thread_started = false;
-    }
-    if (w->thread_stack != NULL) {
-        munmap(w->thread_stack, THREAD_STACK_SIZE + weft__page_size());
-        w->thread_stack = NULL;
-    }
+    weft__thread_join(&w->thread);
 }
 
 void weft__worker_wake(struct weft__worker *w)

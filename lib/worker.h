@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "runq.h"
 #include "stack.h"
+#include "thread.h"
 
 struct event_base;
 struct event;
@@ -42,7 +43,10 @@ struct weft__worker {
     /* --- owned by the worker's thread --------------------------------- */
     struct weft__runtime *rt;
     unsigned index;
-    weft_task *current;             /* running task, or NULL */
+    weft_task *current;             /* running task, or NULL; stored
+                                       relaxed, as task dumps read it */
+    int64_t slice_start;            /* debug mode: when current started
+                                       running, in ns (relaxed) */
     weft_task *lifo;                /* LIFO slot: the task woken last */
     unsigned lifo_polls;            /* LIFO tasks run in a row */
     weft_task *own_head;            /* ready tasks that must run here (pinned,
@@ -53,6 +57,9 @@ struct weft__worker {
     unsigned ticks;                 /* task switches since the last poll */
     uint64_t tick;                  /* task picks, for the 61st-tick rule */
     unsigned armed_timers;          /* timers pending on base */
+    struct weft_handle *soon;       /* call_soon callbacks to run, FIFO */
+    struct weft_handle *soon_tail;
+    struct weft_handle *later;      /* call_later callbacks pending */
     bool searching;                 /* counted as a searcher in rt->idle */
     uint32_t rng;                   /* xorshift state for victim choice */
     uint64_t next_id;               /* task ids, taken in blocks */
@@ -66,9 +73,7 @@ struct weft__worker {
     void *altstack;                 /* sigaltstack for the overflow handler */
     stack_t old_altstack;
     int altstack_on;
-    pthread_t thread;
-    bool thread_started;
-    void *thread_stack;             /* mapped by weft_worker_start */
+    struct weft__thread thread;      /* not for worker 0 (weft_run's) */
 #ifdef WEFT__ASAN
     void *asan_fake_stack;          /* the scheduler's, while switched out */
     void *sched_stack_lo;
@@ -124,6 +129,12 @@ void weft__worker_inbox_push(struct weft__worker *w, weft_task *t);
  * rather than a cached TLS address (feasibility.md, section 5). */
 struct weft__worker *weft__worker_self(void);
 void weft__worker_set_self(struct weft__worker *w);
+
+/* Runs the call_soon callbacks queued on w so far (callback.c). */
+void weft__callbacks_run_soon(struct weft__worker *w);
+
+/* Drops w's pending callbacks, at the end of the runtime. */
+void weft__callbacks_drop(struct weft__worker *w);
 
 /* Next task id for a task created on w. */
 uint64_t weft__worker_next_id(struct weft__worker *w);

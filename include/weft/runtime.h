@@ -22,7 +22,11 @@ typedef struct weft_run_opts {
                            $WEFT_WORKERS, else the online CPUs */
     size_t stack_size;  /* default task stack in bytes; 0: $WEFT_STACK_SIZE,
                            else 64 KiB */
-    void *reserved[8];  /* must be zero */
+    unsigned debug;     /* 1: debug mode (also $WEFT_DEBUG=1): report tasks
+                           that run too long without suspending, and dump
+                           the tasks on SIGUSR1 */
+    unsigned slow_task_ms; /* debug mode's "too long"; 0: 100 ms */
+    void *reserved[7];  /* must be zero */
 } weft_run_opts;
 
 /* Starts the workers, runs main(arg) as the first task, and returns when

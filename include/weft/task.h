@@ -55,8 +55,9 @@ typedef struct weft_spawn_opts {
 /* Starts fn(arg) as a new task and returns at once; the task first runs
  * when the caller next suspends, or sooner on another worker. If task is
  * not NULL it receives a handle holding one reference, stored before the
- * new task can start. Must be called from a task.
- * Returns 0, -EINVAL, -EPERM (not in a task) or -ENOMEM. */
+ * new task can start. Must be called from a task (or a callback of
+ * weft_call_soon). Returns 0, -EINVAL, -EPERM (not in a task), -ENOMEM,
+ * or -ESHUTDOWN (the runtime is ending). */
 WEFT_EXPORT int weft_spawn(weft_task **task, weft_fn fn, void *arg);
 
 /* weft_spawn() with options; opts may be NULL. */

@@ -1,0 +1,196 @@
+/* call_soon and call_later. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "testutil.h"
+
+static struct event_log cb_log;
+
+static void log_arg(void *arg)
+{
+    log_event(&cb_log, arg);
+}
+
+static void *soon_order_main(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_call_soon(log_arg, "a", NULL), 0);
+    ck_assert_int_eq(weft_call_soon(log_arg, "b", NULL), 0);
+    ck_assert_int_eq(weft_call_soon(log_arg, "c", NULL), 0);
+    log_event(&cb_log, "queued");
+    /* They run, in order, at the next suspension. */
+    ck_assert_int_eq(weft_yield(), 0);
+    log_event(&cb_log, "resumed");
+    return NULL;
+}
+
+START_TEST(test_call_soon_runs_in_order_at_next_suspension)
+{
+    cb_log.len = 0;
+    ck_assert_int_eq(run_on(1, soon_order_main, NULL), 0);
+    ck_assert_str_eq(cb_log.text, "queued a b c resumed");
+}
+END_TEST
+
+static int64_t fired_at; /* atomic */
+
+static void note_time(void *arg)
+{
+    (void)arg;
+    SET(fired_at, mono_ms());
+}
+
+static void *later_main(void *arg)
+{
+    weft_handle *h;
+    (void)arg;
+    int64_t t0 = mono_ms();
+    ck_assert_int_eq(weft_call_later(30, note_time, NULL, &h), 0);
+    weft_handle_release(h);
+    /* Bounded: 10 s of 1 ms naps. */
+    for (int i = 0; i < 10000 && READ(fired_at) == 0; i++)
+        weft_sleep(1);
+    ck_assert_int_ge(READ(fired_at) - t0, 30);
+    return NULL;
+}
+
+START_TEST(test_call_later_waits_its_delay)
+{
+    fired_at = 0;
+    ck_assert_int_eq(run_clean(later_main, NULL), 0);
+}
+END_TEST
+
+static int ran; /* atomic */
+
+static void count_run(void *arg)
+{
+    (void)arg;
+    COUNT(ran);
+}
+
+static void *cancel_main(void *arg)
+{
+    weft_handle *later, *soon, *gone;
+    (void)arg;
+    ck_assert_int_eq(weft_call_later(10, count_run, NULL, &later), 0);
+    ck_assert_int_eq(weft_call_soon(count_run, NULL, &soon), 0);
+    ck_assert_int_eq(weft_handle_cancel(later), 0);
+    ck_assert_int_eq(weft_handle_cancel(soon), 0);
+    ck_assert_int_eq(weft_call_soon(count_run, NULL, &gone), 0);
+    weft_sleep(30); /* both would have run by now */
+    ck_assert_int_eq(READ(ran), 1);
+    ck_assert_int_eq(weft_handle_cancel(gone), -EALREADY);
+    ck_assert_int_eq(weft_handle_cancel(NULL), -EINVAL);
+    weft_handle_release(NULL);
+    return NULL;
+}
+
+START_TEST(test_cancelled_callbacks_never_run)
+{
+    ran = 0;
+    ck_assert_int_eq(run_on(1, cancel_main, NULL), 0);
+    ck_assert_int_eq(ran, 1);
+}
+END_TEST
+
+/* Cancelled from a plain thread: only marked, then skipped. */
+static void *cancel_handle(void *arg)
+{
+    CHECK(weft_handle_cancel(arg) == 0);
+    return NULL;
+}
+
+static void *foreign_cancel_main(void *arg)
+{
+    weft_handle *h;
+    struct test_thread th;
+    (void)arg;
+    ck_assert_int_eq(weft_call_later(20, count_run, NULL, &h), 0);
+    test_thread_start(&th, cancel_handle, h);
+    test_thread_join(&th);
+    weft_sleep(40);
+    ck_assert_int_eq(READ(ran), 0);
+    return NULL;
+}
+
+START_TEST(test_cancel_a_callback_from_a_plain_thread)
+{
+    ran = 0;
+    ck_assert_int_eq(run_on(1, foreign_cancel_main, NULL), 0);
+    ck_assert_int_eq(ran, 0);
+}
+END_TEST
+
+/* A callback may spawn a task (as loop.call_soon(loop.create_task, ...)). */
+static void *spawned_by_callback(void *arg)
+{
+    COUNT(*(int *)arg);
+    return NULL;
+}
+
+static void spawn_from_callback(void *arg)
+{
+    CHECK(weft_spawn(NULL, spawned_by_callback, arg) == 0);
+}
+
+static void *callback_spawn_main(void *arg)
+{
+    ck_assert_int_eq(weft_call_soon(spawn_from_callback, arg, NULL), 0);
+    for (int i = 0; i < 10000 && READ(*(int *)arg) == 0; i++)
+        weft_sleep(1);
+    return NULL;
+}
+
+START_TEST(test_a_callback_can_spawn_a_task)
+{
+    int spawned = 0;
+    ck_assert_int_eq(run_clean(callback_spawn_main, &spawned), 0);
+    ck_assert_int_eq(spawned, 1);
+}
+END_TEST
+
+static void *pending_at_exit_main(void *arg)
+{
+    (void)arg;
+    /* Still pending when weft_run returns: dropped, and freed. */
+    ck_assert_int_eq(weft_call_later(60000, count_run, NULL, NULL), 0);
+    return NULL;
+}
+
+START_TEST(test_pending_callbacks_are_dropped_at_exit)
+{
+    ran = 0;
+    ck_assert_int_eq(run_clean(pending_at_exit_main, NULL), 0);
+    ck_assert_int_eq(ran, 0);
+}
+END_TEST
+
+START_TEST(test_callback_bad_arguments)
+{
+    weft_handle *h = (weft_handle *)&h;
+    ck_assert_int_eq(weft_call_soon(count_run, NULL, &h), -EPERM);
+    ck_assert_ptr_null(h);
+    ck_assert_int_eq(weft_call_soon(NULL, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_call_later(-1, count_run, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_call_later(5, count_run, NULL, NULL), -EPERM);
+}
+END_TEST
+
+static Suite *callback_suite(void)
+{
+    Suite *s = suite_create("callback");
+    TCase *tc = tcase_create("callback");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_call_soon_runs_in_order_at_next_suspension);
+    tcase_add_test(tc, test_call_later_waits_its_delay);
+    tcase_add_test(tc, test_cancelled_callbacks_never_run);
+    tcase_add_test(tc, test_cancel_a_callback_from_a_plain_thread);
+    tcase_add_test(tc, test_a_callback_can_spawn_a_task);
+    tcase_add_test(tc, test_pending_callbacks_are_dropped_at_exit);
+    tcase_add_test(tc, test_callback_bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(callback_suite)
