@@ -6,6 +6,9 @@
  *   weft-bench ping-pong  [-n ROUNDS]            two tasks waking each other
  *   weft-bench cpu        [-f N]                 fib(N) twice in parallel vs once
  *   weft-bench ring       [-n ITEMS] [-b BATCH]  weft's run queue vs ck_ring
+ *   weft-bench cancel     [-n TASKS]             cancel + await of a sleeping task
+ *   weft-bench wait-for   [-n TASKS]             wait_for on a task finishing in time
+ *   weft-bench gather     [-n TASKS]             gather's cost per task
  *
  * Common options: -r RUNS (repeat, report the median), -w/--workers N,
  * --stats (print each worker's counters after the last run).
@@ -291,6 +294,103 @@ static void *cpu_main(void *arg)
     return NULL;
 }
 
+/* --- cancel: cancel + await of a sleeping task --------------------------- */
+
+#define BATCH_TASKS 10000
+
+static void *long_sleeper(void *arg)
+{
+    (void)arg;
+    weft_sleep(3600000);
+    return NULL;
+}
+
+static void *cancel_main(void *arg)
+{
+    struct bench_opts *o = ((void **)arg)[0];
+    struct sample *s = ((void **)arg)[1];
+    weft_task **t = malloc(BATCH_TASKS * sizeof *t);
+    if (t == NULL)
+        return weft_fail(WEFT_ENOMEM, "no memory");
+    for (long done = 0; done < o->tasks;) {
+        long n = o->tasks - done < BATCH_TASKS ? o->tasks - done : BATCH_TASKS;
+        for (long i = 0; i < n; i++)
+            weft_spawn(&t[i], long_sleeper, NULL);
+        /* Let them all start sleeping; only then time the cancels. */
+        weft_sleep(1);
+        double t0 = now_seconds();
+        for (long i = 0; i < n; i++)
+            weft_cancel(t[i]);
+        for (long i = 0; i < n; i++) {
+            if (weft_await(t[i], NULL) != WEFT_ECANCELED)
+                return weft_fail(WEFT_EIO, "a sleeper was not cancelled");
+            weft_task_unref(t[i]);
+        }
+        s->seconds += now_seconds() - t0;
+        done += n;
+    }
+    free(t);
+    return NULL;
+}
+
+/* --- wait-for and gather: the cost over spawn + await ------------------- */
+
+enum wait_how { PLAIN_AWAIT, WAIT_FOR, GATHER };
+
+/* Spawns n trivial tasks and waits for them with `how`; returns seconds. */
+static double spawn_and_wait(long n, enum wait_how how, weft_task **t,
+                             weft_outcome *out)
+{
+    double t0 = now_seconds();
+    for (long i = 0; i < n; i++)
+        weft_spawn(&t[i], trivial, (void *)(intptr_t)i);
+    if (how == GATHER) {
+        weft_gather(t, (size_t)n, WEFT_GATHER_FAIL_FAST, out);
+    } else {
+        for (long i = 0; i < n; i++) {
+            void *r;
+            if (how == WAIT_FOR)
+                weft_wait_for(t[i], 60000, &r);
+            else
+                weft_await(t[i], &r);
+        }
+    }
+    for (long i = 0; i < n; i++)
+        weft_task_unref(t[i]);
+    return now_seconds() - t0;
+}
+
+/* Alternates spawn + await and the measured way in batches of 10,000, so
+ * that both see the same machine; extra = spawn + await's seconds. */
+static void *compare_main(void *arg, enum wait_how how)
+{
+    struct bench_opts *o = ((void **)arg)[0];
+    struct sample *s = ((void **)arg)[1];
+    weft_task **t = malloc(BATCH_TASKS * sizeof *t);
+    weft_outcome *out = malloc(BATCH_TASKS * sizeof *out);
+    if (t == NULL || out == NULL)
+        return weft_fail(WEFT_ENOMEM, "no memory");
+    for (long done = 0; done < o->tasks;) {
+        long n = o->tasks - done < BATCH_TASKS ? o->tasks - done : BATCH_TASKS;
+        s->extra += spawn_and_wait(n, PLAIN_AWAIT, t, out);
+        s->seconds += spawn_and_wait(n, how, t, out);
+        done += n;
+    }
+    free(t);
+    free(out);
+    return NULL;
+}
+
+static void *wait_for_main(void *arg)
+{
+    return compare_main(arg, WAIT_FOR);
+}
+
+static void *gather_main(void *arg)
+{
+    return compare_main(arg, GATHER);
+}
+
 /* --- ring: weft's run queue against ck_ring SPMC ------------------------ */
 
 /* Items are small integers cast to task pointers: the queues never look
@@ -454,6 +554,9 @@ static void usage(FILE *f)
             "       weft-bench ping-pong  [-n ROUNDS] [options]\n"
             "       weft-bench cpu        [-f N] [options]\n"
             "       weft-bench ring       [-n ITEMS] [-b BATCH] [-r RUNS]\n"
+            "       weft-bench cancel     [-n TASKS] [options]\n"
+            "       weft-bench wait-for   [-n TASKS] [options]\n"
+            "       weft-bench gather     [-n TASKS] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
@@ -590,6 +693,18 @@ bad:
         fn = cpu_main;
         if (o.workers < 2 && o.workers == 1)
             o.workers = 2; /* the point is two tasks on two workers */
+    } else if (strcmp(cmd, "cancel") == 0) {
+        fn = cancel_main;
+        if (o.tasks == 0)
+            o.tasks = 100000;
+    } else if (strcmp(cmd, "wait-for") == 0) {
+        fn = wait_for_main;
+        if (o.tasks == 0)
+            o.tasks = 1000000;
+    } else if (strcmp(cmd, "gather") == 0) {
+        fn = gather_main;
+        if (o.tasks == 0)
+            o.tasks = 1000000;
     } else if (strcmp(cmd, "ring") == 0) {
         if (o.tasks == 0)
             o.tasks = 10000000;
@@ -621,6 +736,11 @@ bad:
         for (int r = 0; r < o.runs; r++)
             kib[r] = 2 * extra[r] / secs[r];
         qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
+    } else if (fn == wait_for_main || fn == gather_main) {
+        /* ns per task over spawn + await, per run, then the median. */
+        for (int r = 0; r < o.runs; r++)
+            kib[r] = (secs[r] - extra[r]) / (double)o.tasks * 1e9;
+        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
     }
     qsort(secs, (size_t)o.runs, sizeof *secs, cmp_double);
     qsort(kib, (size_t)o.runs, sizeof *kib, cmp_double);
@@ -649,6 +769,20 @@ bad:
                "%.1f ns/round trip (min %.1f, max %.1f)\n",
                o.tasks, o.workers, o.runs, med, med / o.tasks * 1e9,
                lo / o.tasks * 1e9, hi / o.tasks * 1e9);
+    } else if (fn == cancel_main) {
+        printf("cancel: tasks=%ld workers=%u runs=%d median=%.4fs "
+               "%.1f ns per cancel + await of a sleeping task "
+               "(min %.1f, max %.1f)\n",
+               o.tasks, o.workers, o.runs, med, med / o.tasks * 1e9,
+               lo / o.tasks * 1e9, hi / o.tasks * 1e9);
+    } else if (fn == wait_for_main || fn == gather_main) {
+        printf("%s: tasks=%ld workers=%u runs=%d spawn+%s %.1f ns/task, "
+               "spawn+await %.1f ns/task, overhead %.1f ns/task "
+               "(min %.1f, max %.1f)\n",
+               fn == gather_main ? "gather" : "wait-for", o.tasks, o.workers,
+               o.runs, fn == gather_main ? "gather" : "wait_for",
+               med / o.tasks * 1e9, extra[o.runs / 2] / o.tasks * 1e9,
+               kib[o.runs / 2], kib[0], kib[o.runs - 1]);
     } else {
         printf("cpu: fib(%ld) workers=%u runs=%d one=%.4fs two=%.4fs "
                "speed-up=%.2fx (min %.2fx, max %.2fx)\n",
