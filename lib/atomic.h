@@ -59,8 +59,18 @@ static inline void weft__fence_full(void)
 
 #else /* ck_pr */
 
-/* ck_pr's read-modify-write operations are full barriers on every
- * architecture it supports; its plain loads and stores need the fences. */
+/* Every read-modify-write here is a full barrier, as the callers rely on.
+ * x86's locked instructions are; ck_pr's aarch64 ones (ldxr/stxr loops)
+ * order nothing, so there a dmb goes on either side. ck_pr's plain loads
+ * and stores need the acquire and release fences on every architecture. */
+#if defined(__x86_64__) || defined(__i386__)
+#define WEFT__RMW_FENCE() ((void)0)
+#else
+#define WEFT__RMW_FENCE() ck_pr_fence_memory()
+#endif
+#define WEFT__RMW(expr)                                                       \
+    ({ WEFT__RMW_FENCE(); __typeof__(expr) r_ = (expr); WEFT__RMW_FENCE(); r_; })
+
 #define WEFT__ATOMIC_OPS(sfx, T, ck)                                          \
     static inline T weft__load_relaxed_##sfx(const T *p)                      \
     { return ck_pr_load_##ck(p); }                                            \
@@ -71,11 +81,11 @@ static inline void weft__fence_full(void)
     static inline void weft__store_release_##sfx(T *p, T v)                   \
     { ck_pr_fence_release(); ck_pr_store_##ck(p, v); }                       \
     static inline bool weft__cas_##sfx(T *p, T expect, T desired)             \
-    { return ck_pr_cas_##ck(p, expect, desired); }                            \
+    { return WEFT__RMW(ck_pr_cas_##ck(p, expect, desired)); }                 \
     static inline T weft__faa_##sfx(T *p, T delta)                            \
-    { return ck_pr_faa_##ck(p, delta); }                                      \
+    { return WEFT__RMW(ck_pr_faa_##ck(p, delta)); }                           \
     static inline T weft__fas_##sfx(T *p, T v)                                \
-    { return ck_pr_fas_##ck(p, v); }
+    { return WEFT__RMW(ck_pr_fas_##ck(p, v)); }
 
 WEFT__ATOMIC_OPS(u32, uint32_t, 32)
 WEFT__ATOMIC_OPS(u64, uint64_t, 64)
@@ -89,9 +99,9 @@ static inline void *weft__load_acquire_ptr(void *const *p)
 static inline void weft__store_release_ptr(void **p, void *v)
 { ck_pr_fence_release(); ck_pr_store_ptr(p, v); }
 static inline bool weft__cas_ptr(void **p, void *expect, void *desired)
-{ return ck_pr_cas_ptr(p, expect, desired); }
+{ return WEFT__RMW(ck_pr_cas_ptr(p, expect, desired)); }
 static inline void *weft__fas_ptr(void **p, void *v)
-{ return ck_pr_fas_ptr(p, v); }
+{ return WEFT__RMW(ck_pr_fas_ptr(p, v)); }
 /* A full barrier: orders a store before a later load (Dekker). On x86_64
  * a locked no-op on the stack does it, as Linux's smp_mb does: 2.0 ns here
  * against 16.4 ns for ck_pr_fence_memory's mfence. */

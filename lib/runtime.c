@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -347,6 +348,9 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     }
     for (unsigned i = 1; i < started; i++)
         weft__worker_join(rt.workers[i]);
+    /* A plain thread that woke a task may still be pushing it. */
+    while (weft__load_acquire_u32(&rt.foreign_wakers) != 0)
+        sched_yield();
     weft__debug_stop(&rt);
     if (started == rt.nworkers)
         save_stats(&rt);

@@ -31,6 +31,8 @@ struct weft__runtime {
     struct weft__thread dump_thread; /* debug mode: dumps on SIGUSR1 */
     uint32_t draining;    /* atomic: main has returned; new tasks are
                              created cancelled */
+    uint32_t foreign_wakers; /* atomic: threads outside the runtime in the
+                                middle of waking one of its tasks */
     /* Task structs the worker caches overflowed into; kept until the
      * runtime ends, so that a burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;

@@ -216,26 +216,41 @@ void weft__sched_push(struct weft__worker *w, weft_task *task)
 
 /* --- waking --------------------------------------------------------------- */
 
+/* A wake from a thread outside the runtime: to the worker that must take
+ * the task, or else to the global queue, waking a worker to take it. */
+static void ready_from_outside(struct weft__runtime *rt, weft_task *task)
+{
+    struct weft__worker *to = task->armed_on;
+    if (to == NULL && task->pinned)
+        to = task->home;
+    if (to != NULL) {
+        weft__worker_inbox_push(to, task);
+    } else {
+        weft__inject_push(&rt->inject, &task, 1);
+        weft__idle_notify(rt);
+    }
+}
+
 void weft__sched_ready(weft_task *task)
 {
     struct weft__worker *w = weft__worker_self();
+    struct weft__runtime *rt = task->rt;
 
+    if (w == NULL || w->rt != rt) {
+        /* Once pushed, the task may run, finish and let weft_run() return;
+         * so nothing is read from the task after the push, and weft_run()
+         * waits for the count of such wakers to drop before it frees the
+         * runtime and its workers. */
+        weft__faa_u32(&rt->foreign_wakers, 1);
+        ready_from_outside(rt, task);
+        weft__faa_u32(&rt->foreign_wakers, (uint32_t)-1);
+        return;
+    }
     /* A suspension that armed a timer resumes on the worker holding it,
      * which alone may disarm it. The task may move again afterwards. */
     struct weft__worker *armed_on = task->armed_on;
     if (armed_on != NULL && armed_on != w) {
         weft__worker_inbox_push(armed_on, task);
-        return;
-    }
-    if (w == NULL || w->rt != task->rt) {
-        /* Another thread: to a pinned task's worker, or else to the
-         * global queue, waking a worker to take it. */
-        if (task->pinned) {
-            weft__worker_inbox_push(task->home, task);
-        } else {
-            weft__inject_push(&task->rt->inject, &task, 1);
-            weft__idle_notify(task->rt);
-        }
         return;
     }
     if (task->pinned && task->home != w) {
@@ -277,6 +292,8 @@ int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq_out)
     /* Only the task itself changes its seq while it runs. */
     uint64_t word = weft__load_relaxed_u64(&self->wait);
     uint32_t seq = WAIT_SEQ(word) + 1;
+    if (WEFT__UNLIKELY(seq == 0))
+        seq = 1; /* 0 means "no suspension" to those that publish seqs */
     /* A full barrier (an exchange): a weft_cancel() that set the request
      * before this is seen below; one that sets it after sees SUSPENDING
      * and wakes this suspension. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,8 +49,12 @@ static weft_task *task_alloc(struct weft__worker *w)
         pthread_mutex_unlock(&rt->task_pool_lock);
         t = w->task_cache;
     }
-    if (t == NULL)
-        return weft__malloc(sizeof *t);
+    if (t == NULL) {
+        t = weft__malloc(sizeof *t);
+        if (t != NULL)
+            t->wait = 0;
+        return t;
+    }
     w->task_cache = t->next;
     w->task_cache_n--;
     return t;
@@ -166,7 +171,9 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     t->magic = WEFT__TASK_MAGIC;
     t->next = NULL;
     t->stack = NULL;
-    t->wait = 0;
+    /* Suspension numbers go on from the struct's previous task, so that a
+     * stale wake meant for that one cannot match a suspension of this. */
+    t->wait &= ~(uint64_t)UINT32_MAX;
     t->cancel_requested = weft__runtime_draining(rt) ? 1 : 0;
     t->retrieved = 0;
     t->scopes = NULL;
@@ -253,6 +260,18 @@ void weft__task_body(weft_task *t)
     weft__task_complete(t, 0, NULL);
 }
 
+/* A single wait's finisher is a few instructions from releasing the node,
+ * unless its thread was preempted there. */
+static void wait_released(struct weft__waiter *node)
+{
+    for (unsigned spins = 0; !weft__load_acquire_u32(&node->released); spins++) {
+        if (spins < 1000)
+            weft__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
 bool weft__waiter_add(weft_task *target, struct weft__waiter *node)
 {
     weft__spin_lock(&target->lock);
@@ -287,10 +306,8 @@ bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
     /* The task finished and its finisher owns the node. A single wait's
      * node is released within a few instructions; a set's is handed to
      * the set, which counts it in. */
-    if (node->set == NULL) {
-        while (!weft__load_acquire_u32(&node->released))
-            weft__cpu_relax();
-    }
+    if (node->set == NULL)
+        wait_released(node);
     return false;
 }
 
@@ -323,10 +340,11 @@ void weft__task_complete(weft_task *t, int err, const char *msg)
         } else if (waiter->set != NULL) {
             weft__waitset_deliver(waiter);
         } else {
-            weft_task *task = waiter->task;
-            uint32_t seq = waiter->seq;
+            /* Wake, then release: until released the waiter waits, so
+             * neither the node nor the waiting task can go away under
+             * the wake, even if something else woke the task first. */
+            weft__wake(waiter->task, waiter->seq, WEFT__WAKE_DONE);
             weft__store_release_u32(&waiter->released, 1);
-            weft__wake(task, seq, WEFT__WAKE_DONE);
         }
         waiter = next;
     }
@@ -362,8 +380,10 @@ int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags)
     weft__task_waiting(self, WEFT__WAITING_TASK, target);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
-    if (reason == WEFT__WAKE_DONE)
+    if (reason == WEFT__WAKE_DONE) {
+        wait_released(&node);
         return 0;
+    }
     (void)weft__waiter_remove(target, &node);
     return weft__wake_error(reason);
 }

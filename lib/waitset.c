@@ -2,6 +2,8 @@
  * wait and as_completed. */
 #include "waitset.h"
 
+#include <sched.h>
+
 #include <errno.h>
 #include <string.h>
 
@@ -17,6 +19,18 @@ void weft__waitset_init(struct weft__waitset *set, weft_task *owner)
     set->owner = owner;
     set->seq = 0;
     set->done = NULL;
+    set->delivering = 0;
+}
+
+void weft__waitset_fini(struct weft__waitset *set)
+{
+    for (unsigned spins = 0; weft__load_acquire_u32(&set->delivering) != 0;
+         spins++) {
+        if (spins < 1000)
+            weft__cpu_relax();
+        else
+            sched_yield(); /* its thread was preempted mid-delivery */
+    }
 }
 
 static void push_done(struct weft__waitset *set, struct weft__waiter *node)
@@ -33,12 +47,14 @@ void weft__waitset_deliver(struct weft__waiter *node)
 {
     struct weft__waitset *set = node->set;
 
+    weft__faa_u32(&set->delivering, 1);
     /* The CAS is a full barrier: the seq read below is at least as new as
      * the one the owner published before checking the list. */
     push_done(set, node);
     uint32_t seq = weft__load_acquire_u32(&set->seq);
     if (seq != 0)
         weft__wake(set->owner, seq, WEFT__WAKE_DONE);
+    weft__faa_u32(&set->delivering, (uint32_t)-1); /* the set may go now */
 }
 
 void weft__waitset_add(struct weft__waitset *set, struct weft__waiter *node,
@@ -120,6 +136,7 @@ void weft__waitset_withdraw(struct weft__waitset *set,
             }
         }
     }
+    weft__waitset_fini(set);
 }
 
 /* --- argument checks shared by gather, wait and as_completed --------------- */
@@ -204,6 +221,7 @@ int weft_gather(weft_task *const *tasks, size_t n, int mode, weft_outcome *out)
             }
         }
     }
+    weft__waitset_fini(&set);
     weft__free(nodes);
     return interrupted != 0 ? interrupted : first_err;
 }

@@ -8,6 +8,11 @@
  * (with a full barrier) before it checks the list, and the finisher
  * pushes (with a full barrier) before it reads the seq, so at least one
  * of them sees the other: no finish is missed.
+ *
+ * A finisher still reads the set and wakes the owner after its push, when
+ * the owner may already have taken every node; so it counts itself in
+ * `delivering` for that while, and the owner waits for the count to drop
+ * to zero (weft__waitset_fini) before the set, or the owner, goes away.
  */
 #ifndef WEFT_WAITSET_H
 #define WEFT_WAITSET_H
@@ -22,6 +27,7 @@ struct weft__waitset {
     weft_task *owner;          /* the task that waits */
     uint32_t seq;              /* atomic: its current suspension, or 0 */
     struct weft__waiter *done; /* atomic: finished nodes, a stack */
+    uint32_t delivering;       /* atomic: finishers still touching the set */
 };
 
 void weft__waitset_init(struct weft__waitset *set, weft_task *owner);
@@ -44,5 +50,9 @@ int weft__waitset_wait(struct weft__waitset *set, unsigned flags);
  * callers do. */
 void weft__waitset_withdraw(struct weft__waitset *set,
                             struct weft__waiter *nodes, size_t n);
+
+/* Waits until no finisher touches the set any more; then it may go.
+ * Every node must have been delivered or withdrawn. (withdraw does it.) */
+void weft__waitset_fini(struct weft__waitset *set);
 
 #endif /* WEFT_WAITSET_H */
