@@ -68,10 +68,14 @@ WEFT_EXPORT int weft_spawn_ex(weft_task **task, weft_fn fn, void *arg,
  * task's result in *result (if result is not NULL), or returns the task's
  * error (*result is then NULL; weft_task_errmsg() gives the message).
  * A finished task may be awaited any number of times, by any task.
- * Errors: -EINVAL, -EPERM (not in a task), -EDEADLK (awaiting yourself). */
+ * Errors: -EINVAL, -EPERM (not in a task), -EDEADLK (awaiting yourself),
+ * -ECANCELED or -ETIMEDOUT (the caller was cancelled or its deadline
+ * passed: task is then cancelled and awaited to its end, as asyncio's
+ * await does; weft_await_shielded() leaves it running). */
 WEFT_EXPORT int weft_await(weft_task *task, void **result);
 
-/* Lets every other ready task run once, then resumes. Returns 0 or -EPERM. */
+/* Lets every other ready task run once, then resumes. Returns 0, -EPERM,
+ * or -ECANCELED / -ETIMEDOUT (a pending cancellation or passed deadline). */
 WEFT_EXPORT int weft_yield(void);
 
 /* Records that the calling task failed with err (a negative error code)
@@ -94,8 +98,8 @@ WEFT_EXPORT void weft_task_unref(weft_task *task);
  * the name is changed or the last reference is dropped. */
 WEFT_EXPORT const char *weft_task_name(weft_task *task);
 
-/* Renames a task (truncated to WEFT_TASK_NAME_MAX bytes). Returns 0 or
- * -EINVAL. Not safe against a concurrent weft_task_name() of the same task
+/* Renames a task (truncated to WEFT_TASK_NAME_MAX bytes). Returns 0,
+ * -EINVAL or -ENOMEM (the old name stays). Not safe against a concurrent weft_task_name() of the same task
  * from another thread. */
 WEFT_EXPORT int weft_task_set_name(weft_task *task, const char *name);
 

@@ -12,7 +12,8 @@ extern "C" {
 
 /* Suspends the calling task for at least ms milliseconds; the worker runs
  * other tasks meanwhile. weft_sleep(0) is weft_yield().
- * Returns 0, -EINVAL (ms < 0), -EPERM (not in a task) or -ENOMEM. */
+ * Returns 0, -EINVAL (ms < 0), -EPERM (not in a task), -ENOMEM, or
+ * -ECANCELED / -ETIMEDOUT (cancelled, or a deadline passed, meanwhile). */
 WEFT_EXPORT int weft_sleep(int64_t ms);
 
 /* Milliseconds on a monotonic clock with an arbitrary origin, for
