@@ -16,6 +16,11 @@
 #include "weft/cancel.h"
 #include "weft/gather.h"
 #include "weft/group.h"
+#include "weft/sync.h"
+#include "weft/queue.h"
+#include "weft/generator.h"
+#include "weft/limiter.h"
+#include "weft/retry.h"
 #include "weft/callback.h"
 #include "weft/debug.h"
 

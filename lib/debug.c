@@ -81,6 +81,15 @@ static const char *waiting_name(uint32_t what)
     case WEFT__WAITING_TASKS: return "tasks";
     case WEFT__WAITING_GROUP: return "group";
     case WEFT__WAITING_OTHER: return "wait";
+    case WEFT__WAITING_LOCK: return "lock";
+    case WEFT__WAITING_SEMAPHORE: return "semaphore";
+    case WEFT__WAITING_EVENT: return "event";
+    case WEFT__WAITING_CONDITION: return "condition";
+    case WEFT__WAITING_BARRIER: return "barrier";
+    case WEFT__WAITING_QUEUE: return "queue";
+    case WEFT__WAITING_CHANNEL: return "channel";
+    case WEFT__WAITING_GENERATOR: return "generator";
+    case WEFT__WAITING_LIMITER: return "rate limiter";
     default: return "-";
     }
 }

@@ -46,6 +46,15 @@ enum weft__waiting {
     WEFT__WAITING_TASKS,   /* gather, wait, as_completed */
     WEFT__WAITING_GROUP,   /* weft_group_wait */
     WEFT__WAITING_OTHER,   /* a wait of the scheduler's own */
+    WEFT__WAITING_LOCK,    /* a lock or read-write lock */
+    WEFT__WAITING_SEMAPHORE,
+    WEFT__WAITING_EVENT,
+    WEFT__WAITING_CONDITION,
+    WEFT__WAITING_BARRIER,
+    WEFT__WAITING_QUEUE,   /* a queue's get or put */
+    WEFT__WAITING_CHANNEL,
+    WEFT__WAITING_GENERATOR,
+    WEFT__WAITING_LIMITER, /* a rate limiter's tokens */
 };
 
 struct weft_task {

@@ -9,12 +9,17 @@
  *   weft-bench cancel     [-n TASKS]             cancel + await of a sleeping task
  *   weft-bench wait-for   [-n TASKS]             wait_for on a task finishing in time
  *   weft-bench gather     [-n TASKS]             gather's cost per task
+ *   weft-bench lock       [-n PAIRS]             uncontended acquire + release
+ *   weft-bench lock-handoff [-n ACQUIRES]        two tasks taking turns
+ *   weft-bench queue-ping-pong [-n ROUNDS]       two one-slot queues
+ *   weft-bench queue-throughput [-n ITEMS] [-b MAXSIZE] producer to consumer
  *
  * Common options: -r RUNS (repeat, report the median), -w/--workers N,
  * --stats (print each worker's counters after the last run).
  * Each subcommand prints one line of figures. See weft-bench(1).
  *
- * ping-pong and ring measure internals (the scheduler's wait and wake, the
+ * The lock and queue workloads are in bench_sync.c. ping-pong and ring
+ * measure internals (the scheduler's wait and wake, the
  * run queue), so this tool links the library's internal build.
  */
 #include "config.h"
@@ -32,34 +37,9 @@
 #include <unistd.h>
 #include <weft.h>
 
+#include "bench.h"
 #include "runq.h"
 #include "scheduler.h"
-
-struct bench_opts {
-    long tasks;
-    long yields;
-    long sleep_ms;
-    long fib_n;
-    long batch;
-    int runs;
-    unsigned workers;
-    int stats;
-};
-
-/* What one run measured. */
-struct sample {
-    double seconds;
-    double per_task_kib;
-    long peak_rss_kib;
-    double extra;       /* a second figure, if the workload has one */
-};
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long current_rss_kib(void)
 {
@@ -557,6 +537,10 @@ static void usage(FILE *f)
             "       weft-bench cancel     [-n TASKS] [options]\n"
             "       weft-bench wait-for   [-n TASKS] [options]\n"
             "       weft-bench gather     [-n TASKS] [options]\n"
+            "       weft-bench lock       [-n PAIRS] [options]\n"
+            "       weft-bench lock-handoff [-n ACQUISITIONS] [options]\n"
+            "       weft-bench queue-ping-pong [-n ROUNDS] [options]\n"
+            "       weft-bench queue-throughput [-n ITEMS] [-b MAXSIZE] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
@@ -705,6 +689,22 @@ bad:
         fn = gather_main;
         if (o.tasks == 0)
             o.tasks = 1000000;
+    } else if (strcmp(cmd, "lock") == 0) {
+        fn = lock_main;
+        if (o.tasks == 0)
+            o.tasks = 10000000;
+    } else if (strcmp(cmd, "lock-handoff") == 0) {
+        fn = lock_handoff_main;
+        if (o.tasks == 0)
+            o.tasks = 1000000;
+    } else if (strcmp(cmd, "queue-ping-pong") == 0) {
+        fn = queue_ping_pong_main;
+        if (o.tasks == 0)
+            o.tasks = 1000000;
+    } else if (strcmp(cmd, "queue-throughput") == 0) {
+        fn = queue_throughput_main;
+        if (o.tasks == 0)
+            o.tasks = 10000000;
     } else if (strcmp(cmd, "ring") == 0) {
         if (o.tasks == 0)
             o.tasks = 10000000;
@@ -735,6 +735,8 @@ bad:
         /* Speed-up per run, then the median of those. */
         for (int r = 0; r < o.runs; r++)
             kib[r] = 2 * extra[r] / secs[r];
+        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
+    } else if (fn == lock_main) {
         qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
     } else if (fn == wait_for_main || fn == gather_main) {
         /* ns per task over spawn + await, per run, then the median. */
@@ -769,6 +771,26 @@ bad:
                "%.1f ns/round trip (min %.1f, max %.1f)\n",
                o.tasks, o.workers, o.runs, med, med / o.tasks * 1e9,
                lo / o.tasks * 1e9, hi / o.tasks * 1e9);
+    } else if (fn == lock_main) {
+        printf("lock: pairs=%ld runs=%d uncontended acquire+release "
+               "%.1f ns (min %.1f, max %.1f); pthread_mutex %.1f ns\n",
+               o.tasks, o.runs, med / o.tasks * 1e9, lo / o.tasks * 1e9,
+               hi / o.tasks * 1e9, extra[o.runs / 2] / o.tasks * 1e9);
+    } else if (fn == lock_handoff_main) {
+        printf("lock-handoff: acquisitions=%ld workers=%u runs=%d "
+               "median=%.4fs %.1f ns/acquisition (min %.1f, max %.1f)\n",
+               o.tasks, o.workers, o.runs, med, med / o.tasks * 1e9,
+               lo / o.tasks * 1e9, hi / o.tasks * 1e9);
+    } else if (fn == queue_ping_pong_main) {
+        printf("queue-ping-pong: rounds=%ld workers=%u runs=%d median=%.4fs "
+               "%.1f ns/round trip (min %.1f, max %.1f)\n",
+               o.tasks, o.workers, o.runs, med, med / o.tasks * 1e9,
+               lo / o.tasks * 1e9, hi / o.tasks * 1e9);
+    } else if (fn == queue_throughput_main) {
+        printf("queue-throughput: items=%ld maxsize=%ld workers=%u runs=%d "
+               "median=%.4fs %.2fM items/s, %.1f ns/item (min %.2fM, max %.2fM)\n",
+               o.tasks, o.batch, o.workers, o.runs, med, o.tasks / med / 1e6,
+               med / o.tasks * 1e9, o.tasks / hi / 1e6, o.tasks / lo / 1e6);
     } else if (fn == cancel_main) {
         printf("cancel: tasks=%ld workers=%u runs=%d median=%.4fs "
                "%.1f ns per cancel + await of a sleeping task "

@@ -16,4 +16,7 @@
 #define WEFT_PRINTF_LIKE(fmt, args)
 #endif
 
+/* A time-out that never expires. */
+#define WEFT_FOREVER (-1)
+
 #endif /* WEFT_COMMON_H */

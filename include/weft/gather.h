@@ -41,9 +41,6 @@ enum weft_wait_mode {
     WEFT_ALL_COMPLETED = 2,
 };
 
-/* Time-outs meaning "no time-out". */
-#define WEFT_FOREVER (-1)
-
 /* asyncio.wait(): waits until mode is met or timeout_ms passes
  * (WEFT_FOREVER: no limit), then reorders tasks[] so that the *ndone
  * finished ones come first and the pending ones after; pending tasks are

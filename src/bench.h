@@ -1,0 +1,40 @@
+/* What weft-bench's subcommands share: options, one run's figures, the
+ * clock. Each workload file defines weft_fn mains taking { opts, sample }. */
+#ifndef WEFT_BENCH_H
+#define WEFT_BENCH_H
+
+#include <time.h>
+
+struct bench_opts {
+    long tasks;
+    long yields;
+    long sleep_ms;
+    long fib_n;
+    long batch;
+    int runs;
+    unsigned workers;
+    int stats;
+};
+
+/* What one run measured. */
+struct sample {
+    double seconds;
+    double per_task_kib;
+    long peak_rss_kib;
+    double extra;       /* a second figure, if the workload has one */
+};
+
+static inline double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* bench_sync.c: locks and queues. */
+void *lock_main(void *arg);
+void *lock_handoff_main(void *arg);
+void *queue_ping_pong_main(void *arg);
+void *queue_throughput_main(void *arg);
+
+#endif /* WEFT_BENCH_H */
