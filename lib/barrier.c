@@ -64,16 +64,12 @@ static void release_round(struct weft__barrier *b, bool broken)
 int weft_barrier_wait(weft_barrier *pub, int64_t timeout_ms)
 {
     struct weft__barrier *b = barrier_of(pub);
-    weft_task *self = weft_current();
+    weft_task *self;
     struct weft__wqnode node;
     bool late;
     int rc;
 
-    if (b == NULL || weft__check_timeout(timeout_ms) < 0)
-        return -EINVAL;
-    if (self == NULL)
-        return -EPERM;
-    rc = weft__check_interrupt(self);
+    rc = weft__wait_checks(b, timeout_ms, &self);
     if (rc < 0)
         return rc;
     weft__spin_lock(&b->spin);

@@ -79,16 +79,12 @@ int weft_event_is_set(weft_event *pub)
 int weft_event_wait(weft_event *pub, int64_t timeout_ms)
 {
     struct weft__event *ev = event_of(pub);
-    weft_task *self = weft_current();
+    weft_task *self;
     struct weft__wqnode node;
     bool late;
     int rc;
 
-    if (ev == NULL || weft__check_timeout(timeout_ms) < 0)
-        return -EINVAL;
-    if (self == NULL)
-        return -EPERM;
-    rc = weft__check_interrupt(self);
+    rc = weft__wait_checks(ev, timeout_ms, &self);
     if (rc < 0)
         return rc;
     if (weft__load_acquire_u32(&ev->set))

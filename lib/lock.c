@@ -139,16 +139,9 @@ void weft__lock_release(struct weft__lock *lock, weft_task *self)
 int weft_lock_acquire(weft_lock *pub, int64_t timeout_ms)
 {
     struct weft__lock *lock = weft__lock_of(pub);
-    weft_task *self = weft_current();
-    int rc;
+    weft_task *self;
+    int rc = weft__wait_checks(lock, timeout_ms, &self);
 
-    if (lock == NULL || weft__check_timeout(timeout_ms) < 0)
-        return -EINVAL;
-    if (self == NULL)
-        return -EPERM;
-    /* A suspension point, even when it need not wait: a cancelled task
-     * does not go on taking locks. */
-    rc = weft__check_interrupt(self);
     if (rc < 0)
         return rc;
     return weft__lock_acquire(lock, self, timeout_ms, 0);

@@ -76,16 +76,6 @@ static void grant_next(struct weft__rwlock *rw)
     }
 }
 
-static int begin(struct weft__rwlock *rw, int64_t timeout_ms, weft_task **self)
-{
-    if (rw == NULL || weft__check_timeout(timeout_ms) < 0)
-        return -EINVAL;
-    *self = weft_current();
-    if (*self == NULL)
-        return -EPERM;
-    return weft__check_interrupt(*self);
-}
-
 /* Queues self for want and waits. On failure, gives back a grant that came
  * as it was interrupted, and lets those behind it go if they now can. */
 static int wait_turn(struct weft__rwlock *rw, uintptr_t want, int64_t timeout_ms)
@@ -108,32 +98,43 @@ static int wait_turn(struct weft__rwlock *rw, uintptr_t want, int64_t timeout_ms
     return rc;
 }
 
-int weft_rwlock_read_acquire(weft_rwlock *pub, int64_t timeout_ms)
+/* Takes the lock for want if nobody need be waited for: 0, -EBUSY
+ * (someone must be), or -EDEADLK (self holds it for writing). Spinlock
+ * held. */
+static int take_now(struct weft__rwlock *rw, weft_task *self, uintptr_t want)
+{
+    if (rw->writer == self)
+        return -EDEADLK;
+    if (rw->writer != NULL || !weft__waitq_empty(&rw->q) ||
+        (want == WANT_WRITE && rw->readers != 0))
+        return -EBUSY;
+    if (want == WANT_WRITE)
+        rw->writer = self;
+    else
+        rw->readers++;
+    return 0;
+}
+
+static int acquire(weft_rwlock *pub, uintptr_t want, int64_t timeout_ms)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
     weft_task *self;
-    int rc = begin(rw, timeout_ms, &self);
+    int rc = weft__wait_checks(rw, timeout_ms, &self);
 
     if (rc < 0)
         return rc;
     weft__spin_lock(&rw->spin);
-    if (rw->writer == self) {
+    rc = take_now(rw, self, want);
+    if (rc != -EBUSY) {
         weft__spin_unlock(&rw->spin);
-        return -EDEADLK;
+        return rc;
     }
-    if (rw->writer == NULL && weft__waitq_empty(&rw->q)) {
-        rw->readers++;
-        weft__spin_unlock(&rw->spin);
-        return 0;
-    }
-    return wait_turn(rw, WANT_READ, timeout_ms);
+    return wait_turn(rw, want, timeout_ms);
 }
 
-int weft_rwlock_try_read(weft_rwlock *pub)
+static int try_acquire(weft_rwlock *pub, uintptr_t want)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
-    int rc = -EBUSY;
-
     weft_task *self = weft_current();
 
     if (rw == NULL)
@@ -141,14 +142,19 @@ int weft_rwlock_try_read(weft_rwlock *pub)
     if (self == NULL)
         return -EPERM;
     weft__spin_lock(&rw->spin);
-    if (rw->writer == self) {
-        rc = -EDEADLK;
-    } else if (rw->writer == NULL && weft__waitq_empty(&rw->q)) {
-        rw->readers++;
-        rc = 0;
-    }
+    int rc = take_now(rw, self, want);
     weft__spin_unlock(&rw->spin);
     return rc;
+}
+
+int weft_rwlock_read_acquire(weft_rwlock *pub, int64_t timeout_ms)
+{
+    return acquire(pub, WANT_READ, timeout_ms);
+}
+
+int weft_rwlock_try_read(weft_rwlock *pub)
+{
+    return try_acquire(pub, WANT_READ);
 }
 
 int weft_rwlock_read_release(weft_rwlock *pub)
@@ -173,45 +179,12 @@ int weft_rwlock_read_release(weft_rwlock *pub)
 
 int weft_rwlock_write_acquire(weft_rwlock *pub, int64_t timeout_ms)
 {
-    struct weft__rwlock *rw = rwlock_of(pub);
-    weft_task *self;
-    int rc = begin(rw, timeout_ms, &self);
-
-    if (rc < 0)
-        return rc;
-    weft__spin_lock(&rw->spin);
-    if (rw->writer == self) {
-        weft__spin_unlock(&rw->spin);
-        return -EDEADLK;
-    }
-    if (rw->writer == NULL && rw->readers == 0 && weft__waitq_empty(&rw->q)) {
-        rw->writer = self;
-        weft__spin_unlock(&rw->spin);
-        return 0;
-    }
-    return wait_turn(rw, WANT_WRITE, timeout_ms);
+    return acquire(pub, WANT_WRITE, timeout_ms);
 }
 
 int weft_rwlock_try_write(weft_rwlock *pub)
 {
-    struct weft__rwlock *rw = rwlock_of(pub);
-    weft_task *self = weft_current();
-    int rc = -EBUSY;
-
-    if (rw == NULL)
-        return -EINVAL;
-    if (self == NULL)
-        return -EPERM;
-    weft__spin_lock(&rw->spin);
-    if (rw->writer == self) {
-        rc = -EDEADLK;
-    } else if (rw->writer == NULL && rw->readers == 0 &&
-               weft__waitq_empty(&rw->q)) {
-        rw->writer = self;
-        rc = 0;
-    }
-    weft__spin_unlock(&rw->spin);
-    return rc;
+    return try_acquire(pub, WANT_WRITE);
 }
 
 int weft_rwlock_write_release(weft_rwlock *pub)

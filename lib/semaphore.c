@@ -75,17 +75,13 @@ static int put_permit(struct weft__semaphore *sem, struct weft__grant *g)
 int weft_semaphore_acquire(weft_semaphore *pub, int64_t timeout_ms)
 {
     struct weft__semaphore *sem = semaphore_of(pub);
-    weft_task *self = weft_current();
+    weft_task *self;
     struct weft__wqnode node;
     struct weft__grant g;
     bool late;
     int rc;
 
-    if (sem == NULL || weft__check_timeout(timeout_ms) < 0)
-        return -EINVAL;
-    if (self == NULL)
-        return -EPERM;
-    rc = weft__check_interrupt(self);
+    rc = weft__wait_checks(sem, timeout_ms, &self);
     if (rc < 0)
         return rc;
     weft__spin_lock(&sem->spin);

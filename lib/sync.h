@@ -11,7 +11,10 @@
 
 #include "atomic.h"
 #include "internal.h"
+#include "scheduler.h"
 #include "waitq.h"
+
+#include "weft/task.h"
 
 /* Set in the magic word by *_init, cleared by *_destroy: a call on an
  * object that was never set up, or was destroyed, fails with -EINVAL
@@ -113,6 +116,21 @@ static inline int weft__sync_retire(uint32_t *magic, weft__spinlock *spin,
 static inline int weft__check_timeout(int64_t timeout_ms)
 {
     return timeout_ms < 0 && timeout_ms != WEFT_FOREVER ? -EINVAL : 0;
+}
+
+/* What every wait checks first: the object (NULL if not a live one) and
+ * the time-out (-EINVAL), a task to suspend (-EPERM), and a pending
+ * cancellation or passed deadline: every wait is a suspension point,
+ * even one that need not wait. */
+static inline int weft__wait_checks(const void *obj, int64_t timeout_ms,
+                                    weft_task **self)
+{
+    if (obj == NULL || weft__check_timeout(timeout_ms) < 0)
+        return -EINVAL;
+    *self = weft_current();
+    if (*self == NULL)
+        return -EPERM;
+    return weft__check_interrupt(*self);
 }
 
 #endif /* WEFT_SYNC_INTERNAL_H */
