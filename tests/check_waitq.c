@@ -248,6 +248,107 @@ START_TEST(test_grant_to_cancelled_waiter_goes_on)
 }
 END_TEST
 
+/* A putter cancelled as its item is admitted: the put happened (0), and
+ * every item put is received exactly once. */
+struct put_waiter {
+    weft_queue *q;
+    int item;
+    int rc;
+};
+
+static void *put_waiter(void *arg)
+{
+    struct put_waiter *p = arg;
+    p->rc = weft_queue_put(p->q, &p->item, WEFT_FOREVER);
+    return NULL;
+}
+
+static void *putter_race_main(void *arg)
+{
+    weft_queue *q;
+    weft_task *t[2];
+    struct put_waiter p[2];
+    int first = 0;
+    void *v;
+    (void)arg;
+
+    ck_assert_int_eq(weft_queue_create(&q, &(weft_queue_opts){ .maxsize = 1 }), 0);
+    ck_assert_int_eq(weft_queue_put(q, &first, 0), 0);
+    for (int i = 0; i < 2; i++) {
+        p[i] = (struct put_waiter){ q, i + 1, 1 };
+        ck_assert_int_eq(weft_spawn(&t[i], put_waiter, &p[i]), 0);
+        ck_assert_int_eq(weft_yield(), 0);
+    }
+    ck_assert_int_eq(weft_cancel(t[0]), 0);
+    ck_assert_int_eq(weft_queue_get(q, &v, 0), 0); /* admits P1's item */
+    ck_assert_ptr_eq(v, &first);
+    ck_assert_int_eq(weft_await(t[0], NULL), -ECANCELED);
+    ck_assert_int_eq(p[0].rc, 0);
+    ck_assert_int_eq(weft_queue_get(q, &v, 0), 0);
+    ck_assert_ptr_eq(v, &p[0].item);
+    ck_assert_int_eq(weft_queue_get(q, &v, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(v, &p[1].item);
+    ck_assert_int_eq(weft_await(t[1], NULL), 0);
+    ck_assert_int_eq(p[1].rc, 0);
+    ck_assert_int_eq(weft_queue_size(q), 0);
+    for (int i = 0; i < 2; i++)
+        weft_task_unref(t[i]);
+    ck_assert_int_eq(weft_queue_destroy(q), 0);
+    return NULL;
+}
+
+START_TEST(test_putter_cancelled_as_admitted)
+{
+    ck_assert_int_eq(run_on(1, putter_race_main, NULL), 0);
+}
+END_TEST
+
+/* A barrier party cancelled just before the round completes was counted
+ * in it: it reports its cancellation, the others pass. */
+struct party {
+    weft_barrier *b;
+    int rc;
+};
+
+static void *barrier_party(void *arg)
+{
+    struct party *p = arg;
+    p->rc = weft_barrier_wait(p->b, WEFT_FOREVER);
+    return NULL;
+}
+
+static void *barrier_race_main(void *arg)
+{
+    weft_barrier b;
+    weft_task *t[2];
+    struct party p[2];
+    (void)arg;
+
+    ck_assert_int_eq(weft_barrier_init(&b, 3), 0);
+    for (int i = 0; i < 2; i++) {
+        p[i] = (struct party){ &b, 99 };
+        ck_assert_int_eq(weft_spawn(&t[i], barrier_party, &p[i]), 0);
+        ck_assert_int_eq(weft_yield(), 0);
+    }
+    ck_assert_int_eq(weft_cancel(t[0]), 0);
+    ck_assert_int_eq(weft_barrier_wait(&b, WEFT_FOREVER), 2);
+    ck_assert_int_eq(weft_await(t[0], NULL), -ECANCELED);
+    ck_assert_int_eq(weft_await(t[1], NULL), 0);
+    ck_assert_int_eq(p[0].rc, -ECANCELED);
+    ck_assert_int_eq(p[1].rc, 1);
+    ck_assert_int_eq(weft_barrier_n_waiting(&b), 0);
+    for (int i = 0; i < 2; i++)
+        weft_task_unref(t[i]);
+    ck_assert_int_eq(weft_barrier_destroy(&b), 0);
+    return NULL;
+}
+
+START_TEST(test_barrier_party_cancelled_as_round_completes)
+{
+    ck_assert_int_eq(run_on(1, barrier_race_main, NULL), 0);
+}
+END_TEST
+
 /* --- the same race, free-running on four workers ------------------------- */
 
 struct stress {
@@ -390,6 +491,8 @@ static Suite *waitq_suite(void)
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_test(tc, test_waiters_served_in_order_without_barging);
     tcase_add_loop_test(tc, test_grant_to_cancelled_waiter_goes_on, 0, 6);
+    tcase_add_test(tc, test_putter_cancelled_as_admitted);
+    tcase_add_test(tc, test_barrier_party_cancelled_as_round_completes);
     tcase_add_test(tc, test_timeouts_racing_hand_overs_leave_no_trace);
     tcase_add_test(tc, test_guards_release_on_every_way_out);
     suite_add_tcase(s, tc);
