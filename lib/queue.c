@@ -130,6 +130,7 @@ int weft__queue_init(struct weft__queue *q, int order, size_t cap,
     q->dispose = dispose;
     q->closed_err = closed_err;
     q->shut = false;
+    q->dropping = false;
     q->slots = NULL;
     q->alloc = q->head = q->count = 0;
     q->seq = 0;
@@ -310,6 +311,21 @@ int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
         *item = slot.item;
         return 0;
     }
+    if (late && node.want == 0 && q->dropping) {
+        /* Handed an item as it was interrupted, and the queue was shut
+         * down immediately since: the item goes as those left in it went,
+         * counted as done and disposed of, rather than back into a queue
+         * that must stay empty. */
+        void (*dispose)(void *) = q->dispose;
+        if (q->unfinished > 0 && --q->unfinished == 0) {
+            while (!weft__waitq_empty(&q->joiners))
+                weft__waitq_wake_locked(&q->joiners, q->joiners.head);
+        }
+        weft__spin_unlock(&q->spin);
+        if (dispose != NULL)
+            dispose(slot.item);
+        return rc;
+    }
     if (late && node.want == 0) {
         /* Handed an item as it was interrupted: it goes back to the front
          * of the queue, for the next getter. A ring with no room left and
@@ -332,6 +348,8 @@ void weft__queue_shutdown(struct weft__queue *q, bool immediate)
 
     weft__spin_lock(&q->spin);
     q->shut = true;
+    if (immediate)
+        q->dropping = true;
     while (!weft__waitq_empty(&q->putters)) {
         q->putters.head->want = (uintptr_t)(intptr_t)q->closed_err;
         weft__waitq_wake_locked(&q->putters, q->putters.head);

@@ -34,6 +34,8 @@ struct weft__queue {
     void (*dispose)(void *);
     int closed_err;              /* what a shut-down queue reports */
     bool shut;
+    bool dropping;               /* shut down immediately: items given
+                                    back are dropped too */
     struct weft__qslot *slots;   /* ring from head, or heap from 0 */
     size_t alloc;
     size_t head;
