@@ -22,6 +22,9 @@
 #include "weft/limiter.h"
 #include "weft/retry.h"
 #include "weft/callback.h"
+#include "weft/executor.h"
+#include "weft/threadsafe.h"
+#include "weft/process.h"
 #include "weft/debug.h"
 
 #endif /* WEFT_H */

@@ -62,3 +62,9 @@ char *weft__strdup(const char *s)
         memcpy(copy, s, n);
     return copy;
 }
+
+void weft_free(void *ptr)
+{
+    if (ptr != NULL)
+        weft__free(ptr);
+}

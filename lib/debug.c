@@ -90,6 +90,9 @@ static const char *waiting_name(uint32_t what)
     case WEFT__WAITING_CHANNEL: return "channel";
     case WEFT__WAITING_GENERATOR: return "generator";
     case WEFT__WAITING_LIMITER: return "rate limiter";
+    case WEFT__WAITING_THREAD: return "to_thread";
+    case WEFT__WAITING_PROCESS: return "process";
+    case WEFT__WAITING_FD: return "fd";
     default: return "-";
     }
 }

@@ -9,7 +9,9 @@
 
 #include "atomic.h"
 #include "debug.h"
+#include "executor.h"
 #include "overflow.h"
+#include "procpool.h"
 #include "scheduler.h"
 #include "task.h"
 #include "worker.h"
@@ -118,6 +120,13 @@ static int parse_count(const char *s, unsigned long max, unsigned *out)
     return 0;
 }
 
+static unsigned online_cpus(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus < 1 ? 1 : cpus > WEFT_WORKERS_MAX ? WEFT_WORKERS_MAX
+                                                  : (unsigned)cpus;
+}
+
 static int choose_workers(const weft_run_opts *opts, unsigned *n)
 {
     const char *env = getenv("WEFT_WORKERS");
@@ -131,9 +140,28 @@ static int choose_workers(const weft_run_opts *opts, unsigned *n)
             return -EINVAL;
         }
     } else {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        *n = cpus < 1 ? 1 : cpus > WEFT_WORKERS_MAX ? WEFT_WORKERS_MAX
-                                                     : (unsigned)cpus;
+        *n = online_cpus();
+    }
+    return 0;
+}
+
+/* A count from an option, else from the environment variable env (1 to
+ * max), else fallback. */
+static int choose_count(unsigned opt, const char *env_name, unsigned max,
+                        unsigned fallback, unsigned *out)
+{
+    const char *env = getenv(env_name);
+
+    if (opt != 0) {
+        *out = opt;
+    } else if (env != NULL && env[0] != '\0') {
+        if (parse_count(env, max, out) < 0) {
+            weft__log("%s='%s' is not a number from 1 to %u", env_name, env,
+                      max);
+            return -EINVAL;
+        }
+    } else {
+        *out = fallback;
     }
     return 0;
 }
@@ -165,7 +193,9 @@ static int check_run_opts(const weft_run_opts *opts)
         if (opts->reserved[i] != NULL)
             return -EINVAL;
     }
-    if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1)
+    if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1 ||
+        opts->blocking_threads > WEFT_EXECUTOR_THREADS_MAX ||
+        opts->processes > WEFT_PROCESSES_MAX)
         return -EINVAL;
     return 0;
 }
@@ -263,6 +293,7 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     weft_task *main_task = NULL;
     void **raw = NULL;
     unsigned started = 1;
+    unsigned nprocs;
     int rc;
 
     if (main_fn == NULL)
@@ -283,9 +314,23 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     rc = choose_debug(opts, &rt);
     if (rc < 0)
         goto fail_options;
-    rc = weft__stack_pool_init(&rt.stacks);
+    rc = choose_count(opts != NULL ? opts->blocking_threads : 0,
+                      "WEFT_BLOCKING_THREADS", WEFT_EXECUTOR_THREADS_MAX,
+                      WEFT_BLOCKING_THREADS_DEFAULT, &rt.blocking_threads);
     if (rc < 0)
         goto fail_options;
+    rc = choose_count(opts != NULL ? opts->processes : 0, "WEFT_PROCESSES",
+                      WEFT_PROCESSES_MAX, online_cpus(), &nprocs);
+    if (rc < 0)
+        goto fail_options;
+    /* Before any thread of ours exists, and before the event bases, whose
+     * descriptors the fork server would inherit. */
+    rc = weft__procpool_start(&rt, nprocs);
+    if (rc < 0)
+        goto fail_options;
+    rc = weft__stack_pool_init(&rt.stacks);
+    if (rc < 0)
+        goto fail_stacks;
     rc = -pthread_mutex_init(&rt.task_pool_lock, NULL);
     if (rc < 0)
         goto fail_task_pool;
@@ -326,15 +371,19 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     if (rc == 0 && rt.debug)
         rc = weft__debug_start(&rt);
     if (rc == 0) {
-        pthread_mutex_lock(&stats_lock);
-        stats_runtime = &rt;
-        pthread_mutex_unlock(&stats_lock);
         /* main stays on the calling thread, as asyncio.run's does. */
         rc = weft__task_create(rt.workers[0], main_fn, arg,
                                &(weft_spawn_opts){ .name = "main",
                                                    .flags = WEFT_SPAWN_PINNED },
                                &main_task);
         rt.main = main_task;
+    }
+    if (main_task != NULL) {
+        /* Published once a task is live: a thread outside that spawns
+         * into a runtime with no live task finds it stopping. */
+        pthread_mutex_lock(&stats_lock);
+        stats_runtime = &rt;
+        pthread_mutex_unlock(&stats_lock);
     }
     if (main_task != NULL) {
         weft__sched_loop(rt.workers[0]);
@@ -348,6 +397,9 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     }
     for (unsigned i = 1; i < started; i++)
         weft__worker_join(rt.workers[i]);
+    /* As asyncio.run does, wait for the default pool's jobs, abandoned
+     * ones included. */
+    weft__executor_default_destroy(&rt);
     /* A plain thread that woke a task may still be pushing it. */
     while (weft__load_acquire_u32(&rt.foreign_wakers) != 0)
         sched_yield();
@@ -370,6 +422,8 @@ fail_inject:
     pthread_mutex_destroy(&rt.task_pool_lock);
 fail_task_pool:
     weft__stack_pool_destroy(&rt.stacks);
+fail_stacks:
+    weft__procpool_stop(&rt);
 fail_options:
     weft__store_release_u32(&active, 0);
     return rc;

@@ -37,6 +37,10 @@ struct weft__runtime {
      * runtime ends, so that a burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;
     weft_task *task_pool;
+    struct weft__procpool *procs;  /* the process pool, or NULL */
+    unsigned blocking_threads;     /* the default pool's maximum */
+    struct weft_executor *blocking; /* atomic: the default pool, made on
+                                       first use */
 };
 
 /* True while weft_run() is running anywhere in the process. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "atomic.h"
+#include "executor.h"
 #include "runtime.h"
 #include "scheduler.h"
 #include "worker.h"
@@ -131,13 +132,26 @@ static int check_spawn_opts(const struct weft__runtime *rt,
     return 0;
 }
 
-/* Creates a task on w's runtime and queues it: on w itself, or, if
- * `home` is given, pinned to home and through home's inbox. */
-static int create(struct weft__worker *w, struct weft__worker *home,
-                  weft_fn fn, void *arg, const weft_spawn_opts *opts,
-                  weft_task **out)
+/* Counts a task created by a thread outside the runtime as live, unless
+ * the runtime is stopping: a count that was zero, or a stop already
+ * called, means the workers are leaving. */
+static bool live_enter_foreign(struct weft__runtime *rt)
 {
-    struct weft__runtime *rt = w->rt;
+    if (weft__faa_u64(&rt->live, 1) == 0 || weft__runtime_stopping(rt)) {
+        weft__faa_u64(&rt->live, (uint64_t)-1);
+        return false;
+    }
+    return true;
+}
+
+/* Creates a task on rt and queues it: on w itself (the caller's worker),
+ * or, if `home` is given, pinned to home and through home's inbox. With w
+ * NULL the caller is a thread outside the runtime, and the task goes to
+ * the global queue. */
+static int create(struct weft__runtime *rt, struct weft__worker *w,
+                  struct weft__worker *home, weft_fn fn, void *arg,
+                  const weft_spawn_opts *opts, weft_task **out)
+{
     unsigned cls;
     int rc;
 
@@ -160,11 +174,15 @@ static int create(struct weft__worker *w, struct weft__worker *home,
         weft__stack_unreserve(&rt->stacks);
         return -ENOMEM;
     }
-    weft_task *t = task_alloc(w);
-    if (t == NULL) {
+    weft_task *t = w != NULL ? task_alloc(w) : weft__malloc(sizeof *t);
+    if (t != NULL && w == NULL)
+        t->wait = 0;
+    if (t == NULL || (w == NULL && !live_enter_foreign(rt))) {
+        rc = t == NULL ? -ENOMEM : -ESHUTDOWN;
+        weft__free(t);
         weft__free(name);
         weft__stack_unreserve(&rt->stacks);
-        return -ENOMEM;
+        return rc;
     }
     /* Field by field: a ucontext backend's context is a kilobyte that the
      * first switch overwrites anyway. */
@@ -194,9 +212,9 @@ static int create(struct weft__worker *w, struct weft__worker *home,
     t->result = NULL;
     t->err = 0;
     t->errmsg = NULL;
-    t->id = weft__worker_next_id(w);
+    t->id = w != NULL ? weft__worker_next_id(w) : weft__next_id_shared();
     t->rt = rt;
-    t->home = home != NULL ? home : w;
+    t->home = home != NULL ? home : w != NULL ? w : rt->workers[0];
     t->pinned = home != NULL ||
                 (opts != NULL && (opts->flags & WEFT_SPAWN_PINNED) != 0);
     t->name = name;
@@ -206,12 +224,15 @@ static int create(struct weft__worker *w, struct weft__worker *home,
 #ifdef WEFT__TSAN
     t->tsan_fiber = NULL;
 #endif
-    weft__faa_u64(&rt->live, 1);
-    weft__registry_add(w, t);
+    if (w != NULL)
+        weft__faa_u64(&rt->live, 1);
+    weft__registry_add(w != NULL ? w : rt->workers[0], t);
     /* Before the task can start elsewhere: queueing it publishes this. */
     if (out != NULL)
         *out = t;
-    if (t->home == w)
+    if (w == NULL)
+        weft__sched_ready(t);
+    else if (t->home == w)
         weft__sched_push(w, t);
     else
         weft__worker_inbox_push(t->home, t);
@@ -221,14 +242,21 @@ static int create(struct weft__worker *w, struct weft__worker *home,
 int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
                       const weft_spawn_opts *opts, weft_task **out)
 {
-    return create(w, NULL, fn, arg, opts, out);
+    return create(w->rt, w, NULL, fn, arg, opts, out);
 }
 
 int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
                          weft_fn fn, void *arg, const weft_spawn_opts *opts,
                          weft_task **out)
 {
-    return create(w, home, fn, arg, opts, out);
+    return create(w->rt, w, home, fn, arg, opts, out);
+}
+
+int weft__task_create_foreign(struct weft__runtime *rt, weft_fn fn,
+                              void *arg, const weft_spawn_opts *opts,
+                              weft_task **out)
+{
+    return create(rt, NULL, NULL, fn, arg, opts, out);
 }
 
 int weft_spawn_ex(weft_task **task, weft_fn fn, void *arg,
@@ -457,8 +485,12 @@ void *weft_fail(int err, const char *fmt, ...)
     weft_task *self = weft_current();
     char *msg = NULL;
 
-    if (self == NULL)
+    /* A blocking function on a pool thread fails its job; its message is
+     * not kept. */
+    if (self == NULL) {
+        (void)weft__job_fail(err < 0 ? err : -EINVAL);
         return NULL;
+    }
     if (fmt != NULL) {
         va_list ap;
         va_start(ap, fmt);

@@ -55,6 +55,9 @@ enum weft__waiting {
     WEFT__WAITING_CHANNEL,
     WEFT__WAITING_GENERATOR,
     WEFT__WAITING_LIMITER, /* a rate limiter's tokens */
+    WEFT__WAITING_THREAD,  /* a job on a thread pool (weft_to_thread) */
+    WEFT__WAITING_PROCESS, /* a call on the process pool */
+    WEFT__WAITING_FD,      /* a file descriptor's readiness */
 };
 
 struct weft_task {
@@ -124,6 +127,12 @@ void weft__task_pool_drain(struct weft__runtime *rt);
 int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
                          weft_fn fn, void *arg, const weft_spawn_opts *opts,
                          weft_task **out);
+
+/* Like weft__task_create, from a thread that is not a worker of rt: the
+ * task goes to the global queue (a pinned one to worker 0). */
+int weft__task_create_foreign(struct weft__runtime *rt, weft_fn fn,
+                              void *arg, const weft_spawn_opts *opts,
+                              weft_task **out);
 
 /* Runs in a new task's context: the body, then completion. */
 void weft__task_body(weft_task *t);

@@ -44,6 +44,11 @@ static void drain_wake_fd(evutil_socket_t fd, short what, void *arg)
     (void)rc;
 }
 
+uint64_t weft__next_id_shared(void)
+{
+    return weft__faa_u64(&next_id_block, 1);
+}
+
 int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
                       unsigned index)
 {

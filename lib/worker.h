@@ -139,6 +139,9 @@ void weft__callbacks_drop(struct weft__worker *w);
 /* Next task id for a task created on w. */
 uint64_t weft__worker_next_id(struct weft__worker *w);
 
+/* A task id for a task created off the workers. */
+uint64_t weft__next_id_shared(void);
+
 /* Counts an event in one of the owner's counters; relaxed, so that
  * weft_stats() may read it from another thread. */
 #define WEFT__STAT_ADD(w, field, n)                                           \

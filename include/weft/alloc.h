@@ -25,6 +25,10 @@ WEFT_EXPORT int weft_replace_allocator(weft_malloc_fn malloc_fn,
                                        weft_calloc_fn calloc_fn,
                                        weft_free_fn free_fn);
 
+/* Frees memory that weft allocated and handed to the caller (the output
+ * of weft_process_call), through the allocator in use. NULL is ignored. */
+WEFT_EXPORT void weft_free(void *ptr);
+
 #ifdef __cplusplus
 }
 #endif

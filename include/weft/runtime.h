@@ -26,7 +26,13 @@ typedef struct weft_run_opts {
                            that run too long without suspending, and dump
                            the tasks on SIGUSR1 */
     unsigned slow_task_ms; /* debug mode's "too long"; 0: 100 ms */
-    void *reserved[7];  /* must be zero */
+    unsigned blocking_threads; /* the default blocking pool's most threads
+                                  (weft_to_thread), 1..4096; 0:
+                                  $WEFT_BLOCKING_THREADS, else 512 */
+    unsigned processes; /* process pool size, 1..1024, started only if a
+                           function is registered (weft_process_register);
+                           0: $WEFT_PROCESSES, else the online CPUs */
+    void *reserved[6];  /* must be zero */
 } weft_run_opts;
 
 /* Starts the workers, runs main(arg) as the first task, and returns when
