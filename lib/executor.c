@@ -600,6 +600,7 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
     stats->running = ex->running;
     stats->running_slow = ex->running_slow;
     stats->queued = ex->quick.n + ex->slow.n;
+    stats->shutdown = weft__load_relaxed_u32(&ex->shutdown);
     pthread_mutex_unlock(&ex->mu);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* --- a worker ------------------------------------------------------------------ */
@@ -47,6 +48,28 @@ static bool write_full(int fd, const void *buf, size_t len)
     return true;
 }
 
+/* Waits up to SPIN_NS for the next call to start arriving, peeking
+ * without blocking: a call that follows the last one closely then finds
+ * the worker awake, not paying the 14-35 us of waking a parked vCPU. */
+#define SPIN_NS 50000
+
+static void spin_for_input(int fd)
+{
+    struct timespec start, now;
+    char byte;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n != -1 || (errno != EAGAIN && errno != EINTR))
+            return; /* data, end of file or an error: read_full sees it */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000000000L +
+                (now.tv_nsec - start.tv_nsec) >= SPIN_NS)
+            return;
+    }
+}
+
 /* Serves calls on fd until the program closes it. */
 __attribute__((noreturn)) static void worker_main(int fd)
 {
@@ -56,6 +79,7 @@ __attribute__((noreturn)) static void worker_main(int fd)
         void *in = NULL, *out = NULL;
         size_t out_len = 0;
 
+        spin_for_input(fd);
         if (!read_full(fd, &call, sizeof call))
             _exit(0);
         if (call.len > WEFT_PROCESS_MSG_MAX)

@@ -681,6 +681,14 @@ static bool linger(struct weft__worker *w)
         if (work_anywhere(w) || weft__runtime_stopping(w->rt))
             return true;
         if ((round & 63) == 0) {
+            /* A reply on a socket (the process pool's) or a timer may be
+             * what this worker waits for: look, without blocking. */
+            if (w->armed_timers > 0 && round > 0) {
+                event_base_loop(w->base, EVLOOP_NONBLOCK);
+                w->ticks = 0;
+                if (has_local_work(w))
+                    return true;
+            }
             clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
             if (end == 0)

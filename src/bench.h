@@ -14,6 +14,7 @@ struct bench_opts {
     int runs;
     unsigned workers;
     int stats;
+    long threads;   /* -x: an executor's size (offload); 0: default pool */
 };
 
 /* What one run measured. */
@@ -36,5 +37,11 @@ void *lock_main(void *arg);
 void *lock_handoff_main(void *arg);
 void *queue_ping_pong_main(void *arg);
 void *queue_throughput_main(void *arg);
+
+/* bench_offload.c: to_thread, executors and the process pool; each runs
+ * its runtimes itself and prints its line. Return an exit status. */
+int bench_offload(const struct bench_opts *o);
+int bench_to_thread_latency(const struct bench_opts *o);
+int bench_process_call(const struct bench_opts *o);
 
 #endif /* WEFT_BENCH_H */

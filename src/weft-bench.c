@@ -13,6 +13,9 @@
  *   weft-bench lock-handoff [-n ACQUIRES]        two tasks taking turns
  *   weft-bench queue-ping-pong [-n ROUNDS]       two one-slot queues
  *   weft-bench queue-throughput [-n ITEMS] [-b MAXSIZE] producer to consumer
+ *   weft-bench offload    [-n CALLS] [-m MS] [-x THREADS] blocking calls offloaded
+ *   weft-bench to-thread-latency [-n CALLS]      an empty to_thread round trip
+ *   weft-bench process-call [-n CALLS] [-f N]   process-pool round trip; 2 vs 1 process
  *
  * Common options: -r RUNS (repeat, report the median), -w/--workers N,
  * --stats (print each worker's counters after the last run).
@@ -541,6 +544,9 @@ static void usage(FILE *f)
             "       weft-bench lock-handoff [-n ACQUISITIONS] [options]\n"
             "       weft-bench queue-ping-pong [-n ROUNDS] [options]\n"
             "       weft-bench queue-throughput [-n ITEMS] [-b MAXSIZE] [options]\n"
+            "       weft-bench offload    [-n CALLS] [-m MS] [-x THREADS] [options]\n"
+            "       weft-bench to-thread-latency [-n CALLS] [options]\n"
+            "       weft-bench process-call [-n CALLS] [-f N] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
@@ -601,7 +607,7 @@ int main(int argc, char **argv)
     }
     cmd = argv[1];
     optind = 2;
-    while ((c = getopt_long(argc, argv, "n:t:y:m:f:b:r:w:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:t:y:m:f:b:r:w:x:h", longopts, NULL)) != -1) {
         long v;
         const char *arg = optarg;
         switch (c) {
@@ -635,6 +641,10 @@ int main(int argc, char **argv)
             if (parse_long(arg, 1, WEFT_WORKERS_MAX, &v) < 0)
                 goto bad;
             o.workers = (unsigned)v;
+            break;
+        case 'x':
+            if (parse_long(arg, 1, WEFT_EXECUTOR_THREADS_MAX, &o.threads) < 0)
+                goto bad;
             break;
         case 'S':
             o.stats = 1;
@@ -705,6 +715,22 @@ bad:
         fn = queue_throughput_main;
         if (o.tasks == 0)
             o.tasks = 10000000;
+    } else if (strcmp(cmd, "offload") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 1000;
+        if (o.sleep_ms == 1000)
+            o.sleep_ms = 10;
+        return bench_offload(&o);
+    } else if (strcmp(cmd, "to-thread-latency") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 100000;
+        return bench_to_thread_latency(&o);
+    } else if (strcmp(cmd, "process-call") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 20000;
+        if (o.fib_n == 32)
+            o.fib_n = 38;
+        return bench_process_call(&o);
     } else if (strcmp(cmd, "ring") == 0) {
         if (o.tasks == 0)
             o.tasks = 10000000;

@@ -116,12 +116,14 @@ typedef struct weft_executor_stats {
     unsigned running_slow; /* of those, WEFT_JOB_SLOW ones */
     unsigned queued;       /* jobs waiting for a thread */
     unsigned peak_threads; /* most threads at once */
+    unsigned shutdown;     /* 1 once weft_executor_shutdown was called:
+                              new jobs are refused */
     uint64_t started;      /* threads ever started */
     uint64_t retired;      /* threads that exited after idle_ms idle */
     uint64_t completed;    /* jobs run to their end */
     uint64_t abandoned;    /* of those, ended after their caller left */
     uint64_t dropped;      /* removed from the queue unrun */
-    uint64_t reserved[4];  /* zero */
+    uint64_t reserved[3];  /* zero */
 } weft_executor_stats;
 
 /* Fills *stats for ex, or with ex NULL for the running runtime's default
