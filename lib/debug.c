@@ -55,9 +55,10 @@ void weft__debug_slice_end(struct weft__worker *w, weft_task *t)
     char fallback[32];
     snprintf(fallback, sizeof fallback, "task-%" PRIu64, t->id);
     weft__log("task '%s' ran %.1f ms without suspending, holding up worker "
-              "%u and the tasks queued on it", t->name != NULL ? t->name
-                                                              : fallback,
-              (double)ran / 1e6, w->index);
+              "%u and the tasks queued on it (move blocking calls to "
+              "weft_to_thread, CPU-bound work to weft_process_call)",
+              t->name != NULL ? t->name : fallback, (double)ran / 1e6,
+              w->index);
 }
 
 /* --- task dumps ----------------------------------------------------------------- */

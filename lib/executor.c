@@ -467,9 +467,9 @@ static struct weft_executor *executor_of(weft_executor *ex)
     return ex;
 }
 
-/* Fails every queued job with -ESHUTDOWN; mutex held. Their callers are
- * woken once the mutex is dropped, from the list returned. */
-static struct job *drop_queued(struct weft_executor *ex)
+/* Fails every queued job with err; mutex held. Their callers are woken
+ * once the mutex is dropped, from the list returned. */
+static struct job *drop_queued(struct weft_executor *ex, int err)
 {
     struct job *dropped = NULL;
     struct job_queue *queues[2] = { &ex->quick, &ex->slow };
@@ -479,7 +479,7 @@ static struct job *drop_queued(struct weft_executor *ex)
             struct job *job = queues[i]->head;
             queue_unlink(queues[i], job);
             job->result = NULL;
-            job->err = -ESHUTDOWN;
+            job->err = err;
             /* Under the mutex a caller giving up sees DONE, not QUEUED,
              * and waits for the release below. */
             weft__store_relaxed_u32(&job->state, JOB_DONE);
@@ -512,7 +512,7 @@ int weft_executor_shutdown(weft_executor *pub, unsigned flags)
     weft__store_release_u32(&ex->shutdown, 1);
     /* Without threads nothing would run what is queued. */
     if ((flags & WEFT_EXECUTOR_CANCEL_QUEUED) || ex->nthreads == 0)
-        dropped = drop_queued(ex);
+        dropped = drop_queued(ex, -ESHUTDOWN);
     for (struct pool_thread *t = ex->idle; t != NULL; t = t->idle_next) {
         if (t->sleeping)
             pthread_cond_signal(&t->cv);
@@ -686,20 +686,25 @@ static int submit(struct weft_executor *ex, struct job *job)
     rc = start_thread(ex);
     if (rc == 0)
         return 0;
+    struct job *stranded = NULL;
     pthread_mutex_lock(&ex->mu);
     ex->nthreads--;
     ex->stats.started--;
-    /* Other threads will get to it; with none, nothing would. */
+    /* Other threads will get to the queue; with none, nothing would:
+     * this job fails, and so do those queued behind a thread that
+     * another submitter counted on starting. */
     if (ex->nthreads > 0 || job->state != JOB_QUEUED) {
         rc = 0;
     } else {
         queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
-        if (ex->nthreads == 0 && weft__load_relaxed_u32(&ex->shutdown)) {
+        stranded = drop_queued(ex, rc);
+        if (weft__load_relaxed_u32(&ex->shutdown)) {
             pthread_cond_broadcast(&ex->drained);
             (void)weft_event_set(&ex->drained_event);
         }
     }
     pthread_mutex_unlock(&ex->mu);
+    wake_dropped(stranded);
     return rc;
 }
 

@@ -95,6 +95,24 @@ static void *slow_main(void *arg)
     return NULL;
 }
 
+static void *offloaded(void *arg)
+{
+    (void)arg;
+    return weft_to_thread(busy, (void *)(intptr_t)150, NULL) == 0
+               ? NULL : weft_fail(-EIO, "to_thread");
+}
+
+static void *offloaded_main(void *arg)
+{
+    weft_task *t;
+    (void)arg;
+    ck_assert_int_eq(weft_spawn_ex(&t, offloaded, NULL,
+                                   &(weft_spawn_opts){ .name = "polite" }), 0);
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    weft_task_unref(t);
+    return NULL;
+}
+
 START_TEST(test_debug_mode_names_a_task_that_holds_its_worker)
 {
     char err[1024];
@@ -102,6 +120,12 @@ START_TEST(test_debug_mode_names_a_task_that_holds_its_worker)
     ck_assert_int_eq(run_capturing_stderr(1, slow_main, NULL, err, sizeof err), 0);
     ck_assert_msg(strstr(err, "task 'hog' ran ") != NULL &&
                   strstr(err, "ms without suspending") != NULL, "stderr: %s", err);
+    /* And it says what to do about it. */
+    ck_assert_ptr_nonnull(strstr(err, "weft_to_thread"));
+    /* The same wait offloaded holds up no worker: nothing is said. */
+    ck_assert_int_eq(run_capturing_stderr(1, offloaded_main, NULL, err,
+                                          sizeof err), 0);
+    ck_assert_msg(strstr(err, "without suspending") == NULL, "stderr: %s", err);
     /* Not in debug mode: nothing said. */
     ck_assert_int_eq(setenv("WEFT_DEBUG", "0", 1), 0);
     ck_assert_int_eq(run_capturing_stderr(1, slow_main, NULL, err, sizeof err), 0);
