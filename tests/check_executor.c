@@ -735,6 +735,53 @@ START_TEST(test_executor_outlives_runtimes)
 }
 END_TEST
 
+/* Out of memory: callocs fail while `calloc_fails` is set. */
+static int calloc_fails;
+
+static void *failing_calloc(size_t n, size_t size)
+{
+    return READ(calloc_fails) ? NULL : calloc(n, size);
+}
+
+static void *oom_main(void *arg)
+{
+    weft_executor *ex;
+    void *r;
+    (void)arg;
+
+    /* The default pool cannot be made, then can. */
+    SET(calloc_fails, 1);
+    ck_assert_int_eq(weft_to_thread(add_one, NULL, &r), -ENOMEM);
+    SET(calloc_fails, 0);
+    ck_assert_int_eq(weft_to_thread(add_one, NULL, &r), 0);
+    ck_assert_ptr_eq(r, (void *)1);
+    /* A thread cannot be started: the job fails, nothing is left queued,
+     * and the executor works once memory is back. */
+    ck_assert_int_eq(weft_executor_create(&ex, NULL), 0);
+    SET(calloc_fails, 1);
+    ck_assert_int_eq(weft_run_in_executor(ex, add_one, NULL, &r, NULL),
+                     -ENOMEM);
+    SET(calloc_fails, 0);
+    weft_executor_stats st = stats_of(ex);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_eq(st.threads, 0);
+    ck_assert_uint_eq(st.started, 0);
+    ck_assert_int_eq(weft_run_in_executor(ex, add_one, (void *)1, &r, NULL),
+                     0);
+    ck_assert_ptr_eq(r, (void *)2);
+    ck_assert_int_eq(weft_executor_destroy(ex), 0);
+    return NULL;
+}
+
+START_TEST(test_out_of_memory)
+{
+    ck_assert_int_eq(weft_replace_allocator(malloc, realloc, failing_calloc,
+                                            free), 0);
+    ck_assert_int_eq(run_on(2, oom_main, NULL), 0);
+    ck_assert_int_eq(weft_replace_allocator(malloc, realloc, calloc, free), 0);
+}
+END_TEST
+
 /* --- other threads reaching the runtime ------------------------------------------ */
 
 static void *double_it(void *arg)
@@ -875,6 +922,7 @@ static Suite *executor_suite(void)
     tcase_add_test(tc, test_shutdown_while_jobs_are_queued);
     tcase_add_test(tc, test_executor_outlives_runtimes);
     tcase_add_test(tc, test_foreign_threads_spawn_and_join);
+    tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
