@@ -4,7 +4,7 @@
  * A blocking call (a file read, getaddrinfo, a library with no async API)
  * made inside a task holds up its worker and every task queued there.
  * Offloaded, it runs on a pool thread while the calling task alone waits
- * and the worker goes on with other tasks. See weft-blocking(7).
+ * and the worker goes on with other tasks. See doc/blocking.md.
  */
 #ifndef WEFT_EXECUTOR_H
 #define WEFT_EXECUTOR_H

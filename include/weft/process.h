@@ -6,7 +6,7 @@
  * forks the workers (at once, and later to replace one that died), so
  * that no fork ever happens in a process with threads. A call sends a
  * byte buffer to an idle worker over a socket, and the calling task waits
- * for the reply as it would for anything else. See weft-blocking(7).
+ * for the reply as it would for anything else. See doc/blocking.md.
  */
 #ifndef WEFT_PROCESS_H
 #define WEFT_PROCESS_H
