@@ -232,6 +232,7 @@ __attribute__((noreturn)) static void server_main(int ctl)
         while (waitpid(c.pids[i], NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    free(c.pids);
     _exit(0);
 }
 
