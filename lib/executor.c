@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "atomic.h"
+#include "debug.h"
 #include "runtime.h"
 #include "scheduler.h"
 #include "task.h"
@@ -162,24 +163,6 @@ static struct job *take_job(struct weft_executor *ex)
 
 /* --- pool threads ----------------------------------------------------------- */
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void idle_push(struct weft_executor *ex, struct pool_thread *t)
 {
     t->idle_prev = NULL;
@@ -224,19 +207,19 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
     if (ex->spinning < ex->max_spinning) {
         ex->spinning++;
         pthread_mutex_unlock(&ex->mu);
-        int64_t until = mono_ns() + SPIN_NS;
+        int64_t until = weft__now_ns() + SPIN_NS;
         for (unsigned i = 1;; i++) {
             if (weft__load_acquire_u32(&me->claimed) ||
                 weft__load_relaxed_u32(&ex->shutdown))
                 break;
             weft__cpu_relax();
-            if ((i & 63) == 0 && mono_ns() >= until)
+            if ((i & 63) == 0 && weft__now_ns() >= until)
                 break;
         }
         pthread_mutex_lock(&ex->mu);
         ex->spinning--;
     }
-    deadline_after(&deadline, ex->idle_ms);
+    weft__abstime_after(&deadline, ex->idle_ms);
     while (!weft__load_relaxed_u32(&me->claimed) &&
            !weft__load_relaxed_u32(&ex->shutdown)) {
         me->sleeping = true;

@@ -46,3 +46,14 @@ void weft__thread_join(struct weft__thread *t)
     munmap(t->stack, t->size + weft__page_size());
     t->stack = NULL;
 }
+
+void weft__abstime_after(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}

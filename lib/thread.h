@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -26,5 +28,9 @@ int weft__thread_start(struct weft__thread *t, size_t size,
 /* Joins a started thread and unmaps its stack; a thread never started
  * (stack NULL) is ignored. */
 void weft__thread_join(struct weft__thread *t);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, for the timed waits
+ * of condition variables set to that clock. */
+void weft__abstime_after(struct timespec *ts, int64_t ms);
 
 #endif /* WEFT_THREAD_H */

@@ -9,6 +9,7 @@
 #include "atomic.h"
 #include "runtime.h"
 #include "task.h"
+#include "thread.h"
 #include "worker.h"
 
 int weft_spawn_threadsafe(weft_task **task, weft_fn fn, void *arg,
@@ -52,17 +53,6 @@ static void joiner_wake(struct weft__waiter *node)
     pthread_mutex_unlock(&j->mu);
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* Blocks until task is done or the time is up; false on a timeout. */
 static bool join_wait(weft_task *task, int64_t timeout_ms)
 {
@@ -79,7 +69,7 @@ static bool join_wait(weft_task *task, int64_t timeout_ms)
     pthread_cond_init(&j.cv, &attr);
     pthread_condattr_destroy(&attr);
     if (timeout_ms > 0)
-        deadline_after(&deadline, timeout_ms);
+        weft__abstime_after(&deadline, timeout_ms);
     if (weft__waiter_add(task, &j.node)) {
         pthread_mutex_lock(&j.mu);
         while (!j.done) {
