@@ -441,14 +441,16 @@ END_TEST
 
 /* Shutdown with calls in flight: weft_run cancels them as main returns,
  * and reaps every child. */
+/* Outlives main, which the task below does. */
+static int abandoned_rc;
+
 static void *abandon_main(void *arg)
 {
     weft_task *t;
-    int rc;
     void *pid;
     (void)arg;
 
-    ck_assert_int_eq(weft_spawn(&t, hang_task, &rc), 0);
+    ck_assert_int_eq(weft_spawn(&t, hang_task, &abandoned_rc), 0);
     ck_assert_int_eq(weft_to_thread(read_pid, NULL, &pid), 0);
     weft_task_unref(t);
     return NULL; /* t is still in its call */
@@ -457,7 +459,10 @@ static void *abandon_main(void *arg)
 START_TEST(test_shutdown_reaps_every_child)
 {
     ck_assert_int_eq(pipe(pid_pipe), 0);
+    abandoned_rc = 1;
     ck_assert_int_eq(run_pool(2, abandon_main, NULL), 0);
+    /* Cancelled as main returned, in the middle of its call. */
+    ck_assert_int_eq(abandoned_rc, -ECANCELED);
     close(pid_pipe[0]);
     close(pid_pipe[1]);
 }
