@@ -760,6 +760,11 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
     job->released = 0;
     rc = weft__wait_begin(self, 0, &job->seq);
     if (rc < 0) {
+        /* Interrupted before it was queued: as for a job dropped from the
+         * queue, -ECANCELED or -ETIMEDOUT hands arg to the cleanup, so
+         * the caller never has to guess who owns it. */
+        if (job->cleanup != NULL)
+            job->cleanup(arg, NULL, rc);
         weft__free(job);
         return rc;
     }

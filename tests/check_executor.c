@@ -575,9 +575,22 @@ END_TEST
 
 static void *already_cancelled_main(void *arg)
 {
+    weft_job_opts jo = { .cleanup = record_cleanup };
+    int owned;
     (void)arg;
+
+    memset(&cleanups, 0, sizeof cleanups);
+    weft_event_init(&cleanups.done);
     weft_cancel(weft_current());
     ck_assert_int_eq(weft_to_thread(add_one, NULL, NULL), -ECANCELED);
+    /* Refused before it was queued, arg still goes to the cleanup. */
+    ck_assert_int_eq(weft_run_in_executor(NULL, add_one, &owned, NULL, &jo),
+                     -ECANCELED);
+    ck_assert_int_eq(cleanups.calls, 1);
+    ck_assert_ptr_eq(cleanups.arg, &owned);
+    ck_assert_ptr_null(cleanups.result);
+    ck_assert_int_eq(cleanups.err, -ECANCELED);
+    weft_event_destroy(&cleanups.done);
     ck_assert_uint_eq(stats_of(NULL).started, 0);
     return NULL;
 }

@@ -71,8 +71,8 @@ typedef struct weft_job_opts {
  * -EPERM (not in a task), -ECANCELED or -ETIMEDOUT (the caller was
  * cancelled or its deadline passed: a queued job is dropped, a running
  * one finishes on its thread and its result is discarded; see
- * weft_run_in_executor for the ownership of arg), -ESHUTDOWN, -ENOMEM or
- * -EAGAIN (no thread could be started). */
+ * weft_run_in_executor for the ownership of arg), -ENOMEM or -EAGAIN (no
+ * thread could be started). */
 WEFT_EXPORT int weft_to_thread(weft_fn fn, void *arg, void **result);
 
 /* weft_to_thread() on executor ex (NULL: the runtime's default pool),

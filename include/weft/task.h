@@ -81,7 +81,9 @@ WEFT_EXPORT int weft_yield(void);
 /* Records that the calling task failed with err (a negative error code)
  * and a printf-style message, and returns NULL so that a task body can end
  * with `return weft_fail(...)`. Awaiters get err and the message. A
- * non-negative err is recorded as -EINVAL. Outside a task it does nothing. */
+ * non-negative err is recorded as -EINVAL. In a blocking function run by
+ * weft_to_thread it fails that job (the message is dropped); elsewhere
+ * outside a task it does nothing. */
 WEFT_EXPORT void *weft_fail(int err, const char *fmt, ...) WEFT_PRINTF_LIKE(2, 3);
 
 /* The calling task, or NULL outside a task. The handle is borrowed: take a
