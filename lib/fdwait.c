@@ -31,7 +31,8 @@ static void fd_ready(evutil_socket_t fd, short what, void *arg)
     weft__wake(wait->task, wait->seq, WEFT__WAKE_DONE);
 }
 
-int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags)
+int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags,
+                  unsigned what)
 {
     struct fd_wait wait;
     int rc = weft__wait_begin(self, flags, &wait.seq);
@@ -48,7 +49,7 @@ int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags)
     wait.pending = true;
     w->armed_timers++; /* the scheduler polls the base while it is > 0 */
     self->armed_on = w;
-    weft__task_waiting(self, WEFT__WAITING_FD, NULL);
+    weft__task_waiting(self, (enum weft__waiting)what, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     WEFT__ASSERT(weft__worker_self() == w);

@@ -10,8 +10,10 @@
 #define WEFT__FD_WRITE 0x04 /* EV_WRITE */
 
 /* Suspends the calling task (self) until fd is ready for `events`.
- * flags: as weft__wait_begin's. Returns 0, -ECANCELED, -ETIMEDOUT or
+ * flags: as weft__wait_begin's. what: the enum weft__waiting task dumps
+ * show for the wait. Returns 0, -ECANCELED, -ETIMEDOUT or
  * -ENOMEM. The task resumes on the worker it suspended on. */
-int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags);
+int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags,
+                  unsigned what);
 
 #endif /* WEFT_FDWAIT_H */

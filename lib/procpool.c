@@ -71,7 +71,7 @@ static int spawn_worker(struct weft__procpool *pool, weft_task *self,
             continue;
         if (n < 0 && errno == EAGAIN && self != NULL) {
             (void)weft__fd_wait(self, pool->ctl, WEFT__FD_WRITE,
-                                WEFT__WAIT_SHIELDED);
+                                WEFT__WAIT_SHIELDED, WEFT__WAITING_PROCESS);
             continue;
         }
         return -EAGAIN; /* the fork server is gone */
@@ -85,7 +85,7 @@ static int spawn_worker(struct weft__procpool *pool, weft_task *self,
             continue;
         if (n < 0 && errno == EAGAIN && self != NULL) {
             (void)weft__fd_wait(self, pool->ctl, WEFT__FD_READ,
-                                WEFT__WAIT_SHIELDED);
+                                WEFT__WAIT_SHIELDED, WEFT__WAITING_PROCESS);
             continue;
         }
         return -EAGAIN;
@@ -141,7 +141,8 @@ static int send_all(weft_task *self, int fd, struct iovec *iov, int iovcnt)
                 continue;
             if (errno != EAGAIN)
                 return -ECHILD; /* the worker is gone */
-            int rc = weft__fd_wait(self, fd, WEFT__FD_WRITE, 0);
+            int rc = weft__fd_wait(self, fd, WEFT__FD_WRITE, 0,
+                                   WEFT__WAITING_PROCESS);
             if (rc < 0)
                 return rc;
             continue;
@@ -178,7 +179,8 @@ static int recv_all(weft_task *self, int fd, void *buf, size_t len)
             continue;
         if (n == 0 || errno != EAGAIN)
             return -ECHILD; /* end of file: the worker died */
-        int rc = weft__fd_wait(self, fd, WEFT__FD_READ, 0);
+        int rc = weft__fd_wait(self, fd, WEFT__FD_READ, 0,
+                                   WEFT__WAITING_PROCESS);
         if (rc < 0)
             return rc;
     }
@@ -316,10 +318,8 @@ int weft_process_call(const char *name, const void *in, size_t in_len,
         put_slot(pool, slot, false);
         return rc;
     }
-    weft__task_waiting(self, WEFT__WAITING_PROCESS, NULL);
     bool broken;
     rc = exchange(self, slot, fn, in, in_len, out, out_len, &broken);
-    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     if (broken) {
         /* An interrupted call leaves the worker mid-message: kill it. */
         bool died = rc == -ECHILD;
