@@ -219,6 +219,7 @@ static void *lazy_main(void *arg)
     ck_assert_uint_eq(st.threads, 0);
     ck_assert_uint_eq(st.started, 0);
     ck_assert_int_eq(weft_to_thread(add_one, NULL, NULL), 0);
+    WAIT_UNTIL(stats_of(NULL).completed == 1);
     st = stats_of(NULL);
     ck_assert_uint_eq(st.started, 1);
     ck_assert_uint_eq(st.completed, 1);
@@ -259,6 +260,8 @@ static void grow_to(weft_executor *ex, unsigned max)
         ck_assert_ptr_eq(o[i].result, (void *)(intptr_t)(i + 100));
     }
     ck_assert_int_eq(g.max_running, (int)max);
+    /* A job is counted a moment after its caller has its result. */
+    WAIT_UNTIL(stats_of(ex).completed == N);
     st = stats_of(ex);
     ck_assert_uint_eq(st.peak_threads, max);
     ck_assert_uint_eq(st.started, max);
@@ -559,6 +562,7 @@ static void *cancel_running_main(void *arg)
     /* The same through the default pool. */
     abandon_running(NULL, 0, -ECANCELED);
     abandon_running(NULL, 30, -ETIMEDOUT);
+    WAIT_UNTIL(stats_of(ex).abandoned == 2 && stats_of(NULL).abandoned == 2);
     weft_executor_stats st = stats_of(ex);
     ck_assert_uint_eq(st.abandoned, 2);
     ck_assert_uint_eq(st.completed, 2);
@@ -741,6 +745,8 @@ START_TEST(test_executor_outlives_runtimes)
     ck_assert_int_eq(weft_executor_create(&ex, NULL), 0);
     ck_assert_int_eq(weft_run(use_executor, ex, NULL), 0);
     ck_assert_int_eq(weft_run(use_executor, ex, NULL), 0);
+    /* Counted once the threads are done with the jobs. */
+    ck_assert_int_eq(weft_executor_shutdown(ex, 0), 0);
     ck_assert_int_eq(weft_executor_get_stats(ex, &st), 0);
     ck_assert_uint_eq(st.completed, 2);
     ck_assert_int_eq(weft_executor_destroy(ex), 0);
