@@ -116,13 +116,16 @@ static void *amain(void *arg)
         total += pool_jobs[i].count;
     }
     weft_process_stats st;
-    weft_process_get_stats(&st);
+    if ((rc = weft_process_get_stats(&st)) < 0)
+        return weft_fail(rc, "process stats");
     printf("primes below %ld: %ld, counted in %d ranges\n", JOBS * SPAN,
            total, JOBS);
     printf("  on the event loop (one after another): %5lld ms\n",
            (long long)inline_ms);
     printf("  on %u processes (in parallel):          %5lld ms\n",
            st.processes, (long long)pool_ms);
+    printf("  speed-up: %.1fx (results agree)\n",
+           pool_ms > 0 ? (double)inline_ms / (double)pool_ms : 0.0);
     return NULL;
 }
 
