@@ -317,18 +317,10 @@ static void *crash_main(void *arg)
 /* run_pool, with stderr (the pool's reports of deaths) in err[]. */
 static int run_pool_quiet(unsigned procs, weft_fn fn, char *err, size_t size)
 {
-    int pipefd[2];
-
-    ck_assert_int_eq(pipe(pipefd), 0);
-    int saved = dup(STDERR_FILENO);
-    dup2(pipefd[1], STDERR_FILENO);
-    close(pipefd[1]);
+    struct stderr_capture cap;
+    stderr_capture_begin(&cap);
     int rc = run_pool(procs, fn, NULL);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ssize_t n = read(pipefd[0], err, size - 1);
-    close(pipefd[0]);
-    err[n > 0 ? n : 0] = '\0';
+    stderr_capture_end(&cap, err, size);
     return rc;
 }
 

@@ -160,21 +160,41 @@ static inline int run_on(unsigned workers, weft_fn fn, void *arg)
     return rc;
 }
 
+/* Redirects stderr into a pipe until stderr_capture_end, which stores what
+ * was written (up to size - 1 bytes) in err[]. */
+struct stderr_capture {
+    int read_fd;
+    int saved;
+};
+
+static inline void stderr_capture_begin(struct stderr_capture *cap)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    cap->saved = dup(STDERR_FILENO);
+    dup2(pipefd[1], STDERR_FILENO);
+    close(pipefd[1]);
+    cap->read_fd = pipefd[0];
+}
+
+static inline void stderr_capture_end(struct stderr_capture *cap, char *err,
+                                      size_t size)
+{
+    dup2(cap->saved, STDERR_FILENO);
+    close(cap->saved);
+    ssize_t n = read(cap->read_fd, err, size - 1);
+    close(cap->read_fd);
+    err[n > 0 ? n : 0] = '\0';
+}
+
 /* run_on, with what weft writes on stderr meanwhile in err[]. */
 static inline int run_capturing_stderr(unsigned workers, weft_fn fn,
                                        void *arg, char *err, size_t size)
 {
-    int pipefd[2];
-    ck_assert_int_eq(pipe(pipefd), 0);
-    int saved = dup(STDERR_FILENO);
-    dup2(pipefd[1], STDERR_FILENO);
-    close(pipefd[1]);
+    struct stderr_capture cap;
+    stderr_capture_begin(&cap);
     int rc = run_on(workers, fn, arg);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ssize_t n = read(pipefd[0], err, size - 1);
-    close(pipefd[0]);
-    err[n > 0 ? n : 0] = '\0';
+    stderr_capture_end(&cap, err, size);
     return rc;
 }
 
