@@ -16,8 +16,8 @@
 #include <weft.h>
 
 #include "bench.h"
-#include "task.h"
-#include "worker.h"
+#include "sched/task.h"
+#include "sched/worker.h"
 
 #define BENCH_ARGS(arg, o, s)                                                 \
     struct bench_opts *o = ((void **)(arg))[0];                               \

@@ -41,8 +41,8 @@
 #include <weft.h>
 
 #include "bench.h"
-#include "runq.h"
-#include "scheduler.h"
+#include "sched/runq.h"
+#include "sched/wait.h"
 
 static long current_rss_kib(void)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include "context.h"
+#include "arch/context.h"
 #include "testutil.h"
 
 #ifdef WEFT__ASAN

@@ -11,12 +11,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "idle.h"
-#include "runtime.h"
-#include "scheduler.h"
-#include "task.h"
+#include "sched/idle.h"
+#include "sched/runtime.h"
+#include "sched/wait.h"
+#include "sched/task.h"
 #include "testutil.h"
-#include "worker.h"
+#include "sched/worker.h"
 
 /* The worker the calling task runs on, read fresh (not cached). */
 static unsigned worker_index(void)

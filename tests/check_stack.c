@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "stack.h"
+#include "sched/stack.h"
 #include "testutil.h"
-#include "worker.h"
-#include "runtime.h"
+#include "sched/worker.h"
+#include "sched/runtime.h"
 
 START_TEST(test_size_classes)
 {

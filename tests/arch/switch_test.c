@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "context.h"
+#include "arch/context.h"
 
 /* context.h asserts through this; the library's lives in diag.c. */
 void weft__assert_fail(const char *expr, const char *file, int line,

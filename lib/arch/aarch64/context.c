@@ -1,5 +1,5 @@
 /* First frame of a new context on aarch64; see switch.S for its layout. */
-#include "../../context.h"
+#include "arch/context.h"
 
 #include <stdint.h>
 #include <string.h>

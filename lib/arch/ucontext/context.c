@@ -5,7 +5,7 @@
  * libc has ucontext. configure picks it for architectures without assembly
  * and when --with-context=ucontext forces it.
  */
-#include "../../context.h"
+#include "arch/context.h"
 
 #include <fenv.h>
 #include <stdint.h>

@@ -1,0 +1,36 @@
+/* Threads that weft starts: the workers, and debug mode's dump thread.
+ *
+ * Their stacks are weft's own (mapped here, unmapped after the join), not
+ * glibc's, which keeps the stacks of joined threads cached and mapped: a
+ * finished runtime leaves no mapping behind.
+ */
+#ifndef WEFT_THREAD_H
+#define WEFT_THREAD_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/internal.h"
+
+struct weft__thread {
+    pthread_t id;
+    void *stack;       /* guard page and stack, mapped by start */
+    size_t size;       /* the stack's usable size */
+};
+
+/* Starts fn(arg) on a thread with a stack of size bytes (plus a guard
+ * page). Returns 0 or -errno. */
+int weft__thread_start(struct weft__thread *t, size_t size,
+                       void *(*fn)(void *), void *arg);
+
+/* Joins a started thread and unmaps its stack; a thread never started
+ * (stack NULL) is ignored. */
+void weft__thread_join(struct weft__thread *t);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, for the timed waits
+ * of condition variables set to that clock. */
+void weft__abstime_after(struct timespec *ts, int64_t ms);
+
+#endif /* WEFT_THREAD_H */

@@ -1,0 +1,793 @@
+/* Thread pools for blocking functions: weft_executor, weft_to_thread and
+ * weft_run_in_executor.
+ *
+ * One mutex guards an executor's queues and its thread bookkeeping. Jobs
+ * wait in two FIFO queues, quick and slow, and a thread takes the older
+ * head of the two, skipping the slow one while max_slow slow jobs run.
+ *
+ * Threads start on demand: a submitter that finds no idle thread starts
+ * one, up to max_threads. An idle thread first spins for a short while
+ * (one at a time per two CPUs), which is what makes a round trip a few
+ * microseconds instead of the 14-35 us of waking a parked vCPU, then
+ * sleeps on a condition variable of its own, and exits after idle_ms.
+ * Idle threads are a LIFO list: the submitter claims the most recently
+ * idle one, so surplus threads age out at the other end.
+ *
+ * A job's life is an atomic state. QUEUED -> RUNNING under the mutex, by
+ * the thread that takes it; RUNNING -> DONE by that thread when fn
+ * returns, or RUNNING -> ABANDONED by the caller when it stops waiting
+ * (cancelled, deadline). Whoever wins that race owns the job: the caller
+ * frees a DONE job, the thread an ABANDONED one (after its cleanup). A
+ * queued job whose caller stops waiting is simply unlinked and freed.
+ */
+#include "exec/executor.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/atomic.h"
+#include "sched/debug.h"
+#include "sched/runtime.h"
+#include "sched/wait.h"
+#include "sched/task.h"
+#include "core/thread.h"
+
+#define EXECUTOR_MAGIC 0x65786563u /* "exec" */
+
+#define DEFAULT_IDLE_MS 10000u
+#define DEFAULT_STACK_SIZE ((size_t)2 << 20)
+#define STACK_SIZE_MIN ((size_t)64 << 10)
+#define STACK_SIZE_MAX ((size_t)1 << 30)
+/* How long an idle thread spins before it sleeps. */
+#define SPIN_NS 50000
+
+enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
+
+struct job {
+    struct job *next;          /* in its queue, under the mutex */
+    struct job *prev;
+    uint64_t order;            /* submission order, across both queues */
+    weft_fn fn;
+    void *arg;
+    weft_job_cleanup cleanup;
+    bool slow;
+    uint32_t state;            /* atomic, enum job_state */
+    void *result;
+    int err;
+    weft_task *task;           /* the waiting caller */
+    uint32_t seq;              /* ... and its suspension */
+    uint32_t released;         /* atomic: the thread is done with a DONE job */
+};
+
+struct job_queue {
+    struct job *head;
+    struct job *tail;
+    unsigned n;
+};
+
+struct pool_thread {
+    struct weft__thread thread;
+    struct weft_executor *ex;
+    pthread_cond_t cv;         /* it sleeps on this, with the mutex */
+    uint32_t claimed;          /* atomic: a submitter picked it */
+    bool sleeping;             /* under the mutex: needs a signal */
+    struct pool_thread *idle_next; /* in the idle list, under the mutex */
+    struct pool_thread *idle_prev;
+    struct pool_thread *retired_next;
+};
+
+struct weft_executor {
+    uint32_t magic;
+    pthread_mutex_t mu;
+    pthread_cond_t drained;    /* blocking shutdowns wait here */
+    weft_event drained_event;  /* shutdowns in a task wait here */
+    struct job_queue quick;
+    struct job_queue slow;
+    uint64_t next_order;
+    unsigned max_threads;
+    unsigned max_slow;
+    unsigned max_spinning;
+    int64_t idle_ms;
+    size_t stack_size;
+    unsigned nthreads;         /* started (or starting) and not exited */
+    unsigned nidle;
+    unsigned running;
+    unsigned running_slow;
+    unsigned spinning;
+    uint32_t shutdown;         /* atomic (spinners read it unlocked) */
+    struct pool_thread *idle;  /* most recently idle first */
+    struct pool_thread *retired; /* exited, not yet joined */
+    weft_executor_stats stats; /* the counters, under the mutex */
+};
+
+/* The job the calling pool thread runs, for weft_fail. */
+static __thread struct job *current_job;
+
+/* --- queues ------------------------------------------------------------- */
+
+static void queue_push(struct job_queue *q, struct job *job)
+{
+    job->next = NULL;
+    job->prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->next = job;
+    else
+        q->head = job;
+    q->tail = job;
+    q->n++;
+}
+
+static void queue_unlink(struct job_queue *q, struct job *job)
+{
+    if (job->prev != NULL)
+        job->prev->next = job->next;
+    else
+        q->head = job->next;
+    if (job->next != NULL)
+        job->next->prev = job->prev;
+    else
+        q->tail = job->prev;
+    q->n--;
+}
+
+static bool slow_allowed(const struct weft_executor *ex)
+{
+    return ex->running_slow < ex->max_slow;
+}
+
+/* Takes the oldest job a thread may run now and marks it running; mutex
+ * held. */
+static struct job *take_job(struct weft_executor *ex)
+{
+    struct job *quick = ex->quick.head;
+    struct job *slow = slow_allowed(ex) ? ex->slow.head : NULL;
+    struct job *job;
+
+    if (quick != NULL && (slow == NULL || quick->order < slow->order))
+        job = quick;
+    else
+        job = slow;
+    if (job == NULL)
+        return NULL;
+    queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
+    weft__store_relaxed_u32(&job->state, JOB_RUNNING);
+    ex->running++;
+    if (job->slow)
+        ex->running_slow++;
+    return job;
+}
+
+/* --- pool threads ----------------------------------------------------------- */
+
+static void idle_push(struct weft_executor *ex, struct pool_thread *t)
+{
+    t->idle_prev = NULL;
+    t->idle_next = ex->idle;
+    if (ex->idle != NULL)
+        ex->idle->idle_prev = t;
+    ex->idle = t;
+    ex->nidle++;
+}
+
+static void idle_unlink(struct weft_executor *ex, struct pool_thread *t)
+{
+    if (t->idle_prev != NULL)
+        t->idle_prev->idle_next = t->idle_next;
+    else
+        ex->idle = t->idle_next;
+    if (t->idle_next != NULL)
+        t->idle_next->idle_prev = t->idle_prev;
+    t->idle_next = t->idle_prev = NULL;
+    ex->nidle--;
+}
+
+/* Hands the most recently idle thread a job to look for; mutex held. */
+static void claim_idle(struct weft_executor *ex)
+{
+    struct pool_thread *t = ex->idle;
+
+    idle_unlink(ex, t);
+    weft__store_release_u32(&t->claimed, 1);
+    if (t->sleeping)
+        pthread_cond_signal(&t->cv);
+}
+
+/* Waits, mutex held, until the thread is claimed (true) or has been idle
+ * for idle_ms (false: it should exit). Shutdown counts as a claim. */
+static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
+{
+    struct timespec deadline;
+
+    weft__store_relaxed_u32(&me->claimed, 0);
+    idle_push(ex, me);
+    if (ex->spinning < ex->max_spinning) {
+        ex->spinning++;
+        pthread_mutex_unlock(&ex->mu);
+        int64_t until = weft__now_ns() + SPIN_NS;
+        for (unsigned i = 1;; i++) {
+            if (weft__load_acquire_u32(&me->claimed) ||
+                weft__load_relaxed_u32(&ex->shutdown))
+                break;
+            weft__cpu_relax();
+            if ((i & 63) == 0 && weft__now_ns() >= until)
+                break;
+        }
+        pthread_mutex_lock(&ex->mu);
+        ex->spinning--;
+    }
+    weft__abstime_after(&deadline, ex->idle_ms);
+    while (!weft__load_relaxed_u32(&me->claimed) &&
+           !weft__load_relaxed_u32(&ex->shutdown)) {
+        me->sleeping = true;
+        int rc = pthread_cond_timedwait(&me->cv, &ex->mu, &deadline);
+        me->sleeping = false;
+        if (rc == ETIMEDOUT && !weft__load_relaxed_u32(&me->claimed) &&
+            !weft__load_relaxed_u32(&ex->shutdown)) {
+            idle_unlink(ex, me);
+            ex->stats.retired++;
+            return false;
+        }
+    }
+    if (!weft__load_relaxed_u32(&me->claimed))
+        idle_unlink(ex, me); /* shutdown */
+    return true;
+}
+
+/* Ends a job that ran: hands the result to its caller, or, if the caller
+ * left, to the cleanup (then returns true). */
+static bool finish_job(struct job *job, void *result, int err)
+{
+    weft_task *task = job->task;
+    uint32_t seq = job->seq;
+
+    job->result = result;
+    job->err = err;
+    if (weft__cas_u32(&job->state, JOB_RUNNING, JOB_DONE)) {
+        weft__wake(task, seq, WEFT__WAKE_DONE);
+        weft__store_release_u32(&job->released, 1);
+        return false;
+    }
+    if (job->cleanup != NULL)
+        job->cleanup(job->arg, result, err);
+    weft__free(job);
+    return true;
+}
+
+static void run_job(struct weft_executor *ex, struct job *job)
+{
+    bool slow = job->slow;
+
+    pthread_mutex_unlock(&ex->mu);
+    current_job = job;
+    job->err = 0;
+    void *result = job->fn(job->arg);
+    current_job = NULL;
+    int err = job->err;
+    bool abandoned = finish_job(job, err == 0 ? result : NULL, err);
+    pthread_mutex_lock(&ex->mu);
+    ex->running--;
+    if (slow)
+        ex->running_slow--;
+    ex->stats.completed++;
+    if (abandoned)
+        ex->stats.abandoned++;
+}
+
+bool weft__job_fail(int err)
+{
+    if (current_job == NULL)
+        return false;
+    current_job->err = err;
+    return true;
+}
+
+static void *pool_thread_main(void *arg)
+{
+    struct pool_thread *me = arg;
+    struct weft_executor *ex = me->ex;
+
+    (void)pthread_setname_np(pthread_self(), "weft-blocking");
+    pthread_mutex_lock(&ex->mu);
+    for (;;) {
+        struct job *job = take_job(ex);
+        if (job != NULL) {
+            run_job(ex, job);
+            continue;
+        }
+        if (weft__load_relaxed_u32(&ex->shutdown))
+            break;
+        if (!wait_for_claim(ex, me))
+            break;
+    }
+    ex->nthreads--;
+    me->retired_next = ex->retired;
+    ex->retired = me;
+    if (ex->nthreads == 0 && weft__load_relaxed_u32(&ex->shutdown)) {
+        pthread_cond_broadcast(&ex->drained);
+        (void)weft_event_set(&ex->drained_event);
+    }
+    /* The last touch of ex: whoever frees it joins this thread first. */
+    pthread_mutex_unlock(&ex->mu);
+    return NULL;
+}
+
+/* Joins the threads that have exited; mutex not held. */
+static void join_retired(struct pool_thread *list)
+{
+    while (list != NULL) {
+        struct pool_thread *next = list->retired_next;
+        weft__thread_join(&list->thread);
+        pthread_cond_destroy(&list->cv);
+        weft__free(list);
+        list = next;
+    }
+}
+
+static struct pool_thread *take_retired(struct weft_executor *ex)
+{
+    struct pool_thread *list = ex->retired;
+    ex->retired = NULL;
+    return list;
+}
+
+static int start_thread(struct weft_executor *ex)
+{
+    struct pool_thread *t = weft__calloc(1, sizeof *t);
+    pthread_condattr_t attr;
+    int rc;
+
+    if (t == NULL)
+        return -ENOMEM;
+    t->ex = ex;
+    rc = -pthread_condattr_init(&attr);
+    if (rc == 0) {
+        rc = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        if (rc == 0)
+            rc = -pthread_cond_init(&t->cv, &attr);
+        pthread_condattr_destroy(&attr);
+    }
+    if (rc < 0) {
+        weft__free(t);
+        return rc;
+    }
+    rc = weft__thread_start(&t->thread, ex->stack_size, pool_thread_main, t);
+    if (rc < 0) {
+        pthread_cond_destroy(&t->cv);
+        weft__free(t);
+        return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
+    }
+    return 0;
+}
+
+/* --- creating and shutting down ------------------------------------------- */
+
+static int check_opts(const weft_executor_opts *opts)
+{
+    if (opts == NULL)
+        return 0;
+    for (size_t i = 0; i < WEFT__ARRAY_SIZE(opts->reserved); i++) {
+        if (opts->reserved[i] != NULL)
+            return -EINVAL;
+    }
+    if (opts->max_threads > WEFT_EXECUTOR_THREADS_MAX)
+        return -EINVAL;
+    if (opts->stack_size != 0 && (opts->stack_size < STACK_SIZE_MIN ||
+                                  opts->stack_size > STACK_SIZE_MAX))
+        return -EINVAL;
+    return 0;
+}
+
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (unsigned)n;
+}
+
+static int executor_new(struct weft_executor **out,
+                        const weft_executor_opts *opts, unsigned max_default)
+{
+    struct weft_executor *ex;
+    pthread_condattr_t attr;
+    int rc = check_opts(opts);
+
+    if (rc < 0)
+        return rc;
+    unsigned max = opts != NULL && opts->max_threads != 0 ? opts->max_threads
+                                                          : max_default;
+    unsigned max_slow = opts != NULL ? opts->max_slow : 0;
+    if (max_slow > max)
+        return -EINVAL;
+    ex = weft__calloc(1, sizeof *ex);
+    if (ex == NULL)
+        return -ENOMEM;
+    ex->max_threads = max;
+    ex->max_slow = max_slow != 0 ? max_slow : (max + 1) / 2;
+    ex->max_spinning = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
+    ex->idle_ms = opts != NULL && opts->idle_ms != 0 ? opts->idle_ms
+                                                     : DEFAULT_IDLE_MS;
+    ex->stack_size = opts != NULL && opts->stack_size != 0
+                         ? opts->stack_size : DEFAULT_STACK_SIZE;
+    rc = -pthread_mutex_init(&ex->mu, NULL);
+    if (rc < 0)
+        goto fail_mutex;
+    rc = -pthread_condattr_init(&attr);
+    if (rc < 0)
+        goto fail_cond;
+    (void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    rc = -pthread_cond_init(&ex->drained, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc < 0)
+        goto fail_cond;
+    (void)weft_event_init(&ex->drained_event);
+    ex->magic = EXECUTOR_MAGIC;
+    *out = ex;
+    return 0;
+fail_cond:
+    pthread_mutex_destroy(&ex->mu);
+fail_mutex:
+    weft__free(ex);
+    return rc;
+}
+
+int weft_executor_create(weft_executor **ex, const weft_executor_opts *opts)
+{
+    unsigned cpus = online_cpus();
+
+    if (ex == NULL)
+        return -EINVAL;
+    *ex = NULL;
+    return executor_new(ex, opts, cpus + 4 < 32 ? cpus + 4 : 32);
+}
+
+static struct weft_executor *executor_of(weft_executor *ex)
+{
+    if (ex == NULL || ex->magic != EXECUTOR_MAGIC)
+        return NULL;
+    return ex;
+}
+
+/* Fails every queued job with err; mutex held. Their callers are woken
+ * once the mutex is dropped, from the list returned. */
+static struct job *drop_queued(struct weft_executor *ex, int err)
+{
+    struct job *dropped = NULL;
+    struct job_queue *queues[2] = { &ex->quick, &ex->slow };
+
+    for (int i = 0; i < 2; i++) {
+        while (queues[i]->head != NULL) {
+            struct job *job = queues[i]->head;
+            queue_unlink(queues[i], job);
+            job->result = NULL;
+            job->err = err;
+            /* Under the mutex a caller giving up sees DONE, not QUEUED,
+             * and waits for the release below. */
+            weft__store_relaxed_u32(&job->state, JOB_DONE);
+            job->next = dropped;
+            dropped = job;
+            ex->stats.dropped++;
+        }
+    }
+    return dropped;
+}
+
+static void wake_dropped(struct job *list)
+{
+    while (list != NULL) {
+        struct job *next = list->next;
+        weft__wake(list->task, list->seq, WEFT__WAKE_DONE);
+        weft__store_release_u32(&list->released, 1);
+        list = next;
+    }
+}
+
+int weft_executor_shutdown(weft_executor *pub, unsigned flags)
+{
+    struct weft_executor *ex = executor_of(pub);
+    struct job *dropped = NULL;
+
+    if (ex == NULL || (flags & ~WEFT_EXECUTOR_CANCEL_QUEUED) != 0)
+        return -EINVAL;
+    pthread_mutex_lock(&ex->mu);
+    weft__store_release_u32(&ex->shutdown, 1);
+    /* Without threads nothing would run what is queued. */
+    if ((flags & WEFT_EXECUTOR_CANCEL_QUEUED) || ex->nthreads == 0)
+        dropped = drop_queued(ex, -ESHUTDOWN);
+    for (struct pool_thread *t = ex->idle; t != NULL; t = t->idle_next) {
+        if (t->sleeping)
+            pthread_cond_signal(&t->cv);
+    }
+    if (ex->nthreads == 0)
+        (void)weft_event_set(&ex->drained_event);
+    pthread_mutex_unlock(&ex->mu);
+    wake_dropped(dropped);
+
+    if (weft_current() != NULL) {
+        weft_scope shield;
+        (void)weft_shield_enter(&shield);
+        (void)weft_event_wait(&ex->drained_event, WEFT_FOREVER);
+        (void)weft_scope_leave(&shield);
+        pthread_mutex_lock(&ex->mu);
+    } else {
+        pthread_mutex_lock(&ex->mu);
+        while (ex->nthreads > 0)
+            pthread_cond_wait(&ex->drained, &ex->mu);
+    }
+    struct pool_thread *retired = take_retired(ex);
+    pthread_mutex_unlock(&ex->mu);
+    join_retired(retired);
+    return 0;
+}
+
+static void executor_free(struct weft_executor *ex)
+{
+    ex->magic = 0;
+    (void)weft_event_destroy(&ex->drained_event);
+    pthread_cond_destroy(&ex->drained);
+    pthread_mutex_destroy(&ex->mu);
+    weft__free(ex);
+}
+
+int weft_executor_destroy(weft_executor *pub)
+{
+    struct weft_executor *ex = executor_of(pub);
+    struct weft__runtime *rt;
+    bool is_default = false;
+
+    if (ex == NULL)
+        return -EINVAL;
+    rt = weft__runtime_acquire();
+    if (rt != NULL && weft__load_acquire_ptr((void *const *)&rt->blocking) == ex)
+        is_default = true;
+    weft__runtime_release();
+    if (is_default)
+        return -EINVAL;
+    (void)weft_executor_shutdown(ex, 0);
+    executor_free(ex);
+    return 0;
+}
+
+int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
+{
+    struct weft_executor *ex;
+
+    if (stats == NULL)
+        return -EINVAL;
+    memset(stats, 0, sizeof *stats);
+    if (pub == NULL) {
+        struct weft__runtime *rt = weft__runtime_acquire();
+        ex = rt != NULL ? weft__load_acquire_ptr((void *const *)&rt->blocking)
+                        : NULL;
+        if (ex != NULL) {
+            /* The pool lives until the runtime ends, which the lock held
+             * by acquire prevents. */
+            pthread_mutex_lock(&ex->mu);
+        }
+        weft__runtime_release();
+        if (rt == NULL)
+            return -ESRCH;
+        if (ex == NULL)
+            return 0;
+    } else {
+        ex = executor_of(pub);
+        if (ex == NULL)
+            return -EINVAL;
+        pthread_mutex_lock(&ex->mu);
+    }
+    *stats = ex->stats;
+    stats->threads = ex->nthreads;
+    stats->idle = ex->nidle;
+    stats->running = ex->running;
+    stats->running_slow = ex->running_slow;
+    stats->queued = ex->quick.n + ex->slow.n;
+    stats->shutdown = weft__load_relaxed_u32(&ex->shutdown);
+    pthread_mutex_unlock(&ex->mu);
+    return 0;
+}
+
+/* --- the default pool -------------------------------------------------------- */
+
+struct weft_executor *weft__executor_default(struct weft__runtime *rt)
+{
+    struct weft_executor *ex =
+        weft__load_acquire_ptr((void *const *)&rt->blocking);
+
+    if (WEFT__LIKELY(ex != NULL))
+        return ex;
+    if (executor_new(&ex, NULL, rt->blocking_threads) < 0)
+        return NULL;
+    /* Another task may have raced us to it; its pool wins. */
+    if (!weft__cas_ptr((void **)&rt->blocking, NULL, ex)) {
+        executor_free(ex);
+        ex = weft__load_acquire_ptr((void *const *)&rt->blocking);
+    }
+    return ex;
+}
+
+void weft__executor_default_destroy(struct weft__runtime *rt)
+{
+    struct weft_executor *ex = rt->blocking;
+
+    if (ex == NULL)
+        return;
+    (void)weft_executor_shutdown(ex, 0);
+    weft__store_release_ptr((void **)&rt->blocking, NULL);
+    executor_free(ex);
+}
+
+/* --- submitting ---------------------------------------------------------------- */
+
+static int check_job_opts(const weft_job_opts *opts)
+{
+    if (opts == NULL)
+        return 0;
+    if ((opts->flags & ~WEFT_JOB_SLOW) != 0)
+        return -EINVAL;
+    for (size_t i = 0; i < WEFT__ARRAY_SIZE(opts->reserved); i++) {
+        if (opts->reserved[i] != NULL)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* Queues job, whose caller has begun its wait, and makes sure a thread
+ * will look for it. Returns 0, or -ESHUTDOWN / a thread start error with
+ * the job not queued. */
+static int submit(struct weft_executor *ex, struct job *job)
+{
+    bool start = false;
+    int rc = 0;
+
+    pthread_mutex_lock(&ex->mu);
+    if (weft__load_relaxed_u32(&ex->shutdown)) {
+        pthread_mutex_unlock(&ex->mu);
+        return -ESHUTDOWN;
+    }
+    job->order = ex->next_order++;
+    job->state = JOB_QUEUED;
+    queue_push(job->slow ? &ex->slow : &ex->quick, job);
+    /* A slow job beyond the cap waits for a slow job's thread to loop. */
+    if (!job->slow || slow_allowed(ex)) {
+        if (ex->idle != NULL) {
+            claim_idle(ex);
+        } else if (ex->nthreads < ex->max_threads) {
+            ex->nthreads++;
+            ex->stats.started++;
+            if (ex->nthreads > ex->stats.peak_threads)
+                ex->stats.peak_threads = ex->nthreads;
+            start = true;
+        }
+    }
+    struct pool_thread *retired = take_retired(ex);
+    pthread_mutex_unlock(&ex->mu);
+    join_retired(retired);
+    if (!start)
+        return 0;
+    rc = start_thread(ex);
+    if (rc == 0)
+        return 0;
+    struct job *stranded = NULL;
+    pthread_mutex_lock(&ex->mu);
+    ex->nthreads--;
+    ex->stats.started--;
+    /* Other threads will get to the queue; with none, nothing would:
+     * this job fails, and so do those queued behind a thread that
+     * another submitter counted on starting. */
+    if (ex->nthreads > 0 || job->state != JOB_QUEUED) {
+        rc = 0;
+    } else {
+        queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
+        stranded = drop_queued(ex, rc);
+        if (weft__load_relaxed_u32(&ex->shutdown)) {
+            pthread_cond_broadcast(&ex->drained);
+            (void)weft_event_set(&ex->drained_event);
+        }
+    }
+    pthread_mutex_unlock(&ex->mu);
+    wake_dropped(stranded);
+    return rc;
+}
+
+/* The caller stopped waiting (rc): drops a queued job, abandons a running
+ * one, or collects one that finished meanwhile (returns 1 then). */
+static int give_up(struct weft_executor *ex, struct job *job, int rc)
+{
+    pthread_mutex_lock(&ex->mu);
+    if (weft__load_relaxed_u32(&job->state) == JOB_QUEUED) {
+        queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
+        ex->stats.dropped++;
+        pthread_mutex_unlock(&ex->mu);
+        if (job->cleanup != NULL)
+            job->cleanup(job->arg, NULL, rc);
+        weft__free(job);
+        return 0;
+    }
+    pthread_mutex_unlock(&ex->mu);
+    if (weft__cas_u32(&job->state, JOB_RUNNING, JOB_ABANDONED))
+        return 0; /* the thread frees it */
+    return 1;     /* DONE: finished, or dropped by a shutdown */
+}
+
+static int collect(struct job *job, void **result)
+{
+    int err;
+
+    for (unsigned spins = 0; !weft__load_acquire_u32(&job->released);
+         spins++) {
+        if (spins < 1000)
+            weft__cpu_relax();
+        else
+            sched_yield();
+    }
+    err = job->err;
+    if (result != NULL)
+        *result = err == 0 ? job->result : NULL;
+    weft__free(job);
+    return err;
+}
+
+int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
+                         void **result, const weft_job_opts *opts)
+{
+    weft_task *self = weft_current();
+    struct weft_executor *ex;
+    struct job *job;
+    int rc;
+
+    if (result != NULL)
+        *result = NULL;
+    if (fn == NULL || check_job_opts(opts) < 0)
+        return -EINVAL;
+    if (pub != NULL && (ex = executor_of(pub)) == NULL)
+        return -EINVAL;
+    if (self == NULL)
+        return -EPERM;
+    if (pub == NULL && (ex = weft__executor_default(self->rt)) == NULL)
+        return -ENOMEM;
+    job = weft__malloc(sizeof *job);
+    if (job == NULL)
+        return -ENOMEM;
+    job->fn = fn;
+    job->arg = arg;
+    job->cleanup = opts != NULL ? opts->cleanup : NULL;
+    job->slow = opts != NULL && (opts->flags & WEFT_JOB_SLOW) != 0;
+    job->result = NULL;
+    job->err = 0;
+    job->task = self;
+    job->released = 0;
+    rc = weft__wait_begin(self, 0, &job->seq);
+    if (rc < 0) {
+        /* Interrupted before it was queued: as for a job dropped from the
+         * queue, -ECANCELED or -ETIMEDOUT hands arg to the cleanup, so
+         * the caller never has to guess who owns it. */
+        if (job->cleanup != NULL)
+            job->cleanup(arg, NULL, rc);
+        weft__free(job);
+        return rc;
+    }
+    rc = submit(ex, job);
+    if (rc < 0) {
+        (void)weft__wait_abort(self);
+        weft__free(job);
+        return rc;
+    }
+    weft__task_waiting(self, WEFT__WAITING_THREAD, NULL);
+    int reason = weft__wait_commit(self);
+    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+    if (reason == WEFT__WAKE_DONE)
+        return collect(job, result);
+    rc = weft__wake_error(reason);
+    /* Finished as the caller was interrupted: the result is delivered
+     * and the interruption stays pending for the next suspension. */
+    if (give_up(ex, job, rc) == 1)
+        return collect(job, result);
+    return rc;
+}
+
+int weft_to_thread(weft_fn fn, void *arg, void **result)
+{
+    return weft_run_in_executor(NULL, fn, arg, result, NULL);
+}

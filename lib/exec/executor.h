@@ -1,0 +1,25 @@
+/* Thread pools for blocking functions (weft/executor.h): the internals
+ * the runtime and weft_fail need. */
+#ifndef WEFT_EXECUTOR_INTERNAL_H
+#define WEFT_EXECUTOR_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "core/internal.h"
+
+struct weft__runtime;
+
+/* The runtime's default pool, created on first use with
+ * rt->blocking_threads threads at most. Returns NULL if it could not be
+ * created (out of memory). */
+struct weft_executor *weft__executor_default(struct weft__runtime *rt);
+
+/* Shuts down and frees the default pool, if it was created: called by
+ * weft_run once every task has ended, so it waits for abandoned jobs. */
+void weft__executor_default_destroy(struct weft__runtime *rt);
+
+/* weft_fail() called by a blocking function on a pool thread: records err
+ * as the job's error. Returns false if the caller runs no job. */
+bool weft__job_fail(int err);
+
+#endif /* WEFT_EXECUTOR_INTERNAL_H */

@@ -1,0 +1,257 @@
+/* Task groups (weft/group.h).
+ *
+ * Each child carries a wait node whose on_finish hook runs when the child
+ * finishes, on whichever worker that happens: it drops the child from the
+ * group, keeps its error if it failed, cancels its siblings on the first
+ * failure, and wakes the waiter once no child is left. So a long-lived
+ * group holds only its running children and its failures, and a failure
+ * cancels the siblings at once, as asyncio.TaskGroup's done callbacks do.
+ */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "core/atomic.h"
+#include "sched/wait.h"
+#include "sched/task.h"
+#include "sched/worker.h"
+
+struct weft_group;
+
+/* One running child. */
+struct child {
+    struct weft__waiter node;   /* first: the hook gets the node */
+    struct weft_group *group;
+    weft_task *task;            /* the group's reference */
+    struct child *prev;         /* in the group's list of running ones */
+    struct child *next;
+};
+
+struct weft_group {
+    /* Guards all below. A mutex, not a spinlock: it is held across a
+     * spawn, and children on every worker spawn into the same group. Never
+     * held across a suspension. */
+    pthread_mutex_t lock;
+    struct child *running;      /* the running children */
+    size_t nrunning;
+    bool cancelling;            /* a child failed, or the waiter stopped */
+    bool waiting;               /* weft_group_wait is running */
+    bool waited;                /* weft_group_wait has returned */
+    weft_task *waiter;          /* the waiting task, while suspended */
+    uint32_t waiter_seq;        /* ... its suspension, or 0 */
+    int first_err;
+    weft_task **errors;         /* failed children, in order */
+    size_t nerrors;
+    size_t cap;
+};
+
+int weft_group_create(weft_group **out)
+{
+    weft_group *g;
+
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    g = weft__calloc(1, sizeof *g);
+    if (g == NULL)
+        return -ENOMEM;
+    int rc = pthread_mutex_init(&g->lock, NULL);
+    if (rc != 0) {
+        weft__free(g);
+        return -rc;
+    }
+    *out = g;
+    return 0;
+}
+
+/* Cancels every running child. Called with the lock held. */
+static void cancel_children(weft_group *g)
+{
+    g->cancelling = true;
+    for (struct child *c = g->running; c != NULL; c = c->next)
+        (void)weft_cancel(c->task);
+}
+
+static void keep_error(weft_group *g, weft_task *t)
+{
+    if (g->nerrors == g->cap) {
+        size_t cap = g->cap == 0 ? 4 : g->cap * 2;
+        weft_task **bigger = weft__realloc(g->errors, cap * sizeof *bigger);
+        if (bigger == NULL) {
+            /* Out of memory: the error cannot be kept, so it is said. */
+            weft__log("task group: no memory to keep an error (%s)",
+                      weft_err_name(t->err));
+            weft_task_unref(t);
+            return;
+        }
+        g->errors = bigger;
+        g->cap = cap;
+    }
+    g->errors[g->nerrors++] = t;
+}
+
+/* A child finished (called by its finisher, on any worker). */
+static void child_finished(struct weft__waiter *node)
+{
+    struct child *c = (struct child *)(void *)node;
+    weft_group *g = c->group;
+    weft_task *t = c->task;
+
+    pthread_mutex_lock(&g->lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        g->running = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    g->nrunning--;
+    /* A child the group cancelled did not fail; any other error is kept,
+     * and the first one cancels the siblings. */
+    if (t->err != 0 && t->err != -ECANCELED) {
+        weft__store_relaxed_u32(&t->retrieved, 1);
+        if (g->first_err == 0)
+            g->first_err = t->err;
+        keep_error(g, t);
+        if (!g->cancelling)
+            cancel_children(g);
+    } else {
+        weft_task_unref(t);
+    }
+    if (g->nrunning == 0 && g->waiter_seq != 0)
+        weft__wake(g->waiter, g->waiter_seq, WEFT__WAKE_DONE);
+    pthread_mutex_unlock(&g->lock);
+    weft__free(c);
+}
+
+int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
+                     const weft_spawn_opts *opts)
+{
+    struct child *c;
+    weft_task *t;
+    int rc;
+
+    if (task != NULL)
+        *task = NULL;
+    if (g == NULL || fn == NULL)
+        return -EINVAL;
+    c = weft__calloc(1, sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    pthread_mutex_lock(&g->lock);
+    rc = g->waited ? -EPIPE : g->cancelling ? -ECANCELED : 0;
+    /* Spawned and counted under the lock, so that a wait that sees no
+     * running child cannot miss it. */
+    if (rc == 0)
+        rc = weft_spawn_ex(&t, fn, arg, opts);
+    if (rc < 0) {
+        pthread_mutex_unlock(&g->lock);
+        weft__free(c);
+        return rc;
+    }
+    c->group = g;
+    c->task = t;
+    c->next = g->running;
+    if (c->next != NULL)
+        c->next->prev = c;
+    g->running = c;
+    g->nrunning++;
+    if (task != NULL)
+        *task = weft_task_ref(t);
+    c->node.target = t;
+    c->node.on_finish = child_finished;
+    bool added = weft__waiter_add(t, &c->node);
+    pthread_mutex_unlock(&g->lock);
+    if (!added)
+        child_finished(&c->node); /* it finished already */
+    return 0;
+}
+
+int weft_group_wait(weft_group *g)
+{
+    weft_task *self = weft_current();
+    int interrupted = 0;
+    unsigned flags = 0;
+
+    if (g == NULL)
+        return -EINVAL;
+    if (self == NULL)
+        return -EPERM;
+    pthread_mutex_lock(&g->lock);
+    if (g->waited || g->waiting) {
+        pthread_mutex_unlock(&g->lock);
+        return -EPIPE;
+    }
+    g->waiting = true;
+    while (g->nrunning > 0) {
+        uint32_t seq;
+        int rc = weft__wait_begin(self, flags, &seq);
+        if (rc == 0) {
+            g->waiter = self;
+            g->waiter_seq = seq;
+            pthread_mutex_unlock(&g->lock);
+            weft__task_waiting(self, WEFT__WAITING_GROUP, NULL);
+            rc = weft__wake_error(weft__wait_commit(self));
+            weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+            pthread_mutex_lock(&g->lock);
+            g->waiter_seq = 0;
+        }
+        if (rc < 0) {
+            /* No child outlives the wait: cancel them all, and wait on,
+             * shielded, for them to finish. */
+            interrupted = rc;
+            flags = WEFT__WAIT_SHIELDED;
+            cancel_children(g);
+        }
+    }
+    g->waiting = false;
+    g->waited = true;
+    int first_err = g->first_err;
+    pthread_mutex_unlock(&g->lock);
+    return interrupted != 0 ? interrupted : first_err;
+}
+
+size_t weft_group_errors(weft_group *g)
+{
+    if (g == NULL)
+        return 0;
+    pthread_mutex_lock(&g->lock);
+    size_t n = g->nerrors;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+int weft_group_error(weft_group *g, size_t i, weft_task **task)
+{
+    int rc = -EINVAL;
+
+    if (task != NULL)
+        *task = NULL;
+    if (g == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&g->lock);
+    if (i < g->nerrors) {
+        if (task != NULL)
+            *task = g->errors[i];
+        rc = g->errors[i]->err;
+    }
+    pthread_mutex_unlock(&g->lock);
+    return rc;
+}
+
+int weft_group_destroy(weft_group *g)
+{
+    if (g == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&g->lock);
+    bool busy = g->nrunning > 0 || g->waiting;
+    pthread_mutex_unlock(&g->lock);
+    if (busy)
+        return -EBUSY;
+    for (size_t i = 0; i < g->nerrors; i++)
+        weft_task_unref(g->errors[i]);
+    weft__free(g->errors);
+    pthread_mutex_destroy(&g->lock);
+    weft__free(g);
+    return 0;
+}

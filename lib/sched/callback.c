@@ -1,0 +1,200 @@
+/* call_soon and call_later (weft/callback.h).
+ *
+ * call_soon appends to the calling worker's FIFO of ready callbacks,
+ * which its scheduling loop runs, in order, before it picks the next task.
+ * call_later is a libevent timer on the worker's base. Either way the
+ * callback runs on that worker's own stack. Only that worker may touch
+ * its base and lists, so a cancel from another thread only marks the
+ * callback, which is then skipped. Callbacks still pending when the
+ * runtime ends are freed with the worker.
+ */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "core/atomic.h"
+#include "sched/worker.h"
+
+enum { PENDING, RAN, CANCELLED };
+
+struct weft_handle {
+    struct event ev;              /* call_later's timer */
+    bool timed;                   /* call_later, not call_soon */
+    weft_callback fn;
+    void *arg;
+    struct weft__worker *worker;  /* where it runs */
+    uint32_t state;               /* atomic: PENDING, RAN or CANCELLED */
+    uint32_t refs;                /* atomic: the worker's, and the handle's */
+    struct weft_handle *prev;     /* in the worker's soon or later list */
+    struct weft_handle *next;
+};
+
+static void unref(struct weft_handle *h)
+{
+    if (weft__faa_u32(&h->refs, (uint32_t)-1) == 1)
+        weft__free(h);
+}
+
+static struct weft_handle **list_of(struct weft_handle *h)
+{
+    return h->timed ? &h->worker->later : &h->worker->soon;
+}
+
+static void link_into(struct weft_handle *h)
+{
+    struct weft_handle **head = list_of(h);
+    struct weft__worker *w = h->worker;
+
+    h->prev = NULL;
+    h->next = NULL;
+    if (h->timed) {
+        h->next = *head;
+        if (h->next != NULL)
+            h->next->prev = h;
+        *head = h;
+    } else {
+        /* FIFO: append. */
+        h->prev = w->soon_tail;
+        if (w->soon_tail != NULL)
+            w->soon_tail->next = h;
+        else
+            *head = h;
+        w->soon_tail = h;
+    }
+}
+
+/* Takes h off its worker's list (and base). On that worker. */
+static void retire(struct weft_handle *h)
+{
+    struct weft_handle **head = list_of(h);
+    struct weft__worker *w = h->worker;
+
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        *head = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    else if (!h->timed)
+        w->soon_tail = h->prev;
+    if (h->timed)
+        w->armed_timers--;
+    unref(h);
+}
+
+static void run(struct weft_handle *h)
+{
+    if (weft__cas_u32(&h->state, PENDING, RAN))
+        h->fn(h->arg);
+}
+
+static void fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct weft_handle *h = arg;
+
+    (void)fd;
+    (void)what;
+    run(h);
+    retire(h);
+}
+
+void weft__callbacks_run_soon(struct weft__worker *w)
+{
+    /* Only those queued so far: a callback that queues another does not
+     * keep the worker here forever. */
+    struct weft_handle *last = w->soon_tail;
+    while (w->soon != NULL) {
+        struct weft_handle *h = w->soon;
+        bool was_last = h == last;
+        run(h);
+        retire(h);
+        if (was_last)
+            break;
+    }
+}
+
+static int schedule(bool timed, int64_t delay_ms, weft_callback fn, void *arg,
+                    weft_handle **handle)
+{
+    struct weft__worker *w = weft__worker_self();
+    struct weft_handle *h;
+
+    if (handle != NULL)
+        *handle = NULL;
+    if (fn == NULL || delay_ms < 0)
+        return -EINVAL;
+    if (w == NULL)
+        return -EPERM;
+    h = weft__malloc(sizeof *h);
+    if (h == NULL)
+        return -ENOMEM;
+    h->timed = timed;
+    h->fn = fn;
+    h->arg = arg;
+    h->worker = w;
+    h->state = PENDING;
+    h->refs = handle != NULL ? 2 : 1;
+    if (timed) {
+        struct timeval tv = { .tv_sec = (time_t)(delay_ms / 1000),
+                              .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000 };
+        event_assign(&h->ev, w->base, -1, 0, fire, h);
+        if (event_add(&h->ev, &tv) < 0) {
+            weft__free(h);
+            return -ENOMEM;
+        }
+        /* An armed timer makes the worker poll its base even while busy. */
+        w->armed_timers++;
+    }
+    link_into(h);
+    if (handle != NULL)
+        *handle = h;
+    return 0;
+}
+
+int weft_call_soon(weft_callback fn, void *arg, weft_handle **handle)
+{
+    return schedule(false, 0, fn, arg, handle);
+}
+
+int weft_call_later(int64_t delay_ms, weft_callback fn, void *arg,
+                    weft_handle **handle)
+{
+    return schedule(true, delay_ms, fn, arg, handle);
+}
+
+int weft_handle_cancel(weft_handle *h)
+{
+    if (h == NULL)
+        return -EINVAL;
+    int rc = weft__cas_u32(&h->state, PENDING, CANCELLED) ? 0 : -EALREADY;
+    /* On its own worker, free it now rather than when its turn comes. */
+    if (rc == 0 && weft__worker_self() == h->worker) {
+        if (h->timed)
+            event_del(&h->ev);
+        retire(h);
+    }
+    unref(h);
+    return rc;
+}
+
+void weft_handle_release(weft_handle *h)
+{
+    if (h != NULL)
+        unref(h);
+}
+
+void weft__callbacks_drop(struct weft__worker *w)
+{
+    while (w->later != NULL) {
+        struct weft_handle *h = w->later;
+        event_del(&h->ev);
+        weft__store_relaxed_u32(&h->state, CANCELLED);
+        retire(h);
+    }
+    while (w->soon != NULL) {
+        weft__store_relaxed_u32(&w->soon->state, CANCELLED);
+        retire(w->soon);
+    }
+}

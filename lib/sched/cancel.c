@@ -1,0 +1,219 @@
+/* Cancellation, timeout and shield scopes, weft_wait_for (see cancel.h
+ * and scope.h). */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <event2/event.h>
+
+#include "core/atomic.h"
+#include "sched/wait.h"
+#include "sched/scope.h"
+#include "sched/task.h"
+#include "sched/worker.h"
+
+_Static_assert(sizeof(struct weft__scope) <= sizeof(weft_scope),
+               "weft_scope is too small for a scope record");
+_Static_assert(_Alignof(struct weft__scope) <= _Alignof(weft_scope),
+               "weft_scope is not aligned enough for a scope record");
+
+int weft_cancel(weft_task *task)
+{
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    /* Under the lock, against completion: a request made here is seen by
+     * the task's completion, which then ends it cancelled. */
+    weft__spin_lock(&task->lock);
+    if (task->done) {
+        weft__spin_unlock(&task->lock);
+        return -EALREADY;
+    }
+    weft__fas_u32(&task->cancel_requested, 1);
+    weft__spin_unlock(&task->lock);
+    weft__wake_for_cancel(task);
+    return 0;
+}
+
+int weft_task_cancelled(weft_task *task)
+{
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    return weft__load_acquire_u32(&task->cancel_requested) != 0;
+}
+
+/* --- scopes ---------------------------------------------------------------- */
+
+struct weft__scope *weft__scope_deadline(weft_task *t)
+{
+    struct weft__scope *best = NULL;
+
+    for (struct weft__scope *s = t->scopes; s != NULL && !s->shield;
+         s = s->outer) {
+        if (s->deadline != WEFT__NO_DEADLINE &&
+            (best == NULL || s->deadline < best->deadline))
+            best = s;
+    }
+    return best;
+}
+
+static void deadline_fired(evutil_socket_t fd, short what, void *arg)
+{
+    struct weft__scope *scope = arg;
+    struct weft__worker *w = weft__worker_self();
+
+    (void)fd;
+    (void)what;
+    w->armed_timers--;
+    scope->armed = false;
+    weft__wake(scope->task, scope->seq, WEFT__WAKE_DEADLINE);
+}
+
+void weft__scope_arm(struct weft__scope *scope, uint32_t seq)
+{
+    struct weft__worker *w = weft__worker_self();
+    weft_task *t = scope->task;
+    int64_t left = scope->deadline - weft_now();
+    struct timeval tv;
+
+    if (left < 0)
+        left = 0;
+    tv.tv_sec = (time_t)(left / 1000);
+    tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+    scope->seq = seq;
+    event_assign(&scope->ev, w->base, -1, 0, deadline_fired, scope);
+    /* Without the timer (no memory in libevent's heap) the deadline still
+     * holds at the next suspension, just not during this one. */
+    if (event_add(&scope->ev, &tv) < 0)
+        return;
+    scope->armed = true;
+    w->armed_timers++;
+    t->armed_scope = scope;
+    t->armed_on = w;
+}
+
+void weft__scope_disarm(weft_task *t)
+{
+    struct weft__scope *scope = t->armed_scope;
+
+    if (scope != NULL) {
+        if (scope->armed) {
+            struct weft__worker *w = weft__worker_self();
+            WEFT__ASSERT(w == t->armed_on);
+            event_del(&scope->ev);
+            w->armed_timers--;
+            scope->armed = false;
+        }
+        t->armed_scope = NULL;
+    }
+    t->armed_on = NULL;
+}
+
+/* Validates and links a new scope of the calling task. */
+static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
+{
+    weft_task *self = weft_current();
+    struct weft__scope *scope = (struct weft__scope *)(void *)storage;
+
+    if (storage == NULL)
+        return -EINVAL;
+    if (self == NULL)
+        return -EPERM;
+    scope->magic = WEFT__SCOPE_MAGIC;
+    scope->shield = shield;
+    scope->expired = false;
+    scope->armed = false;
+    scope->task = self;
+    scope->deadline = deadline;
+    scope->seq = 0;
+    scope->outer = self->scopes;
+    self->scopes = scope;
+    if (shield)
+        self->shields++;
+    return 0;
+}
+
+int weft_timeout_enter(weft_scope *scope, int64_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        return -EINVAL;
+    int64_t now = weft_now();
+    int64_t deadline = timeout_ms > WEFT__NO_DEADLINE - now - 1
+                           ? WEFT__NO_DEADLINE - 1 : now + timeout_ms;
+    return scope_open(scope, false, deadline);
+}
+
+int weft_timeout_enter_at(weft_scope *scope, int64_t deadline_ms)
+{
+    if (deadline_ms < 0)
+        return -EINVAL;
+    return scope_open(scope, false, deadline_ms);
+}
+
+int weft_shield_enter(weft_scope *scope)
+{
+    return scope_open(scope, true, WEFT__NO_DEADLINE);
+}
+
+/* The open scope behind storage, owned by the calling task, or an error. */
+static int scope_of_caller(weft_scope *storage, struct weft__scope **out)
+{
+    weft_task *self = weft_current();
+    struct weft__scope *scope = (struct weft__scope *)(void *)storage;
+
+    if (storage == NULL || scope->magic != WEFT__SCOPE_MAGIC)
+        return -EINVAL;
+    if (self == NULL || scope->task != self)
+        return -EPERM;
+    *out = scope;
+    return 0;
+}
+
+int weft_timeout_reschedule(weft_scope *storage, int64_t deadline_ms)
+{
+    struct weft__scope *scope;
+    int rc = scope_of_caller(storage, &scope);
+
+    if (rc < 0)
+        return rc;
+    if (scope->shield || deadline_ms < 0)
+        return -EINVAL;
+    /* The caller is running, so no suspension has its timer armed: the
+     * new deadline applies from the next suspension on. */
+    scope->deadline = deadline_ms;
+    return 0;
+}
+
+int weft_scope_leave(weft_scope *storage)
+{
+    struct weft__scope *scope;
+    int rc = scope_of_caller(storage, &scope);
+
+    if (rc < 0)
+        return rc;
+    if (scope->task->scopes != scope)
+        return -EINVAL; /* scopes are left innermost first */
+    scope->task->scopes = scope->outer;
+    if (scope->shield)
+        scope->task->shields--;
+    scope->magic = 0;
+    return scope->expired ? 1 : 0;
+}
+
+/* --- wait_for ---------------------------------------------------------------- */
+
+int weft_wait_for(weft_task *task, int64_t timeout_ms, void **result)
+{
+    weft_scope scope;
+    int rc;
+
+    if (result != NULL)
+        *result = NULL;
+    if (timeout_ms < 0)
+        return -EINVAL;
+    rc = weft_timeout_enter(&scope, timeout_ms);
+    if (rc < 0)
+        return rc;
+    /* On expiry the await cancels the task and waits for it to finish. */
+    rc = weft_await(task, result);
+    (void)weft_scope_leave(&scope);
+    return rc;
+}

@@ -1,0 +1,767 @@
+/* Suspending, waking and switching tasks; the scheduling loop of a worker.
+ *
+ * A task that gives up its worker switches straight to the next ready
+ * task, not through the scheduler: one context switch per yield or wake
+ * instead of two. The context that takes over then finishes the old one's
+ * business (requeue it, publish its suspension, or free its stack), since
+ * none of that is safe while the old task is still on its stack. The
+ * worker's own stack (the scheduler loop) runs to search other workers,
+ * to poll libevent and to park. doc/scheduler.md tells the whole story.
+ */
+#include "sched/wait.h"
+
+#include <errno.h>
+#include <event2/event.h>
+
+#include "core/atomic.h"
+#include "sched/debug.h"
+#include "sched/idle.h"
+#include "sched/globalq.h"
+#include "sched/runtime.h"
+#include "sched/scope.h"
+#include "sched/task.h"
+#include "sched/worker.h"
+
+#ifdef WEFT__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef WEFT__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Task switches between two polls of libevent while tasks keep the worker
+ * busy, so timers and sockets are not starved; and the interval at which
+ * the global queue is checked before the local one, so it is not starved
+ * either. Both 61, as in Go and Tokio. */
+#define POLL_INTERVAL 61
+#define GLOBAL_INTERVAL 61
+/* Tasks run from the LIFO slot in a row, so that two tasks waking each
+ * other cannot starve the rest of the queue (Tokio's number). */
+#define MAX_LIFO_POLLS 3
+/* Most tasks taken from the global queue at once. */
+#define GLOBAL_BATCH 32
+/* Rounds over all victims before a searching worker gives up. */
+#define STEAL_ROUNDS 2
+
+#define WAIT_WORD(seq, flags, reason, state)                                  \
+    (((uint64_t)(seq) << 32) | ((uint64_t)(flags) << 16) |                    \
+     ((uint64_t)(reason) << 8) | (uint64_t)(state))
+#define WAIT_SEQ(word) ((uint32_t)((word) >> 32))
+#define WAIT_FLAGS(word) ((unsigned)(((word) >> 16) & 0xff))
+#define WAIT_REASON(word) ((int)(((word) >> 8) & 0xff))
+#define WAIT_STATE(word) ((int)((word) & 0xff))
+/* The same word in another state, keeping seq and flags. */
+#define WAIT_WITH(word, reason, state)                                        \
+    WAIT_WORD(WAIT_SEQ(word), WAIT_FLAGS(word), reason, state)
+
+/* Wait-word flags. */
+#define WORD_SHIELDED 0x1u /* cancellation may not wake this suspension */
+
+/* --- queues of one worker ------------------------------------------------ */
+
+static void own_push(struct weft__worker *w, weft_task *t)
+{
+    t->next = NULL;
+    if (w->own_tail != NULL)
+        w->own_tail->next = t;
+    else
+        w->own_head = t;
+    w->own_tail = t;
+}
+
+static weft_task *own_pop(struct weft__worker *w)
+{
+    weft_task *t = w->own_head;
+    if (t != NULL) {
+        w->own_head = t->next;
+        if (w->own_head == NULL)
+            w->own_tail = NULL;
+        t->next = NULL;
+    }
+    return t;
+}
+
+/* Moves what other threads pushed to w's inbox into its own queue, in the
+ * order they arrived. */
+static void drain_inbox(struct weft__worker *w)
+{
+    weft_task *list, *reversed = NULL;
+
+    if (weft__load_relaxed_ptr((void *const *)&w->inbox) == NULL)
+        return;
+    list = weft__fas_ptr((void **)&w->inbox, NULL);
+    while (list != NULL) {
+        weft_task *next = list->next;
+        list->next = reversed;
+        reversed = list;
+        list = next;
+    }
+    while (reversed != NULL) {
+        weft_task *next = reversed->next;
+        own_push(w, reversed);
+        reversed = next;
+    }
+}
+
+static void note_depth(struct weft__worker *w)
+{
+    unsigned depth = weft__runq_len(&w->runq);
+    if (depth > w->stats.max_queue_depth)
+        WEFT__STAT_ADD(w, max_queue_depth, depth - w->stats.max_queue_depth);
+}
+
+/* Adds a ready, unpinned task to the back of w's ring; a full ring sends
+ * its older half and t to the global queue. */
+static void runq_push(struct weft__worker *w, weft_task *t)
+{
+    weft_task *batch[WEFT__RUNQ_CAP / 2 + 1];
+
+    while (!weft__runq_push(&w->runq, t)) {
+        unsigned n = weft__runq_claim_half(&w->runq, batch);
+        if (n > 0) {
+            batch[n++] = t;
+            weft__inject_push(&w->rt->inject, batch, n);
+            return;
+        }
+    }
+    note_depth(w);
+}
+
+/* Queues a ready task that runs on w at the back: in the stealable ring
+ * (telling a parked worker), unless it must run on w: a pinned task, or
+ * one whose suspension armed a timer here that it has yet to disarm.
+ * Those go to w's own queue, which only w takes from. */
+static void enqueue(struct weft__worker *w, weft_task *t)
+{
+    if (t->pinned || t->armed_on != NULL) {
+        WEFT__ASSERT(t->pinned ? t->home == w : t->armed_on == w);
+        own_push(w, t);
+        return;
+    }
+    runq_push(w, t);
+    weft__idle_notify_local(w->rt);
+}
+
+/* Takes tasks from the global queue: one to run, and up to a fair share
+ * more into w's ring. */
+static weft_task *global_pop(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+    weft_task *batch[GLOBAL_BATCH];
+    uint64_t len = weft__inject_len(&rt->inject);
+    unsigned room = WEFT__RUNQ_CAP - weft__runq_len(&w->runq);
+
+    if (len == 0)
+        return NULL;
+    uint64_t want = len / rt->nworkers + 1;
+    if (want > GLOBAL_BATCH)
+        want = GLOBAL_BATCH;
+    if (want > (uint64_t)room + 1)
+        want = (uint64_t)room + 1;
+    unsigned n = weft__inject_pop(&rt->inject, batch, (unsigned)want);
+    if (n == 0)
+        return NULL;
+    /* They fit: only this worker adds to its ring, and room was counted
+     * above; thieves can only make more. */
+    for (unsigned i = 1; i < n; i++) {
+        bool pushed = weft__runq_push(&w->runq, batch[i]);
+        WEFT__ASSERT(pushed);
+    }
+    note_depth(w);
+    WEFT__STAT_ADD(w, global_pops, n);
+    if (n > 1)
+        weft__idle_notify_local(rt);
+    return batch[0];
+}
+
+/* The next task from w's own sources, in the order of doc/scheduler.md:
+ * the LIFO slot (a few in a row), every 61st pick the global queue, its
+ * own queue and the ring in turn, then the global queue. */
+static weft_task *next_local(struct weft__worker *w)
+{
+    weft_task *t;
+
+    if (w->lifo != NULL) {
+        if (w->lifo_polls < MAX_LIFO_POLLS) {
+            t = w->lifo;
+            w->lifo = NULL;
+            w->lifo_polls++;
+            WEFT__STAT_ADD(w, lifo_hits, 1);
+            return t;
+        }
+        /* Its turn is over: to the back of the queue. */
+        t = w->lifo;
+        w->lifo = NULL;
+        enqueue(w, t);
+    }
+    w->lifo_polls = 0;
+    if (++w->tick % GLOBAL_INTERVAL == 0 && (t = global_pop(w)) != NULL)
+        return t;
+    drain_inbox(w);
+    /* Alternate between the two local queues so neither starves. */
+    if (w->tick & 1) {
+        if ((t = own_pop(w)) != NULL || (t = weft__runq_pop(&w->runq)) != NULL)
+            return t;
+    } else {
+        if ((t = weft__runq_pop(&w->runq)) != NULL || (t = own_pop(w)) != NULL)
+            return t;
+    }
+    return global_pop(w);
+}
+
+void weft__sched_push(struct weft__worker *w, weft_task *task)
+{
+    enqueue(w, task);
+}
+
+/* --- waking --------------------------------------------------------------- */
+
+/* A wake from a thread outside the runtime: to the worker that must take
+ * the task, or else to the global queue, waking a worker to take it. */
+static void ready_from_outside(struct weft__runtime *rt, weft_task *task)
+{
+    struct weft__worker *to = task->armed_on;
+    if (to == NULL && task->pinned)
+        to = task->home;
+    if (to != NULL) {
+        weft__worker_inbox_push(to, task);
+    } else {
+        weft__inject_push(&rt->inject, &task, 1);
+        weft__idle_notify(rt);
+    }
+}
+
+void weft__sched_ready(weft_task *task)
+{
+    struct weft__worker *w = weft__worker_self();
+    struct weft__runtime *rt = task->rt;
+
+    if (w == NULL || w->rt != rt) {
+        /* Once pushed, the task may run, finish and let weft_run() return;
+         * so nothing is read from the task after the push, and weft_run()
+         * waits for the count of such wakers to drop before it frees the
+         * runtime and its workers. */
+        weft__faa_u32(&rt->foreign_wakers, 1);
+        ready_from_outside(rt, task);
+        weft__faa_u32(&rt->foreign_wakers, (uint32_t)-1);
+        return;
+    }
+    /* A suspension that armed a timer resumes on the worker holding it,
+     * which alone may disarm it. The task may move again afterwards. */
+    struct weft__worker *armed_on = task->armed_on;
+    if (armed_on != NULL && armed_on != w) {
+        weft__worker_inbox_push(armed_on, task);
+        return;
+    }
+    if (task->pinned && task->home != w) {
+        weft__worker_inbox_push(task->home, task);
+        return;
+    }
+    /* A wake on a worker goes to its LIFO slot: the woken task runs next,
+     * while what it needs is still in this core's cache. The task it
+     * displaces goes to the back of the queue. */
+    weft_task *displaced = w->lifo;
+    w->lifo = task;
+    if (displaced != NULL)
+        enqueue(w, displaced);
+}
+
+int weft__check_interrupt(weft_task *self)
+{
+    if (self->shields == 0 && weft__load_acquire_u32(&self->cancel_requested))
+        return -ECANCELED;
+    struct weft__scope *dl = weft__scope_deadline(self);
+    if (dl != NULL && dl->deadline <= weft_now()) {
+        dl->expired = true;
+        return -ETIMEDOUT;
+    }
+    return 0;
+}
+
+int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq_out)
+{
+    bool shielded = (flags & WEFT__WAIT_SHIELDED) || self->shields > 0;
+    struct weft__scope *dl = NULL;
+
+    if (!(flags & WEFT__WAIT_SHIELDED)) {
+        int rc = weft__check_interrupt(self);
+        if (rc < 0)
+            return rc;
+        dl = weft__scope_deadline(self);
+    }
+    /* Only the task itself changes its seq while it runs. */
+    uint64_t word = weft__load_relaxed_u64(&self->wait);
+    uint32_t seq = WAIT_SEQ(word) + 1;
+    if (WEFT__UNLIKELY(seq == 0))
+        seq = 1; /* 0 means "no suspension" to those that publish seqs */
+    /* A full barrier (an exchange): a weft_cancel() that set the request
+     * before this is seen below; one that sets it after sees SUSPENDING
+     * and wakes this suspension. */
+    weft__fas_u64(&self->wait, WAIT_WORD(seq, shielded ? WORD_SHIELDED : 0, 0,
+                                         WEFT__WAIT_SUSPENDING));
+    if (!shielded && weft__load_acquire_u32(&self->cancel_requested)) {
+        (void)weft__wait_abort(self);
+        return -ECANCELED;
+    }
+    if (dl != NULL)
+        weft__scope_arm(dl, seq);
+    *seq_out = seq;
+    return 0;
+}
+
+int weft__wake_error(int reason)
+{
+    switch (reason) {
+    case WEFT__WAKE_CANCEL:
+        return -ECANCELED;
+    case WEFT__WAKE_DEADLINE:
+        return -ETIMEDOUT;
+    default:
+        return 0;
+    }
+}
+
+bool weft__wait_suspended(weft_task *task)
+{
+    return WAIT_STATE(weft__load_acquire_u64(&task->wait)) ==
+           WEFT__WAIT_SUSPENDED;
+}
+
+bool weft__wake(weft_task *task, uint32_t seq, int reason)
+{
+    uint64_t word = weft__load_acquire_u64(&task->wait);
+
+    for (;;) {
+        int state = WAIT_STATE(word);
+        if (WAIT_SEQ(word) != seq ||
+            (state != WEFT__WAIT_SUSPENDING && state != WEFT__WAIT_SUSPENDED))
+            return false;
+        if (weft__cas_u64(&task->wait, word,
+                          WAIT_WITH(word, reason, WEFT__WAIT_WOKEN))) {
+            /* A SUSPENDING task is still on its stack: the context that
+             * takes over from it will see WOKEN and queue it. */
+            if (state == WEFT__WAIT_SUSPENDED)
+                weft__sched_ready(task);
+            return true;
+        }
+        word = weft__load_acquire_u64(&task->wait);
+    }
+}
+
+void weft__wake_for_cancel(weft_task *task)
+{
+    uint64_t word = weft__load_acquire_u64(&task->wait);
+    int state = WAIT_STATE(word);
+
+    if ((state == WEFT__WAIT_SUSPENDING || state == WEFT__WAIT_SUSPENDED) &&
+        !(WAIT_FLAGS(word) & WORD_SHIELDED))
+        (void)weft__wake(task, WAIT_SEQ(word), WEFT__WAKE_CANCEL);
+    /* Otherwise it is running or about to run, and sees the request at
+     * its next suspension; or it is shielded, and sees it after. */
+}
+
+/* --- switching ------------------------------------------------------------ */
+
+/* Finishes the business of the context that just switched away. */
+static void after_switch(struct weft__worker *w)
+{
+    weft_task *prev = w->prev;
+    enum weft__switch_action action = w->prev_action;
+
+    w->prev = NULL;
+    w->prev_action = WEFT__SWITCH_NONE;
+    switch (action) {
+    case WEFT__SWITCH_NONE:
+        break;
+    case WEFT__SWITCH_YIELD:
+        enqueue(w, prev);
+        break;
+    case WEFT__SWITCH_SUSPEND: {
+        uint64_t word = weft__load_acquire_u64(&prev->wait);
+        if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
+            weft__cas_u64(&prev->wait, word,
+                          WAIT_WITH(word, 0, WEFT__WAIT_SUSPENDED)))
+            break;
+        /* Woken before it was off its stack; it is WOKEN now. */
+        WEFT__ASSERT(WAIT_STATE(weft__load_acquire_u64(&prev->wait)) ==
+                     WEFT__WAIT_WOKEN);
+        enqueue(w, prev);
+        break;
+    }
+    case WEFT__SWITCH_EXIT:
+#ifdef WEFT__TSAN
+        __tsan_destroy_fiber(prev->tsan_fiber);
+        prev->tsan_fiber = NULL;
+#endif
+        weft__stack_free(&w->stacks, &w->rt->stacks, prev->stack);
+        prev->stack = NULL;
+        weft__task_retire(prev);
+        break;
+    }
+}
+
+/* Switches from `from` (NULL: the scheduler) to `to` (NULL: the
+ * scheduler), telling the sanitizers which stack is about to run. */
+static void switch_to(struct weft__worker *w, weft_task *from, weft_task *to)
+{
+    struct weft__ctx *from_ctx = from != NULL ? &from->ctx : &w->sched_ctx;
+    struct weft__ctx *to_ctx = to != NULL ? &to->ctx : &w->sched_ctx;
+
+    if (from != NULL && w->rt->debug)
+        weft__debug_slice_end(w, from);
+    /* Relaxed stores: task dumps read these from other threads. */
+    weft__store_relaxed_ptr((void **)&w->current, to);
+    if (to != NULL) {
+        w->ticks++;
+        WEFT__STAT_ADD(w, polled, 1);
+        weft__store_relaxed_u32(&to->last_worker, w->index);
+        if (w->rt->debug)
+            weft__debug_slice_start(w);
+    }
+#ifdef WEFT__TSAN
+    __tsan_switch_to_fiber(to != NULL ? to->tsan_fiber : w->tsan_fiber, 0);
+#endif
+#ifdef WEFT__ASAN
+    {
+        void **fake = &w->asan_fake_stack;
+        if (from != NULL)
+            fake = w->prev_action == WEFT__SWITCH_EXIT ? NULL
+                                                       : &from->asan_fake_stack;
+        if (to != NULL)
+            __sanitizer_start_switch_fiber(fake, to->stack->lo, to->stack->size);
+        else
+            __sanitizer_start_switch_fiber(fake, w->sched_stack_lo,
+                                           w->sched_stack_size);
+    }
+#endif
+    weft__ctx_switch(from_ctx, to_ctx);
+}
+
+/* Called by a context right after it is switched back in. */
+static void switched_in(struct weft__worker *w, weft_task *self)
+{
+#ifdef WEFT__ASAN
+    __sanitizer_finish_switch_fiber(self != NULL ? self->asan_fake_stack
+                                                 : w->asan_fake_stack,
+                                    NULL, NULL);
+#else
+    (void)w;
+    (void)self;
+#endif
+}
+
+static void task_entry(void *arg)
+{
+    weft_task *t = arg;
+    struct weft__worker *w = weft__worker_self();
+
+#ifdef WEFT__ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    after_switch(w);
+    weft__task_body(t);
+    weft__sched_exit(t);
+}
+
+/* Gives t a stack and a first frame if it has never run. A task whose
+ * stack cannot be had fails with -ENOMEM without running, and one
+ * cancelled before it started ends with -ECANCELED without running. */
+static bool prepare(struct weft__worker *w, weft_task *t)
+{
+    struct weft__stack *st;
+
+    if (t->stack != NULL)
+        return true;
+    if (weft__load_acquire_u32(&t->cancel_requested)) {
+        weft__task_complete(t, -ECANCELED, NULL);
+        weft__task_retire(t);
+        return false;
+    }
+    if (weft__stack_alloc(&w->stacks, &w->rt->stacks, t->stack_cls, &st) < 0) {
+        weft__task_complete(t, -ENOMEM, "no memory for the task's stack");
+        weft__task_retire(t);
+        return false;
+    }
+    t->stack = st;
+    weft__ctx_make(&t->ctx, st->lo, st->size, task_entry, t);
+#ifdef WEFT__TSAN
+    t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return true;
+}
+
+static bool poll_due(const struct weft__worker *w)
+{
+    return w->ticks >= POLL_INTERVAL && w->armed_timers > 0;
+}
+
+/* The next task a task handing over may switch to directly, or NULL to go
+ * to the scheduler (nothing local, or libevent is due a poll). */
+static weft_task *next_from_task(struct weft__worker *w)
+{
+    for (;;) {
+        /* Callbacks run on the worker's own stack: go there first. */
+        if (poll_due(w) || w->soon != NULL)
+            return NULL;
+        weft_task *t = next_local(w);
+        if (t == NULL || prepare(w, t))
+            return t;
+    }
+}
+
+static void switch_away(weft_task *self, enum weft__switch_action action)
+{
+    struct weft__worker *w = weft__worker_self();
+    weft_task *next = next_from_task(w);
+
+    w->prev = self;
+    w->prev_action = action;
+    switch_to(w, self, next);
+    /* Resumed, perhaps by another worker: ask TLS again. */
+    w = weft__worker_self();
+    switched_in(w, self);
+    after_switch(w);
+}
+
+/* The suspension is over: disarm its deadline, and note in the scope
+ * that it expired if that is what ended it. */
+static int end_wait(weft_task *self, uint64_t word)
+{
+    int reason = WAIT_REASON(word);
+
+    weft__store_relaxed_u64(&self->wait,
+                            WAIT_WORD(WAIT_SEQ(word), 0, 0, WEFT__WAIT_RUNNING));
+    if (reason == WEFT__WAKE_DEADLINE && self->armed_scope != NULL)
+        self->armed_scope->expired = true;
+    weft__scope_disarm(self);
+    return reason;
+}
+
+int weft__wait_commit(weft_task *self)
+{
+    uint64_t word = weft__load_acquire_u64(&self->wait);
+
+    if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING) {
+        switch_away(self, WEFT__SWITCH_SUSPEND);
+        word = weft__load_acquire_u64(&self->wait);
+    }
+    WEFT__ASSERT(WAIT_STATE(word) == WEFT__WAIT_WOKEN);
+    return end_wait(self, word);
+}
+
+int weft__wait_abort(weft_task *self)
+{
+    uint64_t word = weft__load_acquire_u64(&self->wait);
+
+    if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
+        weft__cas_u64(&self->wait, word, WAIT_WITH(word, 0, WEFT__WAIT_RUNNING))) {
+        weft__scope_disarm(self);
+        return WEFT__WAKE_NONE;
+    }
+    /* A waker won the race; it did not queue us, since we never left. */
+    word = weft__load_acquire_u64(&self->wait);
+    WEFT__ASSERT(WAIT_STATE(word) == WEFT__WAIT_WOKEN);
+    return end_wait(self, word);
+}
+
+static bool has_local_work(struct weft__worker *w)
+{
+    return w->lifo != NULL || w->own_head != NULL || w->soon != NULL ||
+           weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
+           weft__runq_len(&w->runq) > 0 ||
+           weft__inject_len(&w->rt->inject) > 0;
+}
+
+void weft__sched_yield(weft_task *self)
+{
+    struct weft__worker *w = weft__worker_self();
+
+    /* Alone and with nothing to poll, a yield has nobody to yield to. It
+     * still counts as a tick, so a task spinning on yield lets libevent
+     * run every POLL_INTERVAL yields. */
+    if (!has_local_work(w)) {
+        w->ticks++;
+        if (!poll_due(w))
+            return;
+    }
+    switch_away(self, WEFT__SWITCH_YIELD);
+}
+
+void weft__sched_exit(weft_task *self)
+{
+    switch_away(self, WEFT__SWITCH_EXIT);
+    WEFT__ASSERT(!"a finished task was resumed");
+    __builtin_unreachable();
+}
+
+/* --- the scheduling loop --------------------------------------------------- */
+
+static uint32_t next_random(struct weft__worker *w)
+{
+    uint32_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    w->rng = x;
+    return x;
+}
+
+/* Looks for work elsewhere: half the queue of another worker, or the
+ * global queue. Only while fewer than half of the workers search. */
+static weft_task *search(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+    unsigned n = rt->nworkers;
+
+    if (!w->searching) {
+        if (!weft__idle_start_search(&rt->idle))
+            return NULL;
+        w->searching = true;
+    }
+    for (unsigned round = 0; round < STEAL_ROUNDS; round++) {
+        unsigned start = next_random(w) % n;
+        for (unsigned i = 0; i < n; i++) {
+            struct weft__worker *victim = rt->workers[(start + i) % n];
+            if (victim == w)
+                continue;
+            unsigned got = weft__runq_steal_half(&victim->runq, &w->runq);
+            if (got > 0) {
+                WEFT__STAT_ADD(w, steals, 1);
+                WEFT__STAT_ADD(w, tasks_stolen, got);
+                weft__faa_u64(&victim->stats.stolen_from, 1);
+                note_depth(w);
+                return weft__runq_pop(&w->runq);
+            }
+        }
+        weft_task *t = global_pop(w);
+        if (t != NULL)
+            return t;
+        /* Back off before the next round: a thief spinning on a victim's
+         * queue slows its owner down. Work handed to this worker itself
+         * (its inbox) ends the back-off at once. */
+        for (unsigned spin = 0; spin < (64u << round); spin++) {
+            weft__cpu_relax();
+            if ((spin & 3) == 3 && has_local_work(w))
+                return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* True if any queue a parking worker could take from holds a task. */
+static bool work_anywhere(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+
+    if (has_local_work(w))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        if (weft__runq_len(&rt->workers[i]->runq) > 0)
+            return true;
+    }
+    return false;
+}
+
+/* Before it parks, an idle worker watches the queues for a little while:
+ * waking a parked vCPU costs 14-35 us here (feasibility.md, section 3),
+ * catching the work in this window well under a microsecond, so tasks
+ * that hand work to each other across workers do not pay a park each
+ * time. Short, so an idle runtime costs next to no CPU. */
+#define LINGER_NS 50000
+
+static bool linger(struct weft__worker *w)
+{
+    struct timespec ts;
+    int64_t end = 0;
+
+    for (unsigned round = 0;; round++) {
+        /* One pause a check: a pause is ~25 ns here, and the check reads
+         * lines the other workers write only when they have work. */
+        weft__cpu_relax();
+        if (work_anywhere(w) || weft__runtime_stopping(w->rt))
+            return true;
+        if ((round & 63) == 0) {
+            /* A reply on a socket (the process pool's) or a timer may be
+             * what this worker waits for: look, without blocking. */
+            if (w->armed_timers > 0 && round > 0) {
+                event_base_loop(w->base, EVLOOP_NONBLOCK);
+                w->ticks = 0;
+                if (has_local_work(w))
+                    return true;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            if (end == 0)
+                end = now + LINGER_NS;
+            else if (now >= end)
+                return false;
+        }
+    }
+}
+
+/* Blocks in the worker's event base until a timer, a socket or a wake-up
+ * fd fires, unless work turned up while it was registering as parked. */
+static void park(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+
+    if (linger(w))
+        return;
+    weft__idle_park(&rt->idle, w);
+    if (!weft__runtime_stopping(rt) && !work_anywhere(w)) {
+        WEFT__STAT_ADD(w, parks, 1);
+        w->ticks = 0;
+        event_base_loop(w->base, EVLOOP_ONCE);
+    }
+    if (weft__idle_unpark(&rt->idle, w))
+        WEFT__STAT_ADD(w, unparks, 1);
+}
+
+static void run(struct weft__worker *w, weft_task *t)
+{
+    switch_to(w, NULL, t);
+    switched_in(w, NULL);
+    after_switch(w);
+}
+
+void weft__sched_loop(struct weft__worker *w)
+{
+    for (;;) {
+        if (w->soon != NULL)
+            weft__callbacks_run_soon(w);
+        if (w->ticks >= POLL_INTERVAL) {
+            w->ticks = 0;
+            if (w->armed_timers > 0)
+                event_base_loop(w->base, EVLOOP_NONBLOCK);
+        }
+        weft_task *t = next_local(w);
+        if (t == NULL)
+            t = search(w);
+        if (w->searching && t != NULL) {
+            /* Found work: stop searching, and if nobody else searches,
+             * wake another worker, since there may be more. */
+            w->searching = false;
+            if (weft__idle_end_search(&w->rt->idle))
+                weft__idle_notify_local(w->rt);
+        }
+        if (t != NULL) {
+            if (prepare(w, t))
+                run(w, t);
+            continue;
+        }
+        /* Timers that are due may make tasks ready without blocking. */
+        if (w->armed_timers > 0) {
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+            w->ticks = 0;
+            if (has_local_work(w))
+                continue;
+        }
+        if (weft__runtime_stopping(w->rt))
+            break;
+        park(w);
+    }
+    if (w->searching) {
+        w->searching = false;
+        weft__idle_end_search(&w->rt->idle);
+    }
+}

@@ -1,0 +1,72 @@
+/* The runtime: its workers, the global queue, the idle set, the stack and
+ * task-record pools, and the count of live tasks. */
+#ifndef WEFT_RUNTIME_INTERNAL_H
+#define WEFT_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/idle.h"
+#include "sched/globalq.h"
+#include "core/internal.h"
+#include "sched/stack.h"
+#include "core/thread.h"
+
+struct weft__worker;
+
+struct weft__runtime {
+    unsigned nworkers;
+    struct weft__worker **workers;
+    unsigned default_stack_cls;
+    struct weft__inject inject;   /* the global queue */
+    struct weft__idle idle;       /* searching and parked workers */
+    struct weft__stack_pool stacks;
+    uint64_t live;        /* atomic: tasks created and not yet retired */
+    uint32_t stopping;    /* atomic: set once live fell to 0 */
+    weft_task *main;      /* the task weft_run started */
+    bool debug;           /* debug mode */
+    int64_t slow_task_ns; /* debug mode reports tasks running this long */
+    struct weft__thread dump_thread; /* debug mode: dumps on SIGUSR1 */
+    uint32_t draining;    /* atomic: main has returned; new tasks are
+                             created cancelled */
+    uint32_t foreign_wakers; /* atomic: threads outside the runtime in the
+                                middle of waking one of its tasks */
+    /* Task structs the worker caches overflowed into; kept until the
+     * runtime ends, so that a burst of tasks is paid for once. */
+    pthread_mutex_t task_pool_lock;
+    weft_task *task_pool;
+    struct weft__procpool *procs;  /* the process pool, or NULL */
+    unsigned blocking_threads;     /* the default pool's maximum */
+    struct weft_executor *blocking; /* atomic: the default pool, made on
+                                       first use */
+};
+
+/* True while weft_run() is running anywhere in the process. */
+bool weft__runtime_active(void);
+
+/* Called when the last live task has been retired: tells every worker to
+ * leave its scheduling loop. */
+void weft__runtime_stop(struct weft__runtime *rt);
+
+/* True once weft__runtime_stop() has been called. */
+bool weft__runtime_stopping(const struct weft__runtime *rt);
+
+/* Called by the main task as it returns: cancels every other live task,
+ * as asyncio.run() does, and says on stderr how many there were. */
+void weft__runtime_main_ended(struct weft__runtime *rt);
+
+/* The running runtime, or NULL, with the lock that keeps it from ending
+ * held until weft__runtime_release (call it in both cases). */
+struct weft__runtime *weft__runtime_acquire(void);
+void weft__runtime_release(void);
+
+/* True once main has returned. */
+bool weft__runtime_draining(const struct weft__runtime *rt);
+
+/* Default task stack in bytes when neither an option nor the environment
+ * says otherwise. */
+#define WEFT__DEFAULT_STACK_SIZE ((size_t)64 << 10)
+
+#endif /* WEFT_RUNTIME_INTERNAL_H */

@@ -1,0 +1,46 @@
+/* Cancellation scopes: timeouts (deadlines) and shields.
+ *
+ * A task's open scopes form a stack (task->scopes, innermost first), each
+ * record living in the caller's weft_scope storage on the task's stack.
+ * A suspension is refused, or woken, by the earliest deadline among the
+ * scopes above the innermost shield, and by the task's cancellation if no
+ * shield is open. Only one timer is armed per suspension: that of the
+ * scope with the earliest deadline, on the worker the task suspends on.
+ */
+#ifndef WEFT_SCOPE_H
+#define WEFT_SCOPE_H
+
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+
+#define WEFT__SCOPE_MAGIC 0x73636f70u /* "scop": the record is open */
+#define WEFT__NO_DEADLINE INT64_MAX
+
+struct weft__scope {
+    uint32_t magic;             /* WEFT__SCOPE_MAGIC while open */
+    bool shield;                /* a shield, not a timeout */
+    bool expired;               /* its deadline passed while it was open */
+    bool armed;                 /* ev is pending */
+    struct weft__scope *outer;  /* the enclosing scope of the same task */
+    weft_task *task;            /* the task that opened it */
+    int64_t deadline;           /* weft_now() milliseconds */
+    uint32_t seq;               /* the suspension ev wakes */
+    struct event ev;            /* the deadline timer, while armed */
+};
+
+/* The timeout scope whose deadline applies to a suspension of t now: the
+ * earliest among those above the innermost shield, or NULL. */
+struct weft__scope *weft__scope_deadline(weft_task *t);
+
+/* Arms scope's deadline for suspension seq of its task, on the calling
+ * worker. */
+void weft__scope_arm(struct weft__scope *scope, uint32_t seq);
+
+/* Disarms the timer of t's current suspension, if one was armed. On the
+ * worker that armed it. */
+void weft__scope_disarm(weft_task *t);
+
+#endif /* WEFT_SCOPE_H */

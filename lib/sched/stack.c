@@ -1,0 +1,367 @@
+/* Task stacks: slabs, guard pages and per-worker caches (see stack.h). */
+#include "sched/stack.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/atomic.h"
+
+#ifdef WEFT_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+#ifdef WEFT__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; glibc headers may lack it */
+#endif
+
+#define SLAB_BYTES ((size_t)16 << 20) /* aim for 16 MiB slabs */
+#define SLAB_MAX_SLOTS 256u
+#define CACHE_MAX 64u   /* stacks a worker keeps per class */
+#define REFILL_BATCH 16u /* stacks moved from the pool at once */
+/* Map entries left for everything else in the process (malloc arenas,
+ * thread stacks, libraries) when stacks are guarded with mprotect. */
+#define MAP_COUNT_HEADROOM 4096
+
+struct weft__stack_slab {
+    struct weft__stack_slab *next;
+    char *base;
+    size_t len;
+    size_t slot;      /* guard + stack */
+    unsigned cls;
+    unsigned nslots;
+    unsigned carved;  /* slots handed out so far */
+    struct weft__stack desc[];
+};
+
+size_t weft__page_size(void)
+{
+    static uint64_t page; /* relaxed: every thread computes the same value */
+    uint64_t p = weft__load_relaxed_u64(&page);
+    if (p == 0) {
+        p = (uint64_t)sysconf(_SC_PAGESIZE);
+        weft__store_relaxed_u64(&page, p);
+    }
+    return (size_t)p;
+}
+
+int weft__stack_class(size_t size)
+{
+    if (size < WEFT_STACK_MIN || size > WEFT_STACK_MAX)
+        return -EINVAL;
+    int shift = WEFT__STACK_MIN_SHIFT;
+    while (((size_t)1 << shift) < size)
+        shift++;
+    return shift - WEFT__STACK_MIN_SHIFT;
+}
+
+size_t weft__stack_class_size(unsigned cls)
+{
+    return (size_t)1 << (cls + WEFT__STACK_MIN_SHIFT);
+}
+
+static int guard_install(enum weft__guard_mode mode, void *addr, size_t len)
+{
+    int rc = mode == WEFT__GUARD_MADVISE ? madvise(addr, len, MADV_GUARD_INSTALL)
+                                         : mprotect(addr, len, PROT_NONE);
+    return rc == 0 ? 0 : -errno;
+}
+
+static int madvise_guard_supported(void)
+{
+    size_t page = weft__page_size();
+    void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    int ok = guard_install(WEFT__GUARD_MADVISE, p, page) == 0;
+    munmap(p, 2 * page);
+    return ok;
+}
+
+static long read_long_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    long v = -1;
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld", &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
+
+static long count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    long n = 0;
+    int c;
+    if (f == NULL)
+        return -1;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* How many mprotect-guarded stacks fit under vm.max_map_count: each one
+ * splits the slab mapping into two entries. */
+static size_t mprotect_stack_limit(void)
+{
+    long max = read_long_file("/proc/sys/vm/max_map_count");
+    long used = count_maps();
+    if (max <= 0 || used < 0)
+        return SIZE_MAX; /* no procfs: rely on mprotect's ENOMEM alone */
+    long room = max - used - MAP_COUNT_HEADROOM;
+    return room > 0 ? (size_t)room / 2 : 0;
+}
+
+int weft__stack_pool_init(struct weft__stack_pool *pool)
+{
+    const char *force = getenv("WEFT_STACK_GUARD");
+
+    memset(pool, 0, sizeof *pool);
+    if (force == NULL || force[0] == '\0') {
+        pool->mode = madvise_guard_supported() ? WEFT__GUARD_MADVISE
+                                               : WEFT__GUARD_MPROTECT;
+    } else if (strcmp(force, "mprotect") == 0) {
+        pool->mode = WEFT__GUARD_MPROTECT;
+    } else if (strcmp(force, "madvise") == 0) {
+        if (!madvise_guard_supported()) {
+            weft__log("WEFT_STACK_GUARD=madvise, but this kernel has no "
+                      "MADV_GUARD_INSTALL (Linux 6.13 or later)");
+            return -ENOTSUP;
+        }
+        pool->mode = WEFT__GUARD_MADVISE;
+    } else {
+        weft__log("WEFT_STACK_GUARD='%s' is neither 'madvise' nor "
+                  "'mprotect'", force);
+        return -EINVAL;
+    }
+    pool->stack_limit =
+        pool->mode == WEFT__GUARD_MPROTECT ? mprotect_stack_limit() : SIZE_MAX;
+    int rc = pthread_mutex_init(&pool->lock, NULL);
+    return rc == 0 ? 0 : -rc;
+}
+
+void weft__stack_pool_destroy(struct weft__stack_pool *pool)
+{
+    struct weft__stack_slab *slab = pool->slabs;
+    while (slab != NULL) {
+        struct weft__stack_slab *next = slab->next;
+#ifdef WEFT_VALGRIND
+        for (unsigned i = 0; i < slab->carved; i++)
+            VALGRIND_STACK_DEREGISTER(slab->desc[i].valgrind_id);
+#endif
+        munmap(slab->base, slab->len);
+        weft__free(slab);
+        slab = next;
+    }
+    pthread_mutex_destroy(&pool->lock);
+    memset(pool, 0, sizeof *pool);
+}
+
+static void say_map_limit_once(const struct weft__stack_pool *pool)
+{
+    static uint32_t said;
+    if (weft__fas_u32(&said, 1) != 0)
+        return;
+    weft__log("cannot map more task stacks: guard pages made with mprotect "
+              "cost two entries of vm.max_map_count (%ld) each, which allows "
+              "about %zu live tasks; raise it with "
+              "'sysctl -w vm.max_map_count=1048576', or run Linux 6.13 or "
+              "later, whose MADV_GUARD_INSTALL has no such limit",
+              read_long_file("/proc/sys/vm/max_map_count"), pool->stack_limit);
+}
+
+int weft__stack_reserve(struct weft__stack_pool *pool)
+{
+    if (pool->stack_limit == SIZE_MAX)
+        return 0;
+    uint64_t n = weft__faa_u64(&pool->reserved, 1);
+    if (n < pool->stack_limit)
+        return 0;
+    weft__faa_u64(&pool->reserved, (uint64_t)-1);
+    say_map_limit_once(pool);
+    return -ENOMEM;
+}
+
+void weft__stack_unreserve(struct weft__stack_pool *pool)
+{
+    if (pool->stack_limit != SIZE_MAX)
+        weft__faa_u64(&pool->reserved, (uint64_t)-1);
+}
+
+/* Maps a slab for class cls. Called with the pool locked. */
+static struct weft__stack_slab *slab_map(struct weft__stack_pool *pool,
+                                         unsigned cls)
+{
+    size_t page = weft__page_size();
+    size_t slot = weft__stack_class_size(cls) + page;
+    size_t nslots = SLAB_BYTES / slot;
+
+    if (nslots < 1)
+        nslots = 1;
+    if (nslots > SLAB_MAX_SLOTS)
+        nslots = SLAB_MAX_SLOTS;
+    if (pool->stack_limit != SIZE_MAX) {
+        size_t room = pool->stack_limit > pool->carved
+                          ? pool->stack_limit - pool->carved : 0;
+        if (room == 0)
+            return NULL;
+        if (nslots > room)
+            nslots = room;
+    }
+
+    struct weft__stack_slab *slab =
+        weft__calloc(1, sizeof *slab + nslots * sizeof slab->desc[0]);
+    if (slab == NULL)
+        return NULL;
+    slab->len = nslots * slot;
+    slab->slot = slot;
+    slab->cls = cls;
+    slab->nslots = (unsigned)nslots;
+    /* MAP_NORESERVE: a stack costs memory only for the pages it touches. */
+    slab->base = mmap(NULL, slab->len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                      -1, 0);
+    if (slab->base == MAP_FAILED) {
+        weft__free(slab);
+        return NULL;
+    }
+    /* A transparent huge page would turn a few KiB of stack into 2 MiB. */
+    (void)madvise(slab->base, slab->len, MADV_NOHUGEPAGE);
+    slab->next = pool->slabs;
+    pool->slabs = slab;
+    pool->slabs_mapped++;
+    return slab;
+}
+
+/* Carves the next stack of slab, installing its guard. Called with the
+ * pool locked. */
+static int slab_carve(struct weft__stack_pool *pool,
+                      struct weft__stack_slab *slab, struct weft__stack **out)
+{
+    size_t page = weft__page_size();
+    char *guard = slab->base + (size_t)slab->carved * slab->slot;
+    int rc = guard_install(pool->mode, guard, page);
+
+    if (rc < 0) {
+        /* ENOMEM from mprotect is the map-count limit biting early. */
+        if (rc == -ENOMEM && pool->mode == WEFT__GUARD_MPROTECT)
+            say_map_limit_once(pool);
+        return -ENOMEM;
+    }
+    struct weft__stack *st = &slab->desc[slab->carved++];
+    st->lo = guard + page;
+    st->size = slab->slot - page;
+    st->cls = slab->cls;
+    st->next = NULL;
+#ifdef WEFT_VALGRIND
+    st->valgrind_id = VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + st->size);
+#endif
+    pool->carved++;
+    *out = st;
+    return 0;
+}
+
+static int pool_take(struct weft__stack_cache *cache,
+                     struct weft__stack_pool *pool, unsigned cls,
+                     struct weft__stack **out)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&pool->lock);
+    if (pool->cls[cls].free != NULL) {
+        /* Move a batch into the cache; return one of them. */
+        for (unsigned i = 0; i < REFILL_BATCH && pool->cls[cls].free; i++) {
+            struct weft__stack *st = pool->cls[cls].free;
+            pool->cls[cls].free = st->next;
+            pool->cls[cls].nfree--;
+            st->next = cache->cls[cls].head;
+            cache->cls[cls].head = st;
+            cache->cls[cls].n++;
+        }
+        struct weft__stack *st = cache->cls[cls].head;
+        cache->cls[cls].head = st->next;
+        cache->cls[cls].n--;
+        *out = st;
+    } else {
+        struct weft__stack_slab *slab = pool->cls[cls].open;
+        if (slab == NULL || slab->carved == slab->nslots) {
+            slab = slab_map(pool, cls);
+            pool->cls[cls].open = slab;
+        }
+        if (slab == NULL) {
+            if (pool->stack_limit != SIZE_MAX &&
+                pool->carved >= pool->stack_limit)
+                say_map_limit_once(pool);
+            rc = -ENOMEM;
+        } else {
+            rc = slab_carve(pool, slab, out);
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return rc;
+}
+
+int weft__stack_alloc(struct weft__stack_cache *cache,
+                      struct weft__stack_pool *pool, unsigned cls,
+                      struct weft__stack **out)
+{
+    struct weft__stack *st = cache->cls[cls].head;
+    if (WEFT__LIKELY(st != NULL)) {
+        cache->cls[cls].head = st->next;
+        cache->cls[cls].n--;
+        *out = st;
+        return 0;
+    }
+    return pool_take(cache, pool, cls, out);
+}
+
+/* Moves up to n stacks of class cls from cache to pool. */
+static void pool_give(struct weft__stack_cache *cache,
+                      struct weft__stack_pool *pool, unsigned cls, unsigned n)
+{
+    pthread_mutex_lock(&pool->lock);
+    for (; n > 0 && cache->cls[cls].head != NULL; n--) {
+        struct weft__stack *st = cache->cls[cls].head;
+        cache->cls[cls].head = st->next;
+        cache->cls[cls].n--;
+        st->next = pool->cls[cls].free;
+        pool->cls[cls].free = st;
+        pool->cls[cls].nfree++;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void weft__stack_free(struct weft__stack_cache *cache,
+                      struct weft__stack_pool *pool, struct weft__stack *st)
+{
+#ifdef WEFT__ASAN
+    /* A task that ended left the redzones of its abandoned frames
+     * poisoned; the next task on this stack must not trip over them. */
+    __asan_unpoison_memory_region(st->lo, st->size);
+#endif
+    unsigned cls = st->cls;
+    st->next = cache->cls[cls].head;
+    cache->cls[cls].head = st;
+    if (++cache->cls[cls].n > CACHE_MAX)
+        pool_give(cache, pool, cls, CACHE_MAX / 2);
+}
+
+void weft__stack_cache_flush(struct weft__stack_cache *cache,
+                             struct weft__stack_pool *pool)
+{
+    for (unsigned cls = 0; cls < WEFT__STACK_CLASSES; cls++) {
+        if (cache->cls[cls].head != NULL)
+            pool_give(cache, pool, cls, UINT_MAX);
+    }
+}

@@ -1,0 +1,107 @@
+/* Suspending and waking tasks, and the scheduling loop.
+ *
+ * Every suspension has a sequence number. A task's wait word packs
+ *
+ *   bits 63..32  seq     incremented by each weft__wait_begin()
+ *   bits 23..16  flags   WEFT__WORD_SHIELDED: cancellation may not wake it
+ *   bits 15..8   reason  why it was woken (enum weft__wake_reason)
+ *   bits  7..0   state   enum weft__wait_state
+ *
+ * A waker names the suspension it means with (task, seq) and wins only by
+ * a compare-and-swap from SUSPENDING or SUSPENDED to WOKEN with that seq.
+ * So a task is resumed exactly once per suspension whatever races (a timer
+ * against a wake, two wakes, a wake from another thread), and a late wake
+ * meant for an earlier suspension does nothing.
+ *
+ * SUSPENDING covers the window between the task deciding to wait and its
+ * registers being saved. A wake in that window only marks it WOKEN; the
+ * context that takes over from the task after the switch sees that and
+ * queues it. A wake of a SUSPENDED task queues it at once. Either way the
+ * task is never queued while it is still running on its stack.
+ */
+#ifndef WEFT_SCHEDULER_H
+#define WEFT_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+
+struct weft__worker;
+
+enum weft__wait_state {
+    WEFT__WAIT_RUNNING = 0,
+    WEFT__WAIT_SUSPENDING = 1,
+    WEFT__WAIT_SUSPENDED = 2,
+    WEFT__WAIT_WOKEN = 3,
+};
+
+enum weft__wake_reason {
+    WEFT__WAKE_NONE = 0,
+    WEFT__WAKE_TIMER = 1,    /* its sleep timer fired */
+    WEFT__WAKE_DONE = 2,     /* what it waited for happened */
+    WEFT__WAKE_CANCEL = 3,   /* weft_cancel() */
+    WEFT__WAKE_DEADLINE = 4, /* the deadline of an enclosing timeout scope */
+};
+
+/* weft__wait_begin flags. */
+#define WEFT__WAIT_SHIELDED 0x1u /* neither cancellation nor deadlines apply */
+
+/* Starts a suspension of self, the calling task, and stores its seq.
+ * Register (self, seq) with whatever will wake it, then call commit, or
+ * abort if it turns out not to be needed. Unless shielded, a suspension
+ * is refused with -ECANCELED once the task's cancellation was requested,
+ * and with -ETIMEDOUT once the deadline of an enclosing timeout scope has
+ * passed; in both cases nothing was begun. If a timeout scope is open,
+ * begin arms its deadline on the current worker, and the task will resume
+ * on that worker to disarm it. */
+int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq);
+
+/* Suspends until woken; returns the reason. */
+int weft__wait_commit(weft_task *self);
+
+/* The error a suspension that ended for `reason` reports: 0 for the
+ * event it waited for, -ECANCELED, or -ETIMEDOUT. */
+int weft__wake_error(int reason);
+
+/* Ends a suspension that was begun but is no longer needed. Returns the
+ * reason of a wake that arrived meanwhile (the waker believes it woke the
+ * task, so the caller must honour it), or WEFT__WAKE_NONE. */
+int weft__wait_abort(weft_task *self);
+
+/* True if task is suspended and off its stack (not merely about to
+ * suspend). For tests and diagnostics: the answer may be stale at once. */
+bool weft__wait_suspended(weft_task *task);
+
+/* Wakes task if it is still in suspension seq. Returns true if this call
+ * woke it, false if it was woken already or has moved on. */
+bool weft__wake(weft_task *task, uint32_t seq, int reason);
+
+/* Wakes task with WEFT__WAKE_CANCEL from whatever suspension it is in,
+ * unless that suspension is shielded. */
+void weft__wake_for_cancel(weft_task *task);
+
+/* The cancellation or deadline that would refuse a suspension of self
+ * now, as weft__wait_begin does, without suspending: 0, -ECANCELED or
+ * -ETIMEDOUT. For suspension points that do not wait (weft_yield). */
+int weft__check_interrupt(weft_task *self);
+
+/* Puts the calling task at the back of the run queue and runs others. */
+void weft__sched_yield(weft_task *self);
+
+/* Leaves a finished task's stack for good. */
+__attribute__((noreturn)) void weft__sched_exit(weft_task *self);
+
+/* Makes a task that is not running ready to run: a wake. On a worker it
+ * goes to that worker's LIFO slot; from any other thread to the global
+ * queue (or a pinned task's own worker). */
+void weft__sched_ready(weft_task *task);
+
+/* Queues a new task at the back of w's queue; w is the caller's worker. */
+void weft__sched_push(struct weft__worker *w, weft_task *task);
+
+/* The scheduling loop of worker w, on the thread's own stack. Returns once
+ * the runtime is stopping (no task is left). */
+void weft__sched_loop(struct weft__worker *w);
+
+#endif /* WEFT_SCHEDULER_H */

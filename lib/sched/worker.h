@@ -1,0 +1,150 @@
+/* A worker: one thread, its libevent base, its queues and caches.
+ *
+ * The fields up to `shared` belong to the worker's thread alone. The rest
+ * are reached by other threads through the functions that say so.
+ */
+#ifndef WEFT_WORKER_H
+#define WEFT_WORKER_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/context.h"
+#include "core/internal.h"
+#include "sched/runq.h"
+#include "sched/stack.h"
+#include "core/thread.h"
+
+struct event_base;
+struct event;
+struct weft__runtime;
+
+/* The live tasks created on one worker, for cancelling them all when main
+ * returns and for task dumps. Tasks are added by the worker that creates
+ * them and removed by whichever worker retires them, hence the lock. */
+struct weft__registry {
+    weft__spinlock lock;
+    weft_task *head;
+    uint64_t count;
+};
+
+/* What the context that just switched away asked the next one to do with
+ * it, once it is safely off its stack. */
+enum weft__switch_action {
+    WEFT__SWITCH_NONE,    /* the scheduler left; nothing to do */
+    WEFT__SWITCH_YIELD,   /* requeue it at the back */
+    WEFT__SWITCH_SUSPEND, /* publish its suspension; requeue if woken */
+    WEFT__SWITCH_EXIT,    /* it finished: free its stack, retire it */
+};
+
+struct weft__worker {
+    /* --- owned by the worker's thread --------------------------------- */
+    struct weft__runtime *rt;
+    unsigned index;
+    weft_task *current;             /* running task, or NULL; stored
+                                       relaxed, as task dumps read it */
+    int64_t slice_start;            /* debug mode: when current started
+                                       running, in ns (relaxed) */
+    weft_task *lifo;                /* LIFO slot: the task woken last */
+    unsigned lifo_polls;            /* LIFO tasks run in a row */
+    weft_task *own_head;            /* ready tasks that must run here (pinned,
+                                       or holding a timer here), FIFO */
+    weft_task *own_tail;
+    weft_task *prev;                /* context left by the last switch */
+    enum weft__switch_action prev_action;
+    unsigned ticks;                 /* task switches since the last poll */
+    uint64_t tick;                  /* task picks, for the 61st-tick rule */
+    unsigned armed_timers;          /* timers pending on base */
+    struct weft_handle *soon;       /* call_soon callbacks to run, FIFO */
+    struct weft_handle *soon_tail;
+    struct weft_handle *later;      /* call_later callbacks pending */
+    bool searching;                 /* counted as a searcher in rt->idle */
+    uint32_t rng;                   /* xorshift state for victim choice */
+    uint64_t next_id;               /* task ids, taken in blocks */
+    uint64_t id_limit;
+    struct event_base *base;        /* dispatched by this thread only */
+    struct event *wake_event;       /* persistent read on wake_fd */
+    struct weft__ctx sched_ctx;     /* the thread's own stack */
+    struct weft__stack_cache stacks;
+    weft_task *task_cache;          /* free task structs */
+    unsigned task_cache_n;
+    void *altstack;                 /* sigaltstack for the overflow handler */
+    stack_t old_altstack;
+    int altstack_on;
+    struct weft__thread thread;      /* not for worker 0 (weft_run's) */
+#ifdef WEFT__ASAN
+    void *asan_fake_stack;          /* the scheduler's, while switched out */
+    void *sched_stack_lo;
+    size_t sched_stack_size;
+#endif
+#ifdef WEFT__TSAN
+    void *tsan_fiber;               /* the thread's own fiber */
+#endif
+
+    /* --- shared with other threads ------------------------------------ */
+    /* Tasks woken elsewhere that must run here (pinned, or holding a
+     * timer here): a lock-free stack other threads push on
+     * (weft__worker_inbox_push), taken whole by the owner. */
+    weft_task *inbox __attribute__((aligned(WEFT__CACHELINE)));
+    int wake_fd;                    /* eventfd: written to unpark it */
+    uint32_t parked;                /* atomic; set under rt->idle.lock */
+    uint32_t notified;              /* under rt->idle.lock */
+    struct weft__runq runq;         /* its stealable local queue */
+    weft_worker_stats stats;        /* written by the owner, but
+                                       stolen_from by thieves (atomic) */
+    struct weft__registry registry; /* the live tasks created here */
+} __attribute__((aligned(WEFT__CACHELINE)));
+
+/* Builds worker index of rt. On failure the worker is left safe to pass
+ * to weft__worker_destroy(). */
+int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
+                      unsigned index);
+
+/* Frees what init built; accepts a half-built worker. Its caches go back
+ * to the runtime's pools. */
+void weft__worker_destroy(struct weft__worker *w);
+
+/* Binds the calling thread to w: TLS, the overflow handler's altstack and
+ * the sanitizers' idea of the thread's stack. unbind undoes it. */
+int weft__worker_bind(struct weft__worker *w);
+void weft__worker_unbind(struct weft__worker *w);
+
+/* Starts worker w (not worker 0, which is weft_run's own thread) on a new
+ * thread running the scheduling loop. Returns 0 or -errno. */
+int weft__worker_start(struct weft__worker *w);
+
+/* Waits for a started worker's thread to end. */
+void weft__worker_join(struct weft__worker *w);
+
+/* Gets w out of epoll if it is blocked there. Any thread. */
+void weft__worker_wake(struct weft__worker *w);
+
+/* Hands over a ready task that must run on w. Any thread. */
+void weft__worker_inbox_push(struct weft__worker *w, weft_task *t);
+
+/* The calling thread's worker, or NULL. Never inlined, so that a caller
+ * that resumes on another thread after a switch reads its new worker
+ * rather than a cached TLS address (feasibility.md, section 5). */
+struct weft__worker *weft__worker_self(void);
+void weft__worker_set_self(struct weft__worker *w);
+
+/* Runs the call_soon callbacks queued on w so far (callback.c). */
+void weft__callbacks_run_soon(struct weft__worker *w);
+
+/* Drops w's pending callbacks, at the end of the runtime. */
+void weft__callbacks_drop(struct weft__worker *w);
+
+/* Next task id for a task created on w. */
+uint64_t weft__worker_next_id(struct weft__worker *w);
+
+/* A task id for a task created off the workers. */
+uint64_t weft__next_id_shared(void);
+
+/* Counts an event in one of the owner's counters; relaxed, so that
+ * weft_stats() may read it from another thread. */
+#define WEFT__STAT_ADD(w, field, n)                                           \
+    weft__store_relaxed_u64(&(w)->stats.field, (w)->stats.field + (n))
+
+#endif /* WEFT_WORKER_H */

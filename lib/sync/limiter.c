@@ -1,0 +1,142 @@
+/* weft_limiter: a token bucket kept as a "theoretical arrival time" (the
+ * generic cell rate algorithm): tat is when the bucket will be full again.
+ * Taking n tokens moves tat on by n intervals; that is allowed at once if
+ * the new tat is within burst intervals of now, else the task sleeps
+ * until it is. Each acquire reserves its tokens as it asks, which serves
+ * tasks in the order they ask. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "core/atomic.h"
+#include "sched/wait.h"
+#include "sync/sync.h"
+#include "sched/task.h"
+
+#include "weft/limiter.h"
+#include "weft/time.h"
+
+struct weft_limiter {
+    weft__spinlock spin;
+    int64_t interval_ns;   /* one token's refill time */
+    unsigned burst;
+    int64_t tat_ns;        /* the bucket is full from then on */
+    uint32_t waiting;      /* tasks sleeping on a reservation */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int weft_limiter_create(weft_limiter **out, double rate, unsigned burst)
+{
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    /* NaN fails both comparisons. */
+    if (!(rate > 0 && rate <= 1e9) || burst == 0 || burst > INT32_MAX)
+        return -EINVAL;
+    weft_limiter *l = weft__malloc(sizeof *l);
+    if (l == NULL)
+        return -ENOMEM;
+    l->spin = (weft__spinlock)WEFT__SPINLOCK_INIT;
+    l->interval_ns = (int64_t)(1e9 / rate + 0.5);
+    if (l->interval_ns < 1)
+        l->interval_ns = 1;
+    l->burst = burst;
+    l->tat_ns = now_ns(); /* full */
+    l->waiting = 0;
+    *out = l;
+    return 0;
+}
+
+int weft_limiter_destroy(weft_limiter *l)
+{
+    if (l == NULL)
+        return -EINVAL;
+    weft__spin_lock(&l->spin);
+    uint32_t waiting = l->waiting;
+    weft__spin_unlock(&l->spin);
+    if (waiting != 0)
+        return -EBUSY;
+    weft__free(l);
+    return 0;
+}
+
+/* How long n tokens are away, with the reservation they would make. */
+static int64_t reserve(weft_limiter *l, unsigned n, int64_t now,
+                       int64_t *new_tat)
+{
+    int64_t tat = l->tat_ns > now ? l->tat_ns : now;
+    *new_tat = tat + (int64_t)n * l->interval_ns;
+    return *new_tat - (int64_t)l->burst * l->interval_ns - now;
+}
+
+int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
+{
+    weft_task *self = weft_current();
+    int64_t new_tat;
+
+    if (l == NULL || n == 0 || n > l->burst || weft__check_timeout(timeout_ms) < 0)
+        return -EINVAL;
+    if (self == NULL)
+        return -EPERM;
+    int rc = weft__check_interrupt(self);
+    if (rc < 0)
+        return rc;
+    weft__spin_lock(&l->spin);
+    int64_t wait_ns = reserve(l, n, now_ns(), &new_tat);
+    if (wait_ns > 0 && timeout_ms != WEFT_FOREVER &&
+        wait_ns > timeout_ms * 1000000) {
+        weft__spin_unlock(&l->spin);
+        return -ETIMEDOUT; /* hopeless: take nothing rather than wait */
+    }
+    l->tat_ns = new_tat;
+    if (wait_ns <= 0) {
+        weft__spin_unlock(&l->spin);
+        return 0;
+    }
+    l->waiting++;
+    weft__spin_unlock(&l->spin);
+    /* Rounded up: never early. */
+    rc = weft_sleep((wait_ns + 999999) / 1000000);
+    weft__spin_lock(&l->spin);
+    l->waiting--;
+    if (rc < 0)
+        l->tat_ns -= (int64_t)n * l->interval_ns; /* the tokens go back */
+    weft__spin_unlock(&l->spin);
+    return rc;
+}
+
+int weft_limiter_try_acquire(weft_limiter *l, unsigned n)
+{
+    int64_t new_tat;
+    int rc = -EAGAIN;
+
+    if (l == NULL || n == 0 || n > l->burst)
+        return -EINVAL;
+    weft__spin_lock(&l->spin);
+    if (reserve(l, n, now_ns(), &new_tat) <= 0) {
+        l->tat_ns = new_tat;
+        rc = 0;
+    }
+    weft__spin_unlock(&l->spin);
+    return rc;
+}
+
+int weft_limiter_available(weft_limiter *l)
+{
+    if (l == NULL)
+        return -EINVAL;
+    weft__spin_lock(&l->spin);
+    int64_t now = now_ns();
+    int64_t full_at = l->tat_ns > now ? l->tat_ns : now;
+    int64_t missing = (full_at - now + l->interval_ns - 1) / l->interval_ns;
+    int64_t n = (int64_t)l->burst - missing;
+    weft__spin_unlock(&l->spin);
+    return n > 0 ? (int)n : 0;
+}

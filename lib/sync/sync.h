@@ -1,0 +1,136 @@
+/* The records behind weft/sync.h's opaque types, for the files that
+ * implement them (lock.c, rwlock.c, semaphore.c, event.c, condition.c,
+ * barrier.c). Each guards its state with its own spinlock and queues its
+ * waiters in a waitq (waitq.h). */
+#ifndef WEFT_SYNC_INTERNAL_H
+#define WEFT_SYNC_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/atomic.h"
+#include "core/internal.h"
+#include "sched/wait.h"
+#include "sync/waitq.h"
+
+#include "weft/task.h"
+
+/* Set in the magic word by *_init, cleared by *_destroy: a call on an
+ * object that was never set up, or was destroyed, fails with -EINVAL
+ * (unless its memory happens to hold the magic). */
+#define WEFT__LOCK_MAGIC 0x6c6f636bu      /* "lock" */
+#define WEFT__RWLOCK_MAGIC 0x72776c6bu    /* "rwlk" */
+#define WEFT__SEMAPHORE_MAGIC 0x73656d61u /* "sema" */
+#define WEFT__EVENT_MAGIC 0x6576656eu     /* "even" */
+#define WEFT__CONDITION_MAGIC 0x636f6e64u /* "cond" */
+#define WEFT__BARRIER_MAGIC 0x62617272u   /* "barr" */
+
+/* The lock word: the owning task, with WAITERS set while its waitq is
+ * not empty. Free is 0. Uncontended acquire and release are one
+ * compare-and-swap each; with WAITERS set, both go through the spinlock,
+ * under which the word is stable. */
+#define WEFT__LOCK_WAITERS ((uintptr_t)1)
+
+struct weft__lock {
+    uint32_t magic;
+    weft__spinlock spin;
+    uintptr_t word;            /* atomic */
+    struct weft__waitq q;
+};
+
+/* Acquires lock for self, which has been checked: with flags 0, as
+ * weft_lock_acquire; with WEFT__WAIT_SHIELDED it cannot fail. */
+int weft__lock_acquire(struct weft__lock *lock, weft_task *self,
+                       int64_t timeout_ms, unsigned flags);
+/* Releases lock, which self holds. */
+void weft__lock_release(struct weft__lock *lock, weft_task *self);
+/* The record behind a public lock, if it is one; else NULL. */
+struct weft__lock *weft__lock_of(weft_lock *lock);
+
+static inline weft_task *weft__lock_owner(struct weft__lock *lock)
+{
+    uintptr_t word = (uintptr_t)weft__load_acquire_ptr((void *const *)&lock->word);
+    return (weft_task *)(word & ~WEFT__LOCK_WAITERS);
+}
+
+struct weft__rwlock {
+    uint32_t magic;
+    weft__spinlock spin;
+    uint32_t readers;          /* tasks holding it for reading */
+    weft_task *writer;         /* the task holding it for writing, or NULL */
+    struct weft__waitq q;      /* readers and writers, in arrival order */
+};
+
+struct weft__semaphore {
+    uint32_t magic;
+    weft__spinlock spin;
+    uint32_t value;            /* free permits; 0 while anyone waits */
+    bool bounded;              /* releases beyond bound are refused */
+    uint32_t bound;            /* the initial value */
+    struct weft__waitq q;
+};
+
+struct weft__event {
+    uint32_t magic;
+    weft__spinlock spin;
+    uint32_t set;              /* atomic: the flag */
+    struct weft__waitq q;
+};
+
+struct weft__condition {
+    uint32_t magic;
+    weft__spinlock spin;       /* taken before the lock's, never after */
+    struct weft__lock *lock;
+    struct weft__waitq q;
+};
+
+struct weft__barrier {
+    uint32_t magic;
+    weft__spinlock spin;
+    uint32_t parties;
+    uint32_t count;            /* tasks waiting in this round */
+    uint32_t broken;
+    struct weft__waitq q;
+};
+
+/* What a barrier waiter is told in its node's want besides its index. */
+#define WEFT__BARRIER_BROKEN UINTPTR_MAX
+
+/* destroy for the primitives that are busy only while tasks wait on
+ * them: -EBUSY then, leaving the object as it is. */
+static inline int weft__sync_retire(uint32_t *magic, weft__spinlock *spin,
+                                    const struct weft__waitq *q)
+{
+    weft__spin_lock(spin);
+    if (!weft__waitq_empty(q)) {
+        weft__spin_unlock(spin);
+        return -EBUSY;
+    }
+    *magic = 0;
+    weft__spin_unlock(spin);
+    return 0;
+}
+
+/* Checks a wait's time-out argument. */
+static inline int weft__check_timeout(int64_t timeout_ms)
+{
+    return timeout_ms < 0 && timeout_ms != WEFT_FOREVER ? -EINVAL : 0;
+}
+
+/* What every wait checks first: the object (NULL if not a live one) and
+ * the time-out (-EINVAL), a task to suspend (-EPERM), and a pending
+ * cancellation or passed deadline: every wait is a suspension point,
+ * even one that need not wait. */
+static inline int weft__wait_checks(const void *obj, int64_t timeout_ms,
+                                    weft_task **self)
+{
+    if (obj == NULL || weft__check_timeout(timeout_ms) < 0)
+        return -EINVAL;
+    *self = weft_current();
+    if (*self == NULL)
+        return -EPERM;
+    return weft__check_interrupt(*self);
+}
+
+#endif /* WEFT_SYNC_INTERNAL_H */

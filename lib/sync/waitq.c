@@ -1,0 +1,141 @@
+/* The FIFO wait queue of the synchronisation primitives (see waitq.h). */
+#include "sync/waitq.h"
+
+#include <errno.h>
+#include <sched.h>
+
+#include "sched/wait.h"
+#include "sched/task.h"
+
+#include "weft/cancel.h"
+
+void weft__waitq_push(struct weft__waitq *q, struct weft__wqnode *node)
+{
+    node->next = NULL;
+    node->prev = q->tail;
+    if (q->tail != NULL)
+        q->tail->next = node;
+    else
+        q->head = node;
+    q->tail = node;
+    q->n++;
+}
+
+void weft__waitq_unlink(struct weft__waitq *q, struct weft__wqnode *node)
+{
+    if (node->prev != NULL)
+        node->prev->next = node->next;
+    else
+        q->head = node->next;
+    if (node->next != NULL)
+        node->next->prev = node->prev;
+    else
+        q->tail = node->prev;
+    node->next = node->prev = NULL;
+    q->n--;
+}
+
+struct weft__wqnode *weft__waitq_grant(struct weft__waitq *q,
+                                       struct weft__grant *g)
+{
+    struct weft__wqnode *node = q->head;
+
+    weft__waitq_unlink(q, node);
+    node->granted = true;
+    g->node = node;
+    g->task = node->task;
+    g->seq = node->seq;
+    return node;
+}
+
+void weft__grant_send(const struct weft__grant *g)
+{
+    if (g->node == NULL)
+        return;
+    weft__wake(g->task, g->seq, WEFT__WAKE_DONE);
+    weft__store_release_u32(&g->node->released, 1);
+}
+
+void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node)
+{
+    weft__waitq_unlink(q, node);
+    node->granted = true;
+    weft__wake(node->task, node->seq, WEFT__WAKE_DONE);
+    weft__store_release_u32(&node->released, 1);
+}
+
+int weft__waitq_prepare(struct weft__waitq *q, struct weft__wqnode *node,
+                        unsigned flags)
+{
+    weft_task *self = weft_current();
+    int rc = weft__wait_begin(self, flags, &node->seq);
+
+    if (rc < 0)
+        return rc;
+    node->task = self;
+    node->granted = false;
+    node->released = 0;
+    weft__waitq_push(q, node);
+    return 0;
+}
+
+/* A granter may still be waking the task: wait until it lets go. It is a
+ * few instructions away, unless its thread was preempted there. */
+static void wait_released(struct weft__wqnode *node)
+{
+    for (unsigned spins = 0; !weft__load_acquire_u32(&node->released); spins++) {
+        if (spins < 1000)
+            weft__cpu_relax();
+        else
+            sched_yield();
+    }
+}
+
+int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
+                      struct weft__wqnode *node, bool *granted_late)
+{
+    weft_task *self = node->task;
+    int rc;
+
+    *granted_late = false;
+    weft__spin_unlock(spin);
+    weft__task_waiting(self, (enum weft__waiting)q->what, NULL);
+    rc = weft__wake_error(weft__wait_commit(self));
+    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+    if (rc == 0) {
+        /* Only a granter wakes with WEFT__WAKE_DONE. */
+        wait_released(node);
+        return 0;
+    }
+    weft__spin_lock(spin);
+    if (node->granted) {
+        *granted_late = true; /* granted as it was interrupted */
+        wait_released(node);
+    } else {
+        weft__waitq_unlink(q, node);
+    }
+    return rc;
+}
+
+int weft__waitq_wait(struct weft__waitq *q, weft__spinlock *spin,
+                     struct weft__wqnode *node, int64_t timeout_ms,
+                     unsigned flags, bool *granted_late)
+{
+    weft_scope scope;
+    int rc;
+
+    *granted_late = false;
+    if (timeout_ms != WEFT_FOREVER) {
+        /* The wait's own time-out is a scope around it; entering one does
+         * not suspend, so the spinlock may stay held. */
+        rc = weft_timeout_enter(&scope, timeout_ms);
+        if (rc < 0)
+            return rc;
+    }
+    rc = weft__waitq_prepare(q, node, flags);
+    if (rc == 0)
+        rc = weft__waitq_sleep(q, spin, node, granted_late);
+    if (timeout_ms != WEFT_FOREVER)
+        (void)weft_scope_leave(&scope);
+    return rc;
+}

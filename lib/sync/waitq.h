@@ -1,0 +1,111 @@
+/* A FIFO queue of suspended tasks, the core of every synchronisation
+ * primitive (locks, semaphores, events, conditions, barriers, queues).
+ *
+ * The primitive's own spinlock guards its state and its waitq. A task
+ * that must wait appends a node (on its stack) and suspends. The task
+ * that makes progress possible takes the node at the head, grants it what
+ * it waited for (the lock, a permit, an item) and wakes it: ownership is
+ * handed over directly, so a waiter never competes again, and a releasing
+ * task cannot barge in ahead of the queue.
+ *
+ * A waiter may be woken otherwise (cancelled, timed out) while, or just
+ * after, it is granted. weft__waitq_wait tells the caller which: not
+ * granted (the node has been removed: it leaves no trace), or granted
+ * although interrupted, in which case the caller gives back what it was
+ * granted (passing the lock on, returning the permit) before failing. So
+ * a cancelled waiter never holds a lock afterwards and never swallows a
+ * permit, an item or a notification. The waker copies the node's task and
+ * seq before it drops the spinlock: the node lives on the waiter's stack,
+ * which may be gone once the spinlock is free.
+ */
+#ifndef WEFT_WAITQ_H
+#define WEFT_WAITQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/atomic.h"
+#include "core/internal.h"
+#include "sched/task.h"
+
+struct weft__wqnode {
+    struct weft__wqnode *next;
+    struct weft__wqnode *prev;
+    weft_task *task;       /* the waiting task */
+    uint32_t seq;          /* its suspension */
+    bool granted;          /* under the spinlock: it got what it waited for */
+    uint32_t released;     /* atomic: the granter is done with the node */
+    uintptr_t want;        /* what it asks for, or is told (primitive's) */
+    void *item;            /* an item handed to or from it (queues) */
+};
+
+struct weft__waitq {
+    struct weft__wqnode *head;
+    struct weft__wqnode *tail;
+    uint32_t n;            /* nodes queued */
+    uint32_t what;         /* enum weft__waiting, for task dumps */
+};
+
+static inline void weft__waitq_init(struct weft__waitq *q, uint32_t what)
+{
+    q->head = q->tail = NULL;
+    q->n = 0;
+    q->what = what;
+}
+
+/* A wake the caller sends once its spinlock is released. */
+struct weft__grant {
+    struct weft__wqnode *node;
+    weft_task *task;
+    uint32_t seq;
+};
+
+static inline bool weft__waitq_empty(const struct weft__waitq *q)
+{
+    return q->head == NULL;
+}
+
+/* Appends / removes a node. Spinlock held. */
+void weft__waitq_push(struct weft__waitq *q, struct weft__wqnode *node);
+void weft__waitq_unlink(struct weft__waitq *q, struct weft__wqnode *node);
+
+/* Takes the head node, marks it granted and stores in *g the wake to send
+ * after unlocking (weft__grant_send): waking outside the spinlock keeps
+ * its hold short. Spinlock held; q not empty. */
+struct weft__wqnode *weft__waitq_grant(struct weft__waitq *q,
+                                       struct weft__grant *g);
+
+/* Sends a wake prepared by weft__waitq_grant, then releases the node to
+ * its waiter, which waits for that before it returns (its node, and
+ * maybe its task, may be gone after). g->node NULL is ignored. */
+void weft__grant_send(const struct weft__grant *g);
+
+/* The two halves of a wait, for callers that must do something between
+ * queueing and suspending (a condition releases its lock there). prepare:
+ * spinlock held; begins the suspension (flags as weft__wait_begin) and
+ * queues node, or returns -ECANCELED / -ETIMEDOUT with nothing queued.
+ * sleep: spinlock held; drops it, suspends, takes it back; results as
+ * weft__waitq_wait. */
+int weft__waitq_prepare(struct weft__waitq *q, struct weft__wqnode *node,
+                        unsigned flags);
+int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
+                      struct weft__wqnode *node, bool *granted_late);
+
+/* Grants node (not necessarily the head) and wakes it at once, with the
+ * spinlock held: for waking several waiters in one go. */
+void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node);
+
+/* Waits on q: called with *spin held. timeout_ms: WEFT_FOREVER, or
+ * milliseconds (0: fails with -ETIMEDOUT at once). Returns 0 once the
+ * node was granted, with *spin released: the granter has passed on what
+ * was asked for (through want or item). Returns -ECANCELED or -ETIMEDOUT
+ * with *spin held if the wait was interrupted; the node is then out of
+ * the queue, and *granted_late tells whether it was granted at the same
+ * moment: then the caller must give the grant back (pass the lock on,
+ * return the permit), and fail. flags: as weft__wait_begin's
+ * (WEFT__WAIT_SHIELDED: never interrupted). */
+int weft__waitq_wait(struct weft__waitq *q, weft__spinlock *spin,
+                     struct weft__wqnode *node, int64_t timeout_ms,
+                     unsigned flags, bool *granted_late);
+
+#endif /* WEFT_WAITQ_H */
