@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "sched/stack.h"
+#include "core/sys.h"
 
 int weft__thread_start(struct weft__thread *t, size_t size,
                        void *(*fn)(void *), void *arg)
@@ -45,15 +45,4 @@ void weft__thread_join(struct weft__thread *t)
     pthread_join(t->id, NULL);
     munmap(t->stack, t->size + weft__page_size());
     t->stack = NULL;
-}
-
-void weft__abstime_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
 }

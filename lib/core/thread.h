@@ -9,8 +9,6 @@
 
 #include <pthread.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <time.h>
 
 #include "core/internal.h"
 
@@ -28,9 +26,5 @@ int weft__thread_start(struct weft__thread *t, size_t size,
 /* Joins a started thread and unmaps its stack; a thread never started
  * (stack NULL) is ignored. */
 void weft__thread_join(struct weft__thread *t);
-
-/* The CLOCK_MONOTONIC time ms milliseconds from now, for the timed waits
- * of condition variables set to that clock. */
-void weft__abstime_after(struct timespec *ts, int64_t ms);
 
 #endif /* WEFT_THREAD_H */

@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
+#include "core/sys.h"
 #include "sched/debug.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
@@ -381,12 +383,6 @@ static int check_opts(const weft_executor_opts *opts)
     return 0;
 }
 
-static unsigned online_cpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (unsigned)n;
-}
-
 static int executor_new(struct weft_executor **out,
                         const weft_executor_opts *opts, unsigned max_default)
 {
@@ -406,7 +402,7 @@ static int executor_new(struct weft_executor **out,
         return -ENOMEM;
     ex->max_threads = max;
     ex->max_slow = max_slow != 0 ? max_slow : (max + 1) / 2;
-    ex->max_spinning = online_cpus() / 2 > 0 ? online_cpus() / 2 : 1;
+    ex->max_spinning = weft__online_cpus() / 2 > 0 ? weft__online_cpus() / 2 : 1;
     ex->idle_ms = opts != NULL && opts->idle_ms != 0 ? opts->idle_ms
                                                      : DEFAULT_IDLE_MS;
     ex->stack_size = opts != NULL && opts->stack_size != 0
@@ -435,7 +431,7 @@ fail_mutex:
 
 int weft_executor_create(weft_executor **ex, const weft_executor_opts *opts)
 {
-    unsigned cpus = online_cpus();
+    unsigned cpus = weft__online_cpus();
 
     if (ex == NULL)
         return -EINVAL;

@@ -4,6 +4,8 @@
  * atexit handlers) runs twice. */
 #include "exec/procpool.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -55,17 +57,14 @@ static bool write_full(int fd, const void *buf, size_t len)
 
 static void spin_for_input(int fd)
 {
-    struct timespec start, now;
+    int64_t until = weft__now_ns() + SPIN_NS;
     char byte;
 
-    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n != -1 || (errno != EAGAIN && errno != EINTR))
             return; /* data, end of file or an error: read_full sees it */
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - start.tv_sec) * 1000000000L +
-                (now.tv_nsec - start.tv_nsec) >= SPIN_NS)
+        if (weft__now_ns() >= until)
             return;
     }
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "core/thread.h"

@@ -4,8 +4,8 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "sched/wait.h"
 #include "sched/task.h"
 
@@ -19,10 +19,7 @@ static uint64_t next_random(void)
 {
     static __thread uint64_t state;
     if (state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)&state ^
-                (uint64_t)ts.tv_sec;
+        state = ((uint64_t)weft__now_ns() << 20) ^ (uint64_t)(uintptr_t)&state;
         if (state == 0)
             state = 0x9e3779b97f4a7c15u;
     }

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
 #include "sched/wait.h"
 #include "sched/scope.h"
 #include "sched/task.h"
@@ -135,9 +136,9 @@ int weft_timeout_enter(weft_scope *scope, int64_t timeout_ms)
 {
     if (timeout_ms < 0)
         return -EINVAL;
-    int64_t now = weft_now();
-    int64_t deadline = timeout_ms > WEFT__NO_DEADLINE - now - 1
-                           ? WEFT__NO_DEADLINE - 1 : now + timeout_ms;
+    int64_t deadline = weft__deadline_after(weft__now_ms(), timeout_ms);
+    if (deadline == WEFT__NO_DEADLINE)
+        deadline = WEFT__NO_DEADLINE - 1; /* far, but a deadline */
     return scope_open(scope, false, deadline);
 }
 

@@ -11,23 +11,10 @@
 #include <unistd.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "sched/worker.h"
-
-int64_t weft__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t weft__coarse_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void weft__task_waiting(weft_task *self, enum weft__waiting what,
                         const weft_task *on)
@@ -35,7 +22,7 @@ void weft__task_waiting(weft_task *self, enum weft__waiting what,
     weft__store_relaxed_u64(&self->waiting_on, on != NULL ? on->id : 0);
     weft__store_relaxed_u64((uint64_t *)&self->waiting_since,
                             what != WEFT__WAITING_NOTHING
-                                ? (uint64_t)weft__coarse_now() : 0);
+                                ? (uint64_t)weft__coarse_now_ms() : 0);
     weft__store_relaxed_u32(&self->waiting, what);
 }
 
@@ -165,7 +152,7 @@ int weft_dump(FILE *out)
         weft__runtime_release();
         return -ESRCH;
     }
-    int64_t now_ns = weft__now_ns(), now_ms = weft__coarse_now();
+    int64_t now_ns = weft__now_ns(), now_ms = weft__coarse_now_ms();
     fprintf(out, "weft: tasks of a runtime with %u worker%s\n", rt->nworkers,
             rt->nworkers == 1 ? "" : "s");
     fprintf(out, "%8s  %-8s %-6s %-24s %-16s %s\n", "id", "state", "worker",

@@ -19,7 +19,4 @@ void weft__debug_stop(struct weft__runtime *rt);
 void weft__debug_slice_start(struct weft__worker *w);
 void weft__debug_slice_end(struct weft__worker *w, weft_task *t);
 
-/* Nanoseconds on the monotonic clock. */
-int64_t weft__now_ns(void);
-
 #endif /* WEFT_DEBUG_INTERNAL_H */

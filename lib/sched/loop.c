@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
 #include "sched/debug.h"
 #include "sched/idle.h"
 #include "sched/globalq.h"
@@ -671,7 +672,6 @@ static bool work_anywhere(struct weft__worker *w)
 
 static bool linger(struct weft__worker *w)
 {
-    struct timespec ts;
     int64_t end = 0;
 
     for (unsigned round = 0;; round++) {
@@ -689,8 +689,7 @@ static bool linger(struct weft__worker *w)
                 if (has_local_work(w))
                     return true;
             }
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            int64_t now = weft__now_ns();
             if (end == 0)
                 end = now + LINGER_NS;
             else if (now >= end)

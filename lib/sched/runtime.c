@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/atomic.h"
+#include "core/sys.h"
 #include "sched/debug.h"
 #include "exec/executor.h"
 #include "sched/stack_guard.h"
@@ -122,9 +123,8 @@ static int parse_count(const char *s, unsigned long max, unsigned *out)
 
 static unsigned online_cpus(void)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus < 1 ? 1 : cpus > WEFT_WORKERS_MAX ? WEFT_WORKERS_MAX
-                                                  : (unsigned)cpus;
+    unsigned cpus = weft__online_cpus();
+    return cpus > WEFT_WORKERS_MAX ? WEFT_WORKERS_MAX : cpus;
 }
 
 static int choose_workers(const weft_run_opts *opts, unsigned *n)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/atomic.h"
+#include "core/sys.h"
 
 #ifdef WEFT_VALGRIND
 #include <valgrind/valgrind.h>
@@ -40,17 +41,6 @@ struct weft__stack_slab {
     unsigned carved;  /* slots handed out so far */
     struct weft__stack desc[];
 };
-
-size_t weft__page_size(void)
-{
-    static uint64_t page; /* relaxed: every thread computes the same value */
-    uint64_t p = weft__load_relaxed_u64(&page);
-    if (p == 0) {
-        p = (uint64_t)sysconf(_SC_PAGESIZE);
-        weft__store_relaxed_u64(&page, p);
-    }
-    return (size_t)p;
-}
 
 int weft__stack_class(size_t size)
 {

@@ -64,9 +64,6 @@ struct weft__stack_cache {
     } cls[WEFT__STACK_CLASSES];
 };
 
-/* Bytes of the guard page (the system page size). */
-size_t weft__page_size(void);
-
 /* Initialises pool and picks the guard mode: $WEFT_STACK_GUARD may force
  * "mprotect" or "madvise". Returns 0, -EINVAL or -ENOTSUP (madvise forced
  * on a kernel without it). */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sched/stack_guard.h"
+#include "core/sys.h"
 #include "sched/stack.h"
 #include "sched/task.h"
 #include "sched/worker.h"

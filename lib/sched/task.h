@@ -93,7 +93,7 @@ struct weft_task {
     /* For task dumps, written by the task (relaxed), read by anyone. */
     uint32_t waiting;           /* enum weft__waiting */
     uint32_t last_worker;       /* index of the worker it last ran on */
-    int64_t waiting_since;      /* weft__coarse_now() when it suspended */
+    int64_t waiting_since;      /* weft__coarse_now_ms() when it suspended */
     uint64_t waiting_on;        /* the id of the task awaited, or 0 */
     struct weft__registry *registry; /* the list it is registered in */
     weft_task *reg_next;        /* in registry, under its lock */
@@ -165,10 +165,6 @@ void weft__registry_remove(weft_task *t);
  * WEFT__WAITING_NOTHING, that it has stopped). Cheap: a coarse clock. */
 void weft__task_waiting(weft_task *self, enum weft__waiting what,
                         const weft_task *on);
-
-/* Milliseconds on CLOCK_MONOTONIC_COARSE: a few ms of resolution, a few
- * ns to read. */
-int64_t weft__coarse_now(void);
 
 /* Releases what a finished task held for running: its stack reservation,
  * its place in the live count and the runtime's reference. Its stack has

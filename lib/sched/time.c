@@ -1,4 +1,4 @@
-/* weft_sleep() on the worker's libevent timers, and weft_now(). */
+/* weft_sleep() on the worker's libevent timers. */
 #include "core/internal.h"
 
 #include <errno.h>
@@ -19,13 +19,6 @@ struct sleep_timer {
     uint32_t seq;
     bool pending;   /* ev is still in the base */
 };
-
-int64_t weft_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void timer_fired(evutil_socket_t fd, short what, void *arg)
 {

@@ -7,9 +7,9 @@
 #include "core/internal.h"
 
 #include <errno.h>
-#include <time.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
 #include "sched/wait.h"
 #include "sync/sync.h"
 #include "sched/task.h"
@@ -24,13 +24,6 @@ struct weft_limiter {
     int64_t tat_ns;        /* the bucket is full from then on */
     uint32_t waiting;      /* tasks sleeping on a reservation */
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int weft_limiter_create(weft_limiter **out, double rate, unsigned burst)
 {
@@ -48,7 +41,7 @@ int weft_limiter_create(weft_limiter **out, double rate, unsigned burst)
     if (l->interval_ns < 1)
         l->interval_ns = 1;
     l->burst = burst;
-    l->tat_ns = now_ns(); /* full */
+    l->tat_ns = weft__now_ns(); /* full */
     l->waiting = 0;
     *out = l;
     return 0;
@@ -89,7 +82,7 @@ int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
     if (rc < 0)
         return rc;
     weft__spin_lock(&l->spin);
-    int64_t wait_ns = reserve(l, n, now_ns(), &new_tat);
+    int64_t wait_ns = reserve(l, n, weft__now_ns(), &new_tat);
     if (wait_ns > 0 && timeout_ms != WEFT_FOREVER &&
         wait_ns > timeout_ms * 1000000) {
         weft__spin_unlock(&l->spin);
@@ -120,7 +113,7 @@ int weft_limiter_try_acquire(weft_limiter *l, unsigned n)
     if (l == NULL || n == 0 || n > l->burst)
         return -EINVAL;
     weft__spin_lock(&l->spin);
-    if (reserve(l, n, now_ns(), &new_tat) <= 0) {
+    if (reserve(l, n, weft__now_ns(), &new_tat) <= 0) {
         l->tat_ns = new_tat;
         rc = 0;
     }
@@ -133,7 +126,7 @@ int weft_limiter_available(weft_limiter *l)
     if (l == NULL)
         return -EINVAL;
     weft__spin_lock(&l->spin);
-    int64_t now = now_ns();
+    int64_t now = weft__now_ns();
     int64_t full_at = l->tat_ns > now ? l->tat_ns : now;
     int64_t missing = (full_at - now + l->interval_ns - 1) / l->interval_ns;
     int64_t n = (int64_t)l->burst - missing;
