@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/atomic.h"
-#include "sched/runtime.h"
 
 static struct {
     weft_malloc_fn malloc_fn;
@@ -15,14 +14,22 @@ static struct {
     weft_free_fn free_fn;
 } allocator = { malloc, realloc, calloc, free };
 
+/* Set while a runtime runs (weft__alloc_freeze): memory from one
+ * allocator must never reach the other's free. */
+static uint32_t frozen;
+
+void weft__alloc_freeze(bool on)
+{
+    weft__store_release_u32(&frozen, on ? 1 : 0);
+}
+
 int weft_replace_allocator(weft_malloc_fn malloc_fn, weft_realloc_fn realloc_fn,
                            weft_calloc_fn calloc_fn, weft_free_fn free_fn)
 {
     if (malloc_fn == NULL || realloc_fn == NULL || calloc_fn == NULL ||
         free_fn == NULL)
         return -EINVAL;
-    /* Memory from one allocator must never reach the other's free. */
-    if (weft__runtime_active())
+    if (weft__load_acquire_u32(&frozen))
         return -EBUSY;
     allocator.malloc_fn = malloc_fn;
     allocator.realloc_fn = realloc_fn;

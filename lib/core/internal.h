@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ void *weft__calloc(size_t count, size_t size);
 void *weft__realloc(void *ptr, size_t size);
 void weft__free(void *ptr);
 char *weft__strdup(const char *s);
+
+/* While frozen (from a runtime's start to its end), the allocator cannot
+ * be replaced: weft_replace_allocator fails with -EBUSY. */
+void weft__alloc_freeze(bool on);
 
 /* Prints "weft: <message>\n" on stderr with a single write(2), so that
  * lines from several threads do not interleave. Async-signal-safe when

@@ -303,6 +303,7 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
         return rc;
     if (!weft__cas_u32(&active, 0, 1))
         return -EBUSY;
+    weft__alloc_freeze(true);
 
     memset(&rt, 0, sizeof rt);
     rc = choose_workers(opts, &rt.nworkers);
@@ -425,6 +426,7 @@ fail_task_pool:
 fail_stacks:
     weft__procpool_stop(&rt);
 fail_options:
+    weft__alloc_freeze(false);
     weft__store_release_u32(&active, 0);
     return rc;
 }
