@@ -6,6 +6,8 @@
 
 #include "core/sys.h"
 
+__thread int *weft__thread_job_err;
+
 int weft__thread_start(struct weft__thread *t, size_t size,
                        void *(*fn)(void *), void *arg)
 {

@@ -18,6 +18,12 @@ struct weft__thread {
     size_t size;       /* the stack's usable size */
 };
 
+/* On a pool thread running a blocking function for a task, where
+ * weft_fail() records the function's error (set by the executor around
+ * each job); NULL on every other thread. It lets weft_fail fail a job
+ * without the task code knowing about executors. */
+extern __thread int *weft__thread_job_err;
+
 /* Starts fn(arg) on a thread with a stack of size bytes (plus a guard
  * page). Returns 0 or -errno. */
 int weft__thread_start(struct weft__thread *t, size_t size,

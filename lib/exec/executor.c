@@ -106,9 +106,6 @@ struct weft_executor {
     weft_executor_stats stats; /* the counters, under the mutex */
 };
 
-/* The job the calling pool thread runs, for weft_fail. */
-static __thread struct job *current_job;
-
 /* --- queues ------------------------------------------------------------- */
 
 static void queue_push(struct job_queue *q, struct job *job)
@@ -264,10 +261,10 @@ static void run_job(struct weft_executor *ex, struct job *job)
     bool slow = job->slow;
 
     pthread_mutex_unlock(&ex->mu);
-    current_job = job;
     job->err = 0;
+    weft__thread_job_err = &job->err; /* for weft_fail */
     void *result = job->fn(job->arg);
-    current_job = NULL;
+    weft__thread_job_err = NULL;
     int err = job->err;
     bool abandoned = finish_job(job, err == 0 ? result : NULL, err);
     pthread_mutex_lock(&ex->mu);
@@ -277,14 +274,6 @@ static void run_job(struct weft_executor *ex, struct job *job)
     ex->stats.completed++;
     if (abandoned)
         ex->stats.abandoned++;
-}
-
-bool weft__job_fail(int err)
-{
-    if (current_job == NULL)
-        return false;
-    current_job->err = err;
-    return true;
 }
 
 static void *pool_thread_main(void *arg)

@@ -18,8 +18,4 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt);
  * weft_run once every task has ended, so it waits for abandoned jobs. */
 void weft__executor_default_destroy(struct weft__runtime *rt);
 
-/* weft_fail() called by a blocking function on a pool thread: records err
- * as the job's error. Returns false if the caller runs no job. */
-bool weft__job_fail(int err);
-
 #endif /* WEFT_EXECUTOR_INTERNAL_H */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/atomic.h"
-#include "exec/executor.h"
+#include "core/thread.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
 #include "sched/worker.h"
@@ -488,7 +488,8 @@ void *weft_fail(int err, const char *fmt, ...)
     /* A blocking function on a pool thread fails its job; its message is
      * not kept. */
     if (self == NULL) {
-        (void)weft__job_fail(err < 0 ? err : -EINVAL);
+        if (weft__thread_job_err != NULL)
+            *weft__thread_job_err = err < 0 ? err : -EINVAL;
         return NULL;
     }
     if (fmt != NULL) {
