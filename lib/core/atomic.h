@@ -8,6 +8,7 @@
 #ifndef WEFT_ATOMIC_H
 #define WEFT_ATOMIC_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -123,6 +124,19 @@ static inline void weft__cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield" ::: "memory");
 #endif
+}
+
+/* Spins until *p == want (an acquire load), for a peer that is a few
+ * instructions from storing it; after 1000 spins it yields the CPU at
+ * each look, in case that peer's thread was preempted there. */
+static inline void weft__spin_until_u32(const uint32_t *p, uint32_t want)
+{
+    for (unsigned spins = 0; weft__load_acquire_u32(p) != want; spins++) {
+        if (spins < 1000)
+            weft__cpu_relax();
+        else
+            sched_yield();
+    }
 }
 
 /* A test-and-test-and-set spinlock for very short critical sections (a

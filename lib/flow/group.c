@@ -21,7 +21,7 @@ struct weft_group;
 
 /* One running child. */
 struct child {
-    struct weft__waiter node;   /* first: the hook gets the node */
+    struct weft__waiter node;   /* in the task's waits; its hook gets it */
     struct weft_group *group;
     weft_task *task;            /* the group's reference */
     struct child *prev;         /* in the group's list of running ones */
@@ -94,7 +94,7 @@ static void keep_error(weft_group *g, weft_task *t)
 /* A child finished (called by its finisher, on any worker). */
 static void child_finished(struct weft__waiter *node)
 {
-    struct child *c = (struct child *)(void *)node;
+    struct child *c = WEFT__CONTAINER_OF(node, struct child, node);
     weft_group *g = c->group;
     weft_task *t = c->task;
 

@@ -288,16 +288,11 @@ void weft__task_body(weft_task *t)
     weft__task_complete(t, 0, NULL);
 }
 
-/* A single wait's finisher is a few instructions from releasing the node,
- * unless its thread was preempted there. */
+/* A single wait's finisher is a few instructions from releasing the
+ * node (pairs with the release store in weft__task_complete). */
 static void wait_released(struct weft__waiter *node)
 {
-    for (unsigned spins = 0; !weft__load_acquire_u32(&node->released); spins++) {
-        if (spins < 1000)
-            weft__cpu_relax();
-        else
-            sched_yield();
-    }
+    weft__spin_until_u32(&node->released, 1);
 }
 
 bool weft__waiter_add(weft_task *target, struct weft__waiter *node)
@@ -332,9 +327,9 @@ bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
     }
     weft__spin_unlock(&target->lock);
     /* The task finished and its finisher owns the node. A single wait's
-     * node is released within a few instructions; a set's is handed to
-     * the set, which counts it in. */
-    if (node->set == NULL)
+     * node is released within a few instructions; one with on_finish is
+     * that hook's, which tells its owner in its own way. */
+    if (node->on_finish == NULL)
         wait_released(node);
     return false;
 }
@@ -365,8 +360,6 @@ void weft__task_complete(weft_task *t, int err, const char *msg)
         struct weft__waiter *next = waiter->next;
         if (waiter->on_finish != NULL) {
             waiter->on_finish(waiter);
-        } else if (waiter->set != NULL) {
-            weft__waitset_deliver(waiter);
         } else {
             /* Wake, then release: until released the waiter waits, so
              * neither the node nor the waiting task can go away under
@@ -465,6 +458,32 @@ int weft_await(weft_task *task, void **result)
 int weft_await_shielded(weft_task *task, void **result)
 {
     return await_task(task, result, false);
+}
+
+/* --- cancellation ------------------------------------------------------- */
+
+int weft_cancel(weft_task *task)
+{
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    /* Under the lock, against completion: a request made here is seen by
+     * the task's completion, which then ends it cancelled. */
+    weft__spin_lock(&task->lock);
+    if (task->done) {
+        weft__spin_unlock(&task->lock);
+        return -EALREADY;
+    }
+    weft__fas_u32(&task->cancel_requested, 1);
+    weft__spin_unlock(&task->lock);
+    weft__wake_for_cancel(task);
+    return 0;
+}
+
+int weft_task_cancelled(weft_task *task)
+{
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    return weft__load_acquire_u32(&task->cancel_requested) != 0;
 }
 
 int weft_yield(void)

@@ -13,14 +13,14 @@
 struct weft__runtime;
 struct weft__worker;
 
-struct weft__waitset;
 struct weft__scope;
 
 /* One wait for a task to finish, linked into that task's list. It lives
- * on the waiting task's stack (or in a waitset or a group), which stays
- * put while it waits. When the task finishes, its finisher calls
- * on_finish, or hands the node to `set` (a wait on many tasks), or wakes
- * `task` (a single wait). */
+ * on the waiting task's stack (or in whatever embeds it), which stays put
+ * while it waits. When the task finishes, its finisher calls on_finish if
+ * there is one (waits on many tasks, task groups, threads joining), which
+ * owns the node from then on; or else wakes `task`, a single wait, then
+ * releases the node. */
 struct weft__waiter {
     struct weft__waiter *next;    /* in target's list, under its lock */
     struct weft__waiter *prev;
@@ -28,10 +28,6 @@ struct weft__waiter {
     weft_task *task;              /* a single wait: the waiting task */
     uint32_t seq;                 /* ... and its suspension */
     uint32_t released;            /* atomic: the finisher is done with it */
-    struct weft__waitset *set;    /* a wait on many tasks, or NULL */
-    struct weft__waiter *done_next; /* in the set's list of finished */
-    /* Or else, run by the finisher instead (task groups). It owns the
-     * node from then on. */
     void (*on_finish)(struct weft__waiter *node);
 };
 
@@ -146,16 +142,13 @@ bool weft__waiter_add(weft_task *target, struct weft__waiter *node);
 
 /* Unlinks a wait that ended otherwise than by target finishing. Returns
  * true if it was unlinked; false if target finished meanwhile, in which
- * case a single wait's node is released before this returns, and a
- * set's node is on its way to the set. */
+ * case a single wait's node is released before this returns, and a node
+ * with on_finish belongs to its finisher (and so to on_finish). */
 bool weft__waiter_remove(weft_task *target, struct weft__waiter *node);
 
 /* Waits until target has finished: 0, or the -ECANCELED or -ETIMEDOUT
  * that interrupted the wait (never with WEFT__WAIT_SHIELDED). */
 int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags);
-
-/* Hands a finished target's node to its waitset (waitset.c). */
-void weft__waitset_deliver(struct weft__waiter *node);
 
 /* Adds t to / removes t from the registry of live tasks (registry.c). */
 void weft__registry_add(struct weft__worker *w, weft_task *t);

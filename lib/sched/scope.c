@@ -1,47 +1,18 @@
-/* Cancellation, timeout and shield scopes, weft_wait_for (see cancel.h
- * and scope.h). */
-#include "core/internal.h"
+/* Cancellation scopes: timeouts and shields (see scope.h). */
+#include "sched/scope.h"
 
 #include <errno.h>
 #include <event2/event.h>
 
-#include "core/atomic.h"
 #include "core/clock.h"
-#include "sched/wait.h"
-#include "sched/scope.h"
 #include "sched/task.h"
+#include "sched/wait.h"
 #include "sched/worker.h"
 
 _Static_assert(sizeof(struct weft__scope) <= sizeof(weft_scope),
                "weft_scope is too small for a scope record");
 _Static_assert(_Alignof(struct weft__scope) <= _Alignof(weft_scope),
                "weft_scope is not aligned enough for a scope record");
-
-int weft_cancel(weft_task *task)
-{
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
-        return -EINVAL;
-    /* Under the lock, against completion: a request made here is seen by
-     * the task's completion, which then ends it cancelled. */
-    weft__spin_lock(&task->lock);
-    if (task->done) {
-        weft__spin_unlock(&task->lock);
-        return -EALREADY;
-    }
-    weft__fas_u32(&task->cancel_requested, 1);
-    weft__spin_unlock(&task->lock);
-    weft__wake_for_cancel(task);
-    return 0;
-}
-
-int weft_task_cancelled(weft_task *task)
-{
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
-        return -EINVAL;
-    return weft__load_acquire_u32(&task->cancel_requested) != 0;
-}
-
-/* --- scopes ---------------------------------------------------------------- */
 
 struct weft__scope *weft__scope_deadline(weft_task *t)
 {
@@ -197,24 +168,4 @@ int weft_scope_leave(weft_scope *storage)
         scope->task->shields--;
     scope->magic = 0;
     return scope->expired ? 1 : 0;
-}
-
-/* --- wait_for ---------------------------------------------------------------- */
-
-int weft_wait_for(weft_task *task, int64_t timeout_ms, void **result)
-{
-    weft_scope scope;
-    int rc;
-
-    if (result != NULL)
-        *result = NULL;
-    if (timeout_ms < 0)
-        return -EINVAL;
-    rc = weft_timeout_enter(&scope, timeout_ms);
-    if (rc < 0)
-        return rc;
-    /* On expiry the await cancels the task and waits for it to finish. */
-    rc = weft_await(task, result);
-    (void)weft_scope_leave(&scope);
-    return rc;
 }
