@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "core/internal.h"
 
@@ -17,6 +18,24 @@ struct weft__thread {
     void *stack;       /* guard page and stack, mapped by start */
     size_t size;       /* the stack's usable size */
 };
+
+/* pthread locks and condition variables with every result checked. A
+ * lock, unlock, wait or wake of a valid object cannot fail; if it does,
+ * an invariant is broken (a destroyed or corrupted object), so these
+ * abort with a message naming the call, as libuv's uv_mutex_lock does.
+ * What can fail for want of resources (init) returns 0 or -errno. */
+void weft__mutex_lock(pthread_mutex_t *m);
+void weft__mutex_unlock(pthread_mutex_t *m);
+void weft__mutex_destroy(pthread_mutex_t *m);
+/* A condition variable on CLOCK_MONOTONIC, for weft__abstime_after. */
+int weft__cond_init(pthread_cond_t *c);
+void weft__cond_destroy(pthread_cond_t *c);
+void weft__cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
+/* 0, or -ETIMEDOUT once abstime has passed. */
+int weft__cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                         const struct timespec *abstime);
+void weft__cond_signal(pthread_cond_t *c);
+void weft__cond_broadcast(pthread_cond_t *c);
 
 /* On a pool thread running a blocking function for a task, where
  * weft_fail() records the function's error (set by the executor around

@@ -1,4 +1,4 @@
-/* Suspending, waking and switching tasks; the scheduling loop of a worker.
+/* Switching tasks, and the scheduling loop of a worker.
  *
  * A task that gives up its worker switches straight to the next ready
  * task, not through the scheduler: one context switch per yield or wake
@@ -8,7 +8,7 @@
  * worker's own stack (the scheduler loop) runs to search other workers,
  * to poll libevent and to park. doc/scheduler.md tells the whole story.
  */
-#include "sched/wait.h"
+#include "sched/loop.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -19,7 +19,7 @@
 #include "sched/idle.h"
 #include "sched/globalq.h"
 #include "sched/runtime.h"
-#include "sched/scope.h"
+#include "sched/wait.h"
 #include "sched/task.h"
 #include "sched/worker.h"
 
@@ -43,20 +43,6 @@
 #define GLOBAL_BATCH 32
 /* Rounds over all victims before a searching worker gives up. */
 #define STEAL_ROUNDS 2
-
-#define WAIT_WORD(seq, flags, reason, state)                                  \
-    (((uint64_t)(seq) << 32) | ((uint64_t)(flags) << 16) |                    \
-     ((uint64_t)(reason) << 8) | (uint64_t)(state))
-#define WAIT_SEQ(word) ((uint32_t)((word) >> 32))
-#define WAIT_FLAGS(word) ((unsigned)(((word) >> 16) & 0xff))
-#define WAIT_REASON(word) ((int)(((word) >> 8) & 0xff))
-#define WAIT_STATE(word) ((int)((word) & 0xff))
-/* The same word in another state, keeping seq and flags. */
-#define WAIT_WITH(word, reason, state)                                        \
-    WAIT_WORD(WAIT_SEQ(word), WAIT_FLAGS(word), reason, state)
-
-/* Wait-word flags. */
-#define WORD_SHIELDED 0x1u /* cancellation may not wake this suspension */
 
 /* --- queues of one worker ------------------------------------------------ */
 
@@ -267,100 +253,6 @@ void weft__sched_ready(weft_task *task)
         enqueue(w, displaced);
 }
 
-int weft__check_interrupt(weft_task *self)
-{
-    if (self->shields == 0 && weft__load_acquire_u32(&self->cancel_requested))
-        return -ECANCELED;
-    struct weft__scope *dl = weft__scope_deadline(self);
-    if (dl != NULL && dl->deadline <= weft_now()) {
-        dl->expired = true;
-        return -ETIMEDOUT;
-    }
-    return 0;
-}
-
-int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq_out)
-{
-    bool shielded = (flags & WEFT__WAIT_SHIELDED) || self->shields > 0;
-    struct weft__scope *dl = NULL;
-
-    if (!(flags & WEFT__WAIT_SHIELDED)) {
-        int rc = weft__check_interrupt(self);
-        if (rc < 0)
-            return rc;
-        dl = weft__scope_deadline(self);
-    }
-    /* Only the task itself changes its seq while it runs. */
-    uint64_t word = weft__load_relaxed_u64(&self->wait);
-    uint32_t seq = WAIT_SEQ(word) + 1;
-    if (WEFT__UNLIKELY(seq == 0))
-        seq = 1; /* 0 means "no suspension" to those that publish seqs */
-    /* A full barrier (an exchange): a weft_cancel() that set the request
-     * before this is seen below; one that sets it after sees SUSPENDING
-     * and wakes this suspension. */
-    weft__fas_u64(&self->wait, WAIT_WORD(seq, shielded ? WORD_SHIELDED : 0, 0,
-                                         WEFT__WAIT_SUSPENDING));
-    if (!shielded && weft__load_acquire_u32(&self->cancel_requested)) {
-        (void)weft__wait_abort(self);
-        return -ECANCELED;
-    }
-    if (dl != NULL)
-        weft__scope_arm(dl, seq);
-    *seq_out = seq;
-    return 0;
-}
-
-int weft__wake_error(int reason)
-{
-    switch (reason) {
-    case WEFT__WAKE_CANCEL:
-        return -ECANCELED;
-    case WEFT__WAKE_DEADLINE:
-        return -ETIMEDOUT;
-    default:
-        return 0;
-    }
-}
-
-bool weft__wait_suspended(weft_task *task)
-{
-    return WAIT_STATE(weft__load_acquire_u64(&task->wait)) ==
-           WEFT__WAIT_SUSPENDED;
-}
-
-bool weft__wake(weft_task *task, uint32_t seq, int reason)
-{
-    uint64_t word = weft__load_acquire_u64(&task->wait);
-
-    for (;;) {
-        int state = WAIT_STATE(word);
-        if (WAIT_SEQ(word) != seq ||
-            (state != WEFT__WAIT_SUSPENDING && state != WEFT__WAIT_SUSPENDED))
-            return false;
-        if (weft__cas_u64(&task->wait, word,
-                          WAIT_WITH(word, reason, WEFT__WAIT_WOKEN))) {
-            /* A SUSPENDING task is still on its stack: the context that
-             * takes over from it will see WOKEN and queue it. */
-            if (state == WEFT__WAIT_SUSPENDED)
-                weft__sched_ready(task);
-            return true;
-        }
-        word = weft__load_acquire_u64(&task->wait);
-    }
-}
-
-void weft__wake_for_cancel(weft_task *task)
-{
-    uint64_t word = weft__load_acquire_u64(&task->wait);
-    int state = WAIT_STATE(word);
-
-    if ((state == WEFT__WAIT_SUSPENDING || state == WEFT__WAIT_SUSPENDED) &&
-        !(WAIT_FLAGS(word) & WORD_SHIELDED))
-        (void)weft__wake(task, WAIT_SEQ(word), WEFT__WAKE_CANCEL);
-    /* Otherwise it is running or about to run, and sees the request at
-     * its next suspension; or it is shielded, and sees it after. */
-}
-
 /* --- switching ------------------------------------------------------------ */
 
 /* Finishes the business of the context that just switched away. */
@@ -377,18 +269,12 @@ static void after_switch(struct weft__worker *w)
     case WEFT__SWITCH_YIELD:
         enqueue(w, prev);
         break;
-    case WEFT__SWITCH_SUSPEND: {
-        uint64_t word = weft__load_acquire_u64(&prev->wait);
-        if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
-            weft__cas_u64(&prev->wait, word,
-                          WAIT_WITH(word, 0, WEFT__WAIT_SUSPENDED)))
-            break;
-        /* Woken before it was off its stack; it is WOKEN now. */
-        WEFT__ASSERT(WAIT_STATE(weft__load_acquire_u64(&prev->wait)) ==
-                     WEFT__WAIT_WOKEN);
-        enqueue(w, prev);
+    case WEFT__SWITCH_SUSPEND:
+        /* Off its stack now: publish the suspension, unless it was woken
+         * meanwhile, which left the queueing to us. */
+        if (!weft__wait_publish(prev))
+            enqueue(w, prev);
         break;
-    }
     case WEFT__SWITCH_EXIT:
 #ifdef WEFT__TSAN
         __tsan_destroy_fiber(prev->tsan_fiber);
@@ -524,53 +410,17 @@ static void switch_away(weft_task *self, enum weft__switch_action action)
     after_switch(w);
 }
 
-/* The suspension is over: disarm its deadline, and note in the scope
- * that it expired if that is what ended it. */
-static int end_wait(weft_task *self, uint64_t word)
-{
-    int reason = WAIT_REASON(word);
-
-    weft__store_relaxed_u64(&self->wait,
-                            WAIT_WORD(WAIT_SEQ(word), 0, 0, WEFT__WAIT_RUNNING));
-    if (reason == WEFT__WAKE_DEADLINE && self->armed_scope != NULL)
-        self->armed_scope->expired = true;
-    weft__scope_disarm(self);
-    return reason;
-}
-
-int weft__wait_commit(weft_task *self)
-{
-    uint64_t word = weft__load_acquire_u64(&self->wait);
-
-    if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING) {
-        switch_away(self, WEFT__SWITCH_SUSPEND);
-        word = weft__load_acquire_u64(&self->wait);
-    }
-    WEFT__ASSERT(WAIT_STATE(word) == WEFT__WAIT_WOKEN);
-    return end_wait(self, word);
-}
-
-int weft__wait_abort(weft_task *self)
-{
-    uint64_t word = weft__load_acquire_u64(&self->wait);
-
-    if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
-        weft__cas_u64(&self->wait, word, WAIT_WITH(word, 0, WEFT__WAIT_RUNNING))) {
-        weft__scope_disarm(self);
-        return WEFT__WAKE_NONE;
-    }
-    /* A waker won the race; it did not queue us, since we never left. */
-    word = weft__load_acquire_u64(&self->wait);
-    WEFT__ASSERT(WAIT_STATE(word) == WEFT__WAIT_WOKEN);
-    return end_wait(self, word);
-}
-
 static bool has_local_work(struct weft__worker *w)
 {
     return w->lifo != NULL || w->own_head != NULL || w->soon != NULL ||
            weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
            weft__runq_len(&w->runq) > 0 ||
            weft__inject_len(&w->rt->inject) > 0;
+}
+
+void weft__sched_suspend(weft_task *self)
+{
+    switch_away(self, WEFT__SWITCH_SUSPEND);
 }
 
 void weft__sched_yield(weft_task *self)

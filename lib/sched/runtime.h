@@ -43,6 +43,11 @@ struct weft__runtime {
                                        first use */
 };
 
+/* Claims the process's one runtime slot for weft_run: false if another
+ * runtime is running (weft_run then fails with -EBUSY). end gives it back. */
+bool weft__runtime_begin(void);
+void weft__runtime_end(void);
+
 /* True while weft_run() is running anywhere in the process. */
 bool weft__runtime_active(void);
 
@@ -61,6 +66,10 @@ void weft__runtime_main_ended(struct weft__runtime *rt);
  * held until weft__runtime_release (call it in both cases). */
 struct weft__runtime *weft__runtime_acquire(void);
 void weft__runtime_release(void);
+
+/* Makes rt (or NULL) the runtime that weft__runtime_acquire returns;
+ * called between acquire and release. */
+void weft__runtime_publish(struct weft__runtime *rt);
 
 /* True once main has returned. */
 bool weft__runtime_draining(const struct weft__runtime *rt);

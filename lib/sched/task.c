@@ -11,6 +11,7 @@
 #include "core/atomic.h"
 #include "core/thread.h"
 #include "sched/runtime.h"
+#include "sched/loop.h"
 #include "sched/wait.h"
 #include "sched/worker.h"
 

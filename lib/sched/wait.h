@@ -1,4 +1,4 @@
-/* Suspending and waking tasks, and the scheduling loop.
+/* The wait protocol: suspending a task and waking it exactly once.
  *
  * Every suspension has a sequence number. A task's wait word packs
  *
@@ -19,8 +19,8 @@
  * queues it. A wake of a SUSPENDED task queues it at once. Either way the
  * task is never queued while it is still running on its stack.
  */
-#ifndef WEFT_SCHEDULER_H
-#define WEFT_SCHEDULER_H
+#ifndef WEFT_SCHED_WAIT_H
+#define WEFT_SCHED_WAIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -77,6 +77,12 @@ bool weft__wait_suspended(weft_task *task);
  * woke it, false if it was woken already or has moved on. */
 bool weft__wake(weft_task *task, uint32_t seq, int reason);
 
+/* Called by the context that took over from a task that suspended, once
+ * the task is off its stack: marks the suspension SUSPENDED. Returns false
+ * if the task was woken meanwhile, which leaves queueing it to the
+ * caller. */
+bool weft__wait_publish(weft_task *task);
+
 /* Wakes task with WEFT__WAKE_CANCEL from whatever suspension it is in,
  * unless that suspension is shielded. */
 void weft__wake_for_cancel(weft_task *task);
@@ -86,22 +92,4 @@ void weft__wake_for_cancel(weft_task *task);
  * -ETIMEDOUT. For suspension points that do not wait (weft_yield). */
 int weft__check_interrupt(weft_task *self);
 
-/* Puts the calling task at the back of the run queue and runs others. */
-void weft__sched_yield(weft_task *self);
-
-/* Leaves a finished task's stack for good. */
-__attribute__((noreturn)) void weft__sched_exit(weft_task *self);
-
-/* Makes a task that is not running ready to run: a wake. On a worker it
- * goes to that worker's LIFO slot; from any other thread to the global
- * queue (or a pinned task's own worker). */
-void weft__sched_ready(weft_task *task);
-
-/* Queues a new task at the back of w's queue; w is the caller's worker. */
-void weft__sched_push(struct weft__worker *w, weft_task *task);
-
-/* The scheduling loop of worker w, on the thread's own stack. Returns once
- * the runtime is stopping (no task is left). */
-void weft__sched_loop(struct weft__worker *w);
-
-#endif /* WEFT_SCHEDULER_H */
+#endif /* WEFT_SCHED_WAIT_H */

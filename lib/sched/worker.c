@@ -12,6 +12,7 @@
 #include "sched/idle.h"
 #include "sched/stack_guard.h"
 #include "sched/runtime.h"
+#include "sched/loop.h"
 #include "sched/wait.h"
 #include "sched/task.h"
 #include "core/thread.h"

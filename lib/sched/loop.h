@@ -1,0 +1,32 @@
+/* The scheduling loop of a worker, and the switches it makes between
+ * tasks (loop.c; doc/scheduler.md tells the whole story). */
+#ifndef WEFT_SCHED_LOOP_H
+#define WEFT_SCHED_LOOP_H
+
+#include "core/internal.h"
+
+struct weft__worker;
+
+/* Switches away from the calling task, which has begun a suspension
+ * (weft__wait_begin); returns when it has been woken and runs again. */
+void weft__sched_suspend(weft_task *self);
+
+/* Puts the calling task at the back of the run queue and runs others. */
+void weft__sched_yield(weft_task *self);
+
+/* Leaves a finished task's stack for good. */
+__attribute__((noreturn)) void weft__sched_exit(weft_task *self);
+
+/* Makes a task that is not running ready to run: a wake. On a worker it
+ * goes to that worker's LIFO slot; from any other thread to the global
+ * queue (or a pinned task's own worker). */
+void weft__sched_ready(weft_task *task);
+
+/* Queues a new task at the back of w's queue; w is the caller's worker. */
+void weft__sched_push(struct weft__worker *w, weft_task *task);
+
+/* The scheduling loop of worker w, on the thread's own stack. Returns once
+ * the runtime is stopping (no task is left). */
+void weft__sched_loop(struct weft__worker *w);
+
+#endif /* WEFT_SCHED_LOOP_H */
