@@ -16,16 +16,6 @@
 #include "sched/task.h"
 #include "sched/worker.h"
 
-void weft__task_waiting(weft_task *self, enum weft__waiting what,
-                        const weft_task *on)
-{
-    weft__store_relaxed_u64(&self->waiting_on, on != NULL ? on->id : 0);
-    weft__store_relaxed_u64((uint64_t *)&self->waiting_since,
-                            what != WEFT__WAITING_NOTHING
-                                ? (uint64_t)weft__coarse_now_ms() : 0);
-    weft__store_relaxed_u32(&self->waiting, what);
-}
-
 /* --- slow tasks --------------------------------------------------------------- */
 
 void weft__debug_slice_start(struct weft__worker *w)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/atomic.h"
+#include "core/clock.h"
 #include "core/thread.h"
 #include "sched/runtime.h"
 #include "sched/loop.h"
@@ -459,6 +460,16 @@ int weft_await(weft_task *task, void **result)
 int weft_await_shielded(weft_task *task, void **result)
 {
     return await_task(task, result, false);
+}
+
+void weft__task_waiting(weft_task *self, enum weft__waiting what,
+                        const weft_task *on)
+{
+    weft__store_relaxed_u64(&self->waiting_on, on != NULL ? on->id : 0);
+    weft__store_relaxed_u64((uint64_t *)&self->waiting_since,
+                            what != WEFT__WAITING_NOTHING
+                                ? (uint64_t)weft__coarse_now_ms() : 0);
+    weft__store_relaxed_u32(&self->waiting, what);
 }
 
 /* --- cancellation ------------------------------------------------------- */
