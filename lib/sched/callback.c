@@ -2,17 +2,15 @@
  *
  * call_soon appends to the calling worker's FIFO of ready callbacks,
  * which its scheduling loop runs, in order, before it picks the next task.
- * call_later is a libevent timer on the worker's base. Either way the
+ * call_later is a timer on the worker's reactor. Either way the
  * callback runs on that worker's own stack. Only that worker may touch
- * its base and lists, so a cancel from another thread only marks the
+ * its reactor and lists, so a cancel from another thread only marks the
  * callback, which is then skipped. Callbacks still pending when the
  * runtime ends are freed with the worker.
  */
 #include "core/internal.h"
 
 #include <errno.h>
-#include <event2/event.h>
-#include <event2/event_struct.h>
 
 #include "core/atomic.h"
 #include "sched/worker.h"
@@ -20,7 +18,7 @@
 enum { PENDING, RAN, CANCELLED };
 
 struct weft_handle {
-    struct event ev;              /* call_later's timer */
+    struct weft__watch timer;     /* call_later's */
     bool timed;                   /* call_later, not call_soon */
     weft_callback fn;
     void *arg;
@@ -65,7 +63,7 @@ static void link_into(struct weft_handle *h)
     }
 }
 
-/* Takes h off its worker's list (and base). On that worker. */
+/* Takes h off its worker's list. On that worker. */
 static void retire(struct weft_handle *h)
 {
     struct weft_handle **head = list_of(h);
@@ -79,8 +77,6 @@ static void retire(struct weft_handle *h)
         h->next->prev = h->prev;
     else if (!h->timed)
         w->soon_tail = h->prev;
-    if (h->timed)
-        w->armed_timers--;
     unref(h);
 }
 
@@ -90,12 +86,10 @@ static void run(struct weft_handle *h)
         h->fn(h->arg);
 }
 
-static void fire(evutil_socket_t fd, short what, void *arg)
+static void fire(struct weft__watch *timer)
 {
-    struct weft_handle *h = arg;
+    struct weft_handle *h = WEFT__CONTAINER_OF(timer, struct weft_handle, timer);
 
-    (void)fd;
-    (void)what;
     run(h);
     retire(h);
 }
@@ -136,16 +130,10 @@ static int schedule(bool timed, int64_t delay_ms, weft_callback fn, void *arg,
     h->worker = w;
     h->state = PENDING;
     h->refs = handle != NULL ? 2 : 1;
-    if (timed) {
-        struct timeval tv = { .tv_sec = (time_t)(delay_ms / 1000),
-                              .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000 };
-        event_assign(&h->ev, w->base, -1, 0, fire, h);
-        if (event_add(&h->ev, &tv) < 0) {
-            weft__free(h);
-            return -ENOMEM;
-        }
-        /* An armed timer makes the worker poll its base even while busy. */
-        w->armed_timers++;
+    /* An armed timer makes the worker poll its reactor even while busy. */
+    if (timed && weft__watch_timer(&w->reactor, &h->timer, delay_ms, fire) < 0) {
+        weft__free(h);
+        return -ENOMEM;
     }
     link_into(h);
     if (handle != NULL)
@@ -172,7 +160,7 @@ int weft_handle_cancel(weft_handle *h)
     /* On its own worker, free it now rather than when its turn comes. */
     if (rc == 0 && weft__worker_self() == h->worker) {
         if (h->timed)
-            event_del(&h->ev);
+            weft__watch_cancel(&h->timer);
         retire(h);
     }
     unref(h);
@@ -189,7 +177,7 @@ void weft__callbacks_drop(struct weft__worker *w)
 {
     while (w->later != NULL) {
         struct weft_handle *h = w->later;
-        event_del(&h->ev);
+        weft__watch_cancel(&h->timer);
         weft__store_relaxed_u32(&h->state, CANCELLED);
         retire(h);
     }

@@ -2,32 +2,27 @@
 #include "sched/fdwait.h"
 
 #include <errno.h>
-#include <event2/event.h>
-#include <event2/event_struct.h>
 
-#include "sched/wait.h"
+#include "reactor/reactor.h"
 #include "sched/task.h"
+#include "sched/wait.h"
 #include "sched/worker.h"
 
-_Static_assert(WEFT__FD_READ == EV_READ && WEFT__FD_WRITE == EV_WRITE,
-               "fd wait flags must be libevent's");
+_Static_assert(WEFT__FD_READ == WEFT__WATCH_READ &&
+                   WEFT__FD_WRITE == WEFT__WATCH_WRITE,
+               "fd wait flags must be the reactor's");
 
 /* A wait in progress; on the waiting task's stack, as a sleep's timer. */
 struct fd_wait {
-    struct event ev;
+    struct weft__watch watch;
     weft_task *task;
     uint32_t seq;
-    bool pending;
 };
 
-static void fd_ready(evutil_socket_t fd, short what, void *arg)
+static void fd_ready(struct weft__watch *watch)
 {
-    struct fd_wait *wait = arg;
+    struct fd_wait *wait = WEFT__CONTAINER_OF(watch, struct fd_wait, watch);
 
-    (void)fd;
-    (void)what;
-    weft__worker_self()->armed_timers--;
-    wait->pending = false;
     weft__wake(wait->task, wait->seq, WEFT__WAKE_DONE);
 }
 
@@ -41,22 +36,17 @@ int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags,
         return rc;
     struct weft__worker *w = weft__worker_self();
     wait.task = self;
-    event_assign(&wait.ev, w->base, fd, events, fd_ready, &wait);
-    if (event_add(&wait.ev, NULL) < 0) {
+    /* The scheduler polls the reactor while the watch is armed. */
+    if (weft__watch_fd(&w->reactor, &wait.watch, fd, events, fd_ready) < 0) {
         (void)weft__wait_abort(self);
         return -ENOMEM;
     }
-    wait.pending = true;
-    w->armed_timers++; /* the scheduler polls the base while it is > 0 */
     self->armed_on = w;
     weft__task_waiting(self, (enum weft__waiting)what, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     WEFT__ASSERT(weft__worker_self() == w);
-    if (wait.pending) {
-        event_del(&wait.ev);
-        w->armed_timers--;
-    }
+    weft__watch_cancel(&wait.watch);
     self->armed_on = NULL;
     return weft__wake_error(reason);
 }

@@ -1,5 +1,5 @@
 /* Waiting in a task for a file descriptor to become readable or
- * writable, on the current worker's libevent base. The building block of
+ * writable, on the current worker's reactor. The building block of
  * the process pool's I/O. */
 #ifndef WEFT_FDWAIT_H
 #define WEFT_FDWAIT_H

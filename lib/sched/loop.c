@@ -11,7 +11,6 @@
 #include "sched/loop.h"
 
 #include <errno.h>
-#include <event2/event.h>
 
 #include "core/atomic.h"
 #include "core/clock.h"
@@ -379,7 +378,17 @@ static bool prepare(struct weft__worker *w, weft_task *t)
 
 static bool poll_due(const struct weft__worker *w)
 {
-    return w->ticks >= POLL_INTERVAL && w->armed_timers > 0;
+    return w->ticks >= POLL_INTERVAL && weft__reactor_pending(&w->reactor);
+}
+
+/* Runs what is due on the reactor without blocking, if anything is armed
+ * there: timers, descriptor watches. The count of task switches since the
+ * last poll starts again. */
+static void poll_reactor(struct weft__worker *w)
+{
+    w->ticks = 0;
+    if (weft__reactor_pending(&w->reactor))
+        weft__reactor_poll(&w->reactor);
 }
 
 /* The next task a task handing over may switch to directly, or NULL to go
@@ -533,9 +542,8 @@ static bool linger(struct weft__worker *w)
         if ((round & 63) == 0) {
             /* A reply on a socket (the process pool's) or a timer may be
              * what this worker waits for: look, without blocking. */
-            if (w->armed_timers > 0 && round > 0) {
-                event_base_loop(w->base, EVLOOP_NONBLOCK);
-                w->ticks = 0;
+            if (weft__reactor_pending(&w->reactor) && round > 0) {
+                poll_reactor(w);
                 if (has_local_work(w))
                     return true;
             }
@@ -560,7 +568,7 @@ static void park(struct weft__worker *w)
     if (!weft__runtime_stopping(rt) && !work_anywhere(w)) {
         WEFT__STAT_ADD(w, parks, 1);
         w->ticks = 0;
-        event_base_loop(w->base, EVLOOP_ONCE);
+        weft__reactor_block(&w->reactor);
     }
     if (weft__idle_unpark(&rt->idle, w))
         WEFT__STAT_ADD(w, unparks, 1);
@@ -578,11 +586,8 @@ void weft__sched_loop(struct weft__worker *w)
     for (;;) {
         if (w->soon != NULL)
             weft__callbacks_run_soon(w);
-        if (w->ticks >= POLL_INTERVAL) {
-            w->ticks = 0;
-            if (w->armed_timers > 0)
-                event_base_loop(w->base, EVLOOP_NONBLOCK);
-        }
+        if (w->ticks >= POLL_INTERVAL)
+            poll_reactor(w);
         weft_task *t = next_local(w);
         if (t == NULL)
             t = search(w);
@@ -599,9 +604,8 @@ void weft__sched_loop(struct weft__worker *w)
             continue;
         }
         /* Timers that are due may make tasks ready without blocking. */
-        if (w->armed_timers > 0) {
-            event_base_loop(w->base, EVLOOP_NONBLOCK);
-            w->ticks = 0;
+        if (weft__reactor_pending(&w->reactor)) {
+            poll_reactor(w);
             if (has_local_work(w))
                 continue;
         }

@@ -2,7 +2,6 @@
 #include "sched/scope.h"
 
 #include <errno.h>
-#include <event2/event.h>
 
 #include "core/clock.h"
 #include "sched/task.h"
@@ -27,15 +26,11 @@ struct weft__scope *weft__scope_deadline(weft_task *t)
     return best;
 }
 
-static void deadline_fired(evutil_socket_t fd, short what, void *arg)
+static void deadline_fired(struct weft__watch *watch)
 {
-    struct weft__scope *scope = arg;
-    struct weft__worker *w = weft__worker_self();
+    struct weft__scope *scope =
+        WEFT__CONTAINER_OF(watch, struct weft__scope, timer);
 
-    (void)fd;
-    (void)what;
-    w->armed_timers--;
-    scope->armed = false;
     weft__wake(scope->task, scope->seq, WEFT__WAKE_DEADLINE);
 }
 
@@ -43,21 +38,14 @@ void weft__scope_arm(struct weft__scope *scope, uint32_t seq)
 {
     struct weft__worker *w = weft__worker_self();
     weft_task *t = scope->task;
-    int64_t left = scope->deadline - weft_now();
-    struct timeval tv;
+    int64_t left = scope->deadline - weft__now_ms();
 
-    if (left < 0)
-        left = 0;
-    tv.tv_sec = (time_t)(left / 1000);
-    tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
     scope->seq = seq;
-    event_assign(&scope->ev, w->base, -1, 0, deadline_fired, scope);
     /* Without the timer (no memory in libevent's heap) the deadline still
      * holds at the next suspension, just not during this one. */
-    if (event_add(&scope->ev, &tv) < 0)
+    if (weft__watch_timer(&w->reactor, &scope->timer, left,
+                          deadline_fired) < 0)
         return;
-    scope->armed = true;
-    w->armed_timers++;
     t->armed_scope = scope;
     t->armed_on = w;
 }
@@ -67,12 +55,9 @@ void weft__scope_disarm(weft_task *t)
     struct weft__scope *scope = t->armed_scope;
 
     if (scope != NULL) {
-        if (scope->armed) {
-            struct weft__worker *w = weft__worker_self();
-            WEFT__ASSERT(w == t->armed_on);
-            event_del(&scope->ev);
-            w->armed_timers--;
-            scope->armed = false;
+        if (weft__watch_armed(&scope->timer)) {
+            WEFT__ASSERT(weft__worker_self() == t->armed_on);
+            weft__watch_cancel(&scope->timer);
         }
         t->armed_scope = NULL;
     }
@@ -92,7 +77,7 @@ static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
     scope->magic = WEFT__SCOPE_MAGIC;
     scope->shield = shield;
     scope->expired = false;
-    scope->armed = false;
+    scope->timer.armed = false;
     scope->task = self;
     scope->deadline = deadline;
     scope->seq = 0;

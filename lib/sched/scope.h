@@ -10,11 +10,11 @@
 #ifndef WEFT_SCOPE_H
 #define WEFT_SCOPE_H
 
-#include <event2/event_struct.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "core/internal.h"
+#include "reactor/reactor.h"
 
 #define WEFT__SCOPE_MAGIC 0x73636f70u /* "scop": the record is open */
 #define WEFT__NO_DEADLINE INT64_MAX
@@ -23,12 +23,11 @@ struct weft__scope {
     uint32_t magic;             /* WEFT__SCOPE_MAGIC while open */
     bool shield;                /* a shield, not a timeout */
     bool expired;               /* its deadline passed while it was open */
-    bool armed;                 /* ev is pending */
     struct weft__scope *outer;  /* the enclosing scope of the same task */
     weft_task *task;            /* the task that opened it */
     int64_t deadline;           /* weft_now() milliseconds */
-    uint32_t seq;               /* the suspension ev wakes */
-    struct event ev;            /* the deadline timer, while armed */
+    uint32_t seq;               /* the suspension its timer wakes */
+    struct weft__watch timer;   /* the deadline, while a suspension waits */
 };
 
 /* The timeout scope whose deadline applies to a suspension of t now: the

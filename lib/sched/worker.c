@@ -2,9 +2,7 @@
 #include "sched/worker.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,17 +32,6 @@ uint64_t weft__worker_next_id(struct weft__worker *w)
     return w->next_id++;
 }
 
-/* Another thread wrote wake_fd to get this worker out of epoll; being
- * awake is all it wanted. */
-static void drain_wake_fd(evutil_socket_t fd, short what, void *arg)
-{
-    uint64_t count;
-    (void)what;
-    (void)arg;
-    ssize_t rc = read(fd, &count, sizeof count);
-    (void)rc;
-}
-
 uint64_t weft__next_id_shared(void)
 {
     return weft__faa_u64(&next_id_block, 1);
@@ -53,55 +40,25 @@ uint64_t weft__next_id_shared(void)
 int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
                       unsigned index)
 {
-    struct event_config *cfg;
-
     memset(w, 0, sizeof *w);
     w->rt = rt;
     w->index = index;
-    w->wake_fd = -1;
     w->rng = 0x9e3779b9u * (index + 1); /* any non-zero seed */
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__runq_init(&w->runq);
-
-    cfg = event_config_new();
-    if (cfg == NULL)
-        return -ENOMEM;
-    /* NOLOCK: only this worker's thread ever touches its base.
-     * PRECISE_TIMER: the default coarse clock overshoots timers by ~2 ms. */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    w->base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
-    if (w->base == NULL)
-        return -ENOMEM;
-
-    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->wake_fd < 0)
-        return -errno;
-    /* Persistent, so the base is never empty and EVLOOP_ONCE blocks. */
-    w->wake_event = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
-                              drain_wake_fd, w);
-    if (w->wake_event == NULL || event_add(w->wake_event, NULL) < 0)
-        return -ENOMEM;
-    return 0;
+    return weft__reactor_init(&w->reactor);
 }
 
 void weft__worker_destroy(struct weft__worker *w)
 {
     if (w->rt != NULL) {
-        if (w->base != NULL)
+        if (w->reactor.base != NULL)
             weft__callbacks_drop(w);
         weft__stack_cache_flush(&w->stacks, &w->rt->stacks);
         weft__task_cache_flush(w);
     }
-    if (w->wake_event != NULL)
-        event_free(w->wake_event);
-    if (w->wake_fd >= 0)
-        close(w->wake_fd);
-    if (w->base != NULL)
-        event_base_free(w->base);
+    weft__reactor_destroy(&w->reactor);
     memset(w, 0, sizeof *w);
-    w->wake_fd = -1;
 }
 
 int weft__worker_bind(struct weft__worker *w)
@@ -172,10 +129,7 @@ void weft__worker_join(struct weft__worker *w)
 
 void weft__worker_wake(struct weft__worker *w)
 {
-    uint64_t one = 1;
-    /* EAGAIN means the counter is already non-zero: it is awake anyway. */
-    ssize_t rc = write(w->wake_fd, &one, sizeof one);
-    (void)rc;
+    weft__reactor_wake(&w->reactor);
 }
 
 void weft__worker_inbox_push(struct weft__worker *w, weft_task *t)

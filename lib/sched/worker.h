@@ -1,4 +1,5 @@
-/* A worker: one thread, its libevent base, its queues and caches.
+/* A worker: one thread, its reactor (libevent base), its queues and
+ * caches.
  *
  * The fields up to `shared` belong to the worker's thread alone. The rest
  * are reached by other threads through the functions that say so.
@@ -12,13 +13,12 @@
 #include <stdint.h>
 
 #include "arch/context.h"
+#include "reactor/reactor.h"
 #include "core/internal.h"
 #include "sched/runq.h"
 #include "sched/stack.h"
 #include "core/thread.h"
 
-struct event_base;
-struct event;
 struct weft__runtime;
 
 /* The live tasks created on one worker, for cancelling them all when main
@@ -56,7 +56,6 @@ struct weft__worker {
     enum weft__switch_action prev_action;
     unsigned ticks;                 /* task switches since the last poll */
     uint64_t tick;                  /* task picks, for the 61st-tick rule */
-    unsigned armed_timers;          /* timers pending on base */
     struct weft_handle *soon;       /* call_soon callbacks to run, FIFO */
     struct weft_handle *soon_tail;
     struct weft_handle *later;      /* call_later callbacks pending */
@@ -64,8 +63,8 @@ struct weft__worker {
     uint32_t rng;                   /* xorshift state for victim choice */
     uint64_t next_id;               /* task ids, taken in blocks */
     uint64_t id_limit;
-    struct event_base *base;        /* dispatched by this thread only */
-    struct event *wake_event;       /* persistent read on wake_fd */
+    struct weft__reactor reactor;   /* its libevent base; wake_fd is read
+                                       by the threads that wake it */
     struct weft__ctx sched_ctx;     /* the thread's own stack */
     struct weft__stack_cache stacks;
     weft_task *task_cache;          /* free task structs */
@@ -88,7 +87,6 @@ struct weft__worker {
      * timer here): a lock-free stack other threads push on
      * (weft__worker_inbox_push), taken whole by the owner. */
     weft_task *inbox __attribute__((aligned(WEFT__CACHELINE)));
-    int wake_fd;                    /* eventfd: written to unpark it */
     uint32_t parked;                /* atomic; set under rt->idle.lock */
     uint32_t notified;              /* under rt->idle.lock */
     struct weft__runq runq;         /* its stealable local queue */

@@ -1,0 +1,87 @@
+/* The reactor: one worker's libevent base, and the one-shot timers and
+ * descriptor watches that tasks and callbacks arm on it.
+ *
+ * Every use of libevent goes through here. A base belongs to one worker
+ * thread: only that thread arms, cancels or polls (the base is built
+ * without locks). Other threads reach it only through weft__reactor_wake,
+ * which writes an eventfd the base watches.
+ *
+ * A watch is caller storage (usually on the stack of the task that
+ * waits), armed once and fired or cancelled once. The reactor counts the
+ * watches armed on it, so the scheduler knows when polling is due: a
+ * worker with nothing armed never polls while it has tasks to run.
+ */
+#ifndef WEFT_REACTOR_H
+#define WEFT_REACTOR_H
+
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/internal.h"
+
+struct weft__reactor {
+    struct event_base *base; /* NULL until built */
+    unsigned pending;        /* watches armed, not yet fired or cancelled */
+    int wake_fd;             /* eventfd; -1 until built */
+    struct event *wake_event; /* persistent read on wake_fd */
+};
+
+struct weft__watch;
+typedef void (*weft__watch_fn)(struct weft__watch *watch);
+
+/* A one-shot timer or descriptor watch. */
+struct weft__watch {
+    struct event ev;
+    struct weft__reactor *reactor; /* where it is armed */
+    bool armed;                    /* ev is in the base */
+    weft__watch_fn fn;             /* called once, when it fires */
+};
+
+/* Builds r. Returns 0, -ENOMEM, -EMFILE or -ENFILE; r is then safe to
+ * give to weft__reactor_destroy. */
+int weft__reactor_init(struct weft__reactor *r);
+
+/* Frees what init built; accepts a half-built reactor. Watches still
+ * armed must have been cancelled. */
+void weft__reactor_destroy(struct weft__reactor *r);
+
+/* True while a watch is armed: polling may make something ready. */
+static inline bool weft__reactor_pending(const struct weft__reactor *r)
+{
+    return r->pending > 0;
+}
+
+/* Runs the callbacks of whatever is due, without blocking. */
+void weft__reactor_poll(struct weft__reactor *r);
+
+/* Blocks until a watch fires or another thread calls weft__reactor_wake,
+ * then runs what is due. */
+void weft__reactor_block(struct weft__reactor *r);
+
+/* Gets r's thread out of weft__reactor_block, now or at its next call.
+ * Any thread; async-signal-safe. */
+void weft__reactor_wake(struct weft__reactor *r);
+
+/* Arms w to call fn(w) once, ms milliseconds from now (ms >= 0; a time
+ * beyond what libevent holds is clamped to decades). Returns 0 or -ENOMEM
+ * (libevent's timer heap could not grow); not armed then. */
+int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
+                      int64_t ms, weft__watch_fn fn);
+
+/* Arms w to call fn(w) once fd is ready for events (WEFT__WATCH_READ,
+ * WEFT__WATCH_WRITE or both). Returns 0 or -ENOMEM. */
+#define WEFT__WATCH_READ 0x02  /* EV_READ */
+#define WEFT__WATCH_WRITE 0x04 /* EV_WRITE */
+int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
+                   short events, weft__watch_fn fn);
+
+/* Disarms w if it has not fired. On the reactor's thread. */
+void weft__watch_cancel(struct weft__watch *w);
+
+static inline bool weft__watch_armed(const struct weft__watch *w)
+{
+    return w->armed;
+}
+
+#endif /* WEFT_REACTOR_H */
