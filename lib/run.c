@@ -303,7 +303,7 @@ static int runtime_init(struct weft__runtime *rt, const weft_run_opts *opts,
     if ((rc = -pthread_mutex_init(&rt->task_pool_lock, NULL)) < 0)
         return rc;
     b->task_pool = true;
-    if ((rc = weft__inject_init(&rt->inject)) < 0)
+    if ((rc = weft__globalq_init(&rt->globalq)) < 0)
         return rc;
     b->globalq = true;
     if ((rc = weft__idle_init(&rt->idle, rt->nworkers)) < 0)
@@ -399,7 +399,7 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
     if (b->idle)
         weft__idle_destroy(&rt->idle);
     if (b->globalq)
-        weft__inject_destroy(&rt->inject);
+        weft__globalq_destroy(&rt->globalq);
     if (b->task_pool) {
         weft__task_pool_drain(rt);
         pthread_mutex_destroy(&rt->task_pool_lock);

@@ -47,44 +47,35 @@
 
 static void own_push(struct weft__worker *w, weft_task *t)
 {
-    t->next = NULL;
-    if (w->own_tail != NULL)
-        w->own_tail->next = t;
-    else
-        w->own_head = t;
-    w->own_tail = t;
+    weft__fifo_push(&w->own, &t->qlink);
 }
 
 static weft_task *own_pop(struct weft__worker *w)
 {
-    weft_task *t = w->own_head;
-    if (t != NULL) {
-        w->own_head = t->next;
-        if (w->own_head == NULL)
-            w->own_tail = NULL;
-        t->next = NULL;
-    }
-    return t;
+    struct weft__slink *link = weft__fifo_pop(&w->own);
+    return link != NULL ? weft__task_of_qlink(link) : NULL;
 }
 
 /* Moves what other threads pushed to w's inbox into its own queue, in the
  * order they arrived. */
 static void drain_inbox(struct weft__worker *w)
 {
-    weft_task *list, *reversed = NULL;
+    struct weft__slink *list, *reversed = NULL;
 
     if (weft__load_relaxed_ptr((void *const *)&w->inbox) == NULL)
         return;
+    /* Pairs with the CAS of weft__worker_inbox_push: the tasks' fields
+     * written before their push are seen. */
     list = weft__fas_ptr((void **)&w->inbox, NULL);
     while (list != NULL) {
-        weft_task *next = list->next;
+        struct weft__slink *next = list->next;
         list->next = reversed;
         reversed = list;
         list = next;
     }
     while (reversed != NULL) {
-        weft_task *next = reversed->next;
-        own_push(w, reversed);
+        struct weft__slink *next = reversed->next;
+        weft__fifo_push(&w->own, reversed);
         reversed = next;
     }
 }
@@ -106,7 +97,7 @@ static void runq_push(struct weft__worker *w, weft_task *t)
         unsigned n = weft__runq_claim_half(&w->runq, batch);
         if (n > 0) {
             batch[n++] = t;
-            weft__inject_push(&w->rt->inject, batch, n);
+            weft__globalq_push(&w->rt->globalq, batch, n);
             return;
         }
     }
@@ -134,7 +125,7 @@ static weft_task *global_pop(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
     weft_task *batch[GLOBAL_BATCH];
-    uint64_t len = weft__inject_len(&rt->inject);
+    uint64_t len = weft__globalq_len(&rt->globalq);
     unsigned room = WEFT__RUNQ_CAP - weft__runq_len(&w->runq);
 
     if (len == 0)
@@ -144,7 +135,7 @@ static weft_task *global_pop(struct weft__worker *w)
         want = GLOBAL_BATCH;
     if (want > (uint64_t)room + 1)
         want = (uint64_t)room + 1;
-    unsigned n = weft__inject_pop(&rt->inject, batch, (unsigned)want);
+    unsigned n = weft__globalq_pop(&rt->globalq, batch, (unsigned)want);
     if (n == 0)
         return NULL;
     /* They fit: only this worker adds to its ring, and room was counted
@@ -212,7 +203,7 @@ static void ready_from_outside(struct weft__runtime *rt, weft_task *task)
     if (to != NULL) {
         weft__worker_inbox_push(to, task);
     } else {
-        weft__inject_push(&rt->inject, &task, 1);
+        weft__globalq_push(&rt->globalq, &task, 1);
         weft__idle_notify(rt);
     }
 }
@@ -421,10 +412,10 @@ static void switch_away(weft_task *self, enum weft__switch_action action)
 
 static bool has_local_work(struct weft__worker *w)
 {
-    return w->lifo != NULL || w->own_head != NULL || w->soon != NULL ||
+    return w->lifo != NULL || !weft__fifo_empty(&w->own) || w->soon != NULL ||
            weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
            weft__runq_len(&w->runq) > 0 ||
-           weft__inject_len(&w->rt->inject) > 0;
+           weft__globalq_len(&w->rt->globalq) > 0;
 }
 
 void weft__sched_suspend(weft_task *self)

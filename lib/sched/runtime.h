@@ -11,6 +11,7 @@
 #include "sched/idle.h"
 #include "sched/globalq.h"
 #include "core/internal.h"
+#include "core/list.h"
 #include "sched/stack.h"
 #include "core/thread.h"
 
@@ -20,7 +21,7 @@ struct weft__runtime {
     unsigned nworkers;
     struct weft__worker **workers;
     unsigned default_stack_cls;
-    struct weft__inject inject;   /* the global queue */
+    struct weft__globalq globalq; /* the global queue */
     struct weft__idle idle;       /* searching and parked workers */
     struct weft__stack_pool stacks;
     uint64_t live;        /* atomic: tasks created and not yet retired */
@@ -36,7 +37,7 @@ struct weft__runtime {
     /* Task structs the worker caches overflowed into; kept until the
      * runtime ends, so that a burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;
-    weft_task *task_pool;
+    struct weft__slink *task_pool; /* a stack, through weft_task.qlink */
     struct weft__procpool *procs;  /* the process pool, or NULL */
     unsigned blocking_threads;     /* the default pool's maximum */
     struct weft_executor *blocking; /* atomic: the default pool, made on

@@ -33,33 +33,49 @@ static char *copy_name(const char *name)
     return copy;
 }
 
+/* The task structs cached by a worker, and the runtime's pool behind
+ * them, are stacks linked through qlink. */
+static void stack_push(struct weft__slink **top, weft_task *t)
+{
+    t->qlink.next = *top;
+    *top = &t->qlink;
+}
+
+static weft_task *stack_pop(struct weft__slink **top)
+{
+    struct weft__slink *link = *top;
+    if (link == NULL)
+        return NULL;
+    *top = link->next;
+    return weft__task_of_qlink(link);
+}
+
 static weft_task *task_alloc(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
-    weft_task *t = w->task_cache;
 
     /* An unlocked peek, so an empty pool costs no lock; the pool's head is
      * stored atomically under the lock for this reason. */
-    if (t == NULL && weft__load_relaxed_ptr((void *const *)&rt->task_pool)) {
-        pthread_mutex_lock(&rt->task_pool_lock);
+    if (w->task_cache == NULL &&
+        weft__load_relaxed_ptr((void *const *)&rt->task_pool) != NULL) {
+        weft__mutex_lock(&rt->task_pool_lock);
         for (unsigned i = 0; i < TASK_REFILL_BATCH && rt->task_pool; i++) {
-            weft_task *p = rt->task_pool;
-            weft__store_relaxed_ptr((void **)&rt->task_pool, p->next);
-            p->next = w->task_cache;
-            w->task_cache = p;
+            struct weft__slink *top = rt->task_pool;
+            weft_task *p = stack_pop(&top);
+            weft__store_relaxed_ptr((void **)&rt->task_pool, top);
+            stack_push(&w->task_cache, p);
             w->task_cache_n++;
         }
-        pthread_mutex_unlock(&rt->task_pool_lock);
-        t = w->task_cache;
+        weft__mutex_unlock(&rt->task_pool_lock);
     }
-    if (t == NULL) {
-        t = weft__malloc(sizeof *t);
-        if (t != NULL)
-            t->wait = 0;
+    weft_task *t = stack_pop(&w->task_cache);
+    if (t != NULL) {
+        w->task_cache_n--;
         return t;
     }
-    w->task_cache = t->next;
-    w->task_cache_n--;
+    t = weft__malloc(sizeof *t);
+    if (t != NULL)
+        t->wait = 0;
     return t;
 }
 
@@ -78,39 +94,35 @@ void weft__task_free(weft_task *t)
         weft__free(t);
         return;
     }
-    t->next = w->task_cache;
-    w->task_cache = t;
+    stack_push(&w->task_cache, t);
     if (++w->task_cache_n > TASK_CACHE_MAX) {
         struct weft__runtime *rt = w->rt;
-        pthread_mutex_lock(&rt->task_pool_lock);
+        weft__mutex_lock(&rt->task_pool_lock);
+        struct weft__slink *top = rt->task_pool;
         while (w->task_cache_n > TASK_CACHE_MAX / 2) {
-            weft_task *p = w->task_cache;
-            w->task_cache = p->next;
+            stack_push(&top, stack_pop(&w->task_cache));
             w->task_cache_n--;
-            p->next = rt->task_pool;
-            weft__store_relaxed_ptr((void **)&rt->task_pool, p);
         }
-        pthread_mutex_unlock(&rt->task_pool_lock);
+        weft__store_relaxed_ptr((void **)&rt->task_pool, top);
+        weft__mutex_unlock(&rt->task_pool_lock);
     }
 }
 
 void weft__task_cache_flush(struct weft__worker *w)
 {
-    while (w->task_cache != NULL) {
-        weft_task *t = w->task_cache;
-        w->task_cache = t->next;
+    weft_task *t;
+
+    while ((t = stack_pop(&w->task_cache)) != NULL)
         weft__free(t);
-    }
     w->task_cache_n = 0;
 }
 
 void weft__task_pool_drain(struct weft__runtime *rt)
 {
-    while (rt->task_pool != NULL) {
-        weft_task *t = rt->task_pool;
-        rt->task_pool = t->next;
+    weft_task *t;
+
+    while ((t = stack_pop(&rt->task_pool)) != NULL)
         weft__free(t);
-    }
 }
 
 static int check_spawn_opts(const struct weft__runtime *rt,
@@ -189,7 +201,7 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
     /* Field by field: a ucontext backend's context is a kilobyte that the
      * first switch overwrites anyway. */
     t->magic = WEFT__TASK_MAGIC;
-    t->next = NULL;
+    t->qlink.next = NULL;
     t->stack = NULL;
     /* Suspension numbers go on from the struct's previous task, so that a
      * stale wake meant for that one cannot match a suspension of this. */

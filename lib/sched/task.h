@@ -8,6 +8,7 @@
 #include "core/atomic.h"
 #include "arch/context.h"
 #include "core/internal.h"
+#include "core/list.h"
 #include "sched/stack.h"
 
 struct weft__runtime;
@@ -58,7 +59,8 @@ enum weft__waiting {
 
 struct weft_task {
     uint32_t magic;             /* WEFT__TASK_MAGIC until freed */
-    weft_task *next;            /* run-queue link, owned by the queue */
+    struct weft__slink qlink;   /* in a run queue, an inbox or a cache:
+                                   owned by whichever holds the task */
     struct weft__ctx ctx;       /* saved registers while not running */
     struct weft__stack *stack;  /* NULL until the task first runs */
     uint64_t wait;              /* atomic wait word, see scheduler.h */
@@ -102,6 +104,11 @@ struct weft_task {
     void *tsan_fiber;
 #endif
 };
+
+static inline weft_task *weft__task_of_qlink(struct weft__slink *link)
+{
+    return WEFT__CONTAINER_OF(link, weft_task, qlink);
+}
 
 /* Creates a task on worker w (the caller's worker) and makes it ready.
  * refs is 2 when the caller wants a handle, else 1: the runtime's own

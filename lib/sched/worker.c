@@ -134,12 +134,12 @@ void weft__worker_wake(struct weft__worker *w)
 
 void weft__worker_inbox_push(struct weft__worker *w, weft_task *t)
 {
-    weft_task *head;
+    struct weft__slink *head;
 
     do {
         head = weft__load_acquire_ptr((void *const *)&w->inbox);
-        t->next = head;
-    } while (!weft__cas_ptr((void **)&w->inbox, head, t));
+        t->qlink.next = head;
+    } while (!weft__cas_ptr((void **)&w->inbox, head, &t->qlink));
     /* The CAS is a full barrier: if w parked before it, w is seen parked
      * here; if after, w's re-check of its inbox sees t. */
     if (weft__idle_is_parked(w))

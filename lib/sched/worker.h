@@ -15,6 +15,7 @@
 #include "arch/context.h"
 #include "reactor/reactor.h"
 #include "core/internal.h"
+#include "core/list.h"
 #include "sched/runq.h"
 #include "sched/stack.h"
 #include "core/thread.h"
@@ -49,9 +50,8 @@ struct weft__worker {
                                        running, in ns (relaxed) */
     weft_task *lifo;                /* LIFO slot: the task woken last */
     unsigned lifo_polls;            /* LIFO tasks run in a row */
-    weft_task *own_head;            /* ready tasks that must run here (pinned,
-                                       or holding a timer here), FIFO */
-    weft_task *own_tail;
+    struct weft__fifo own;          /* ready tasks that must run here (pinned,
+                                       or holding a timer here) */
     weft_task *prev;                /* context left by the last switch */
     enum weft__switch_action prev_action;
     unsigned ticks;                 /* task switches since the last poll */
@@ -67,7 +67,7 @@ struct weft__worker {
                                        by the threads that wake it */
     struct weft__ctx sched_ctx;     /* the thread's own stack */
     struct weft__stack_cache stacks;
-    weft_task *task_cache;          /* free task structs */
+    struct weft__slink *task_cache; /* free task structs, a stack */
     unsigned task_cache_n;
     void *altstack;                 /* sigaltstack for the overflow handler */
     stack_t old_altstack;
@@ -86,7 +86,7 @@ struct weft__worker {
     /* Tasks woken elsewhere that must run here (pinned, or holding a
      * timer here): a lock-free stack other threads push on
      * (weft__worker_inbox_push), taken whole by the owner. */
-    weft_task *inbox __attribute__((aligned(WEFT__CACHELINE)));
+    struct weft__slink *inbox __attribute__((aligned(WEFT__CACHELINE)));
     uint32_t parked;                /* atomic; set under rt->idle.lock */
     uint32_t notified;              /* under rt->idle.lock */
     struct weft__runq runq;         /* its stealable local queue */
