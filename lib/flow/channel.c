@@ -13,9 +13,10 @@ struct weft_chan {
     struct weft__queue q;
 };
 
+/* The queue behind a public handle, or NULL if it is not a live one. */
 static struct weft__queue *chan_queue(weft_chan *chan)
 {
-    return chan != NULL ? &chan->q : NULL;
+    return chan != NULL && chan->q.magic == WEFT__QUEUE_MAGIC ? &chan->q : NULL;
 }
 
 int weft_chan_create(weft_chan **chan, size_t capacity, void (*dispose)(void *))
@@ -43,7 +44,7 @@ int weft_chan_destroy(weft_chan *chan)
 {
     struct weft__queue *q = chan_queue(chan);
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     int rc = weft__queue_fini(q);
     if (rc == 0)
@@ -75,7 +76,7 @@ int weft_chan_close(weft_chan *chan)
 {
     struct weft__queue *q = chan_queue(chan);
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     weft__queue_shutdown(q, false);
     return 0;

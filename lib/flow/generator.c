@@ -84,11 +84,9 @@ static void *produce(void *arg)
     weft__spin_lock(&gen->spin);
     gen->finished = true;
     gen->end_err = err < 0 ? err : -EPIPE;
-    while (!weft__waitq_empty(&gen->consumers)) {
-        gen->consumers.head->want = (uintptr_t)(intptr_t)gen->end_err;
+    if (!weft__waitq_empty(&gen->consumers))
         gen->end_seen = true;
-        weft__waitq_wake_locked(&gen->consumers, gen->consumers.head);
-    }
+    weft__waitq_wake_all(&gen->consumers, gen->end_err);
     weft__spin_unlock(&gen->spin);
     return result;
 }
@@ -160,21 +158,23 @@ int weft_gen_next(weft_gen *pub, void **value)
     }
     /* A request: the producer may go on. */
     if (!weft__waitq_empty(&gen->producer_q))
-        weft__waitq_wake_locked(&gen->producer_q, gen->producer_q.head);
+        weft__waitq_wake_locked(&gen->producer_q,
+                                weft__waitq_first(&gen->producer_q));
     rc = weft__waitq_sleep(&gen->consumers, &gen->spin, &node, &late);
     if (rc == 0) {
-        if (node.want != 0)
-            return (int)(intptr_t)node.want;
+        if (node.result != 0)
+            return node.result;
         *value = got;
         return 0;
     }
-    if (late && node.want == 0) {
+    if (late && node.result == 0) {
         /* Handed a value as it was interrupted: the next consumer's, or
          * kept for the next call. With one kept already, it is returned
          * after all: values are never dropped. */
         if (!weft__waitq_empty(&gen->consumers)) {
-            *(void **)gen->consumers.head->item = got;
-            gen->consumers.head->want = 0;
+            struct weft__wqnode *next = weft__waitq_first(&gen->consumers);
+            *(void **)next->item = got;
+            next->result = 0;
             (void)weft__waitq_grant(&gen->consumers, &g);
         } else if (!gen->has_value) {
             gen->has_value = true;
@@ -214,8 +214,9 @@ int weft_gen_yield(weft_gen *pub, void *value)
         return rc;
     }
     if (!weft__waitq_empty(&gen->consumers)) {
-        *(void **)gen->consumers.head->item = value;
-        gen->consumers.head->want = 0;
+        struct weft__wqnode *next = weft__waitq_first(&gen->consumers);
+        *(void **)next->item = value;
+        next->result = 0;
         (void)weft__waitq_grant(&gen->consumers, &g);
     } else {
         /* The consumer that asked was interrupted: keep it for the next. */

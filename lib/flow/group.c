@@ -24,8 +24,7 @@ struct child {
     struct weft__waiter node;   /* in the task's waits; its hook gets it */
     struct weft_group *group;
     weft_task *task;            /* the group's reference */
-    struct child *prev;         /* in the group's list of running ones */
-    struct child *next;
+    struct weft__list link;     /* in the group's list of running ones */
 };
 
 struct weft_group {
@@ -33,7 +32,7 @@ struct weft_group {
      * spawn, and children on every worker spawn into the same group. Never
      * held across a suspension. */
     pthread_mutex_t lock;
-    struct child *running;      /* the running children */
+    struct weft__list running;  /* struct child.link */
     size_t nrunning;
     bool cancelling;            /* a child failed, or the waiter stopped */
     bool waiting;               /* weft_group_wait is running */
@@ -56,6 +55,7 @@ int weft_group_create(weft_group **out)
     g = weft__calloc(1, sizeof *g);
     if (g == NULL)
         return -ENOMEM;
+    weft__list_init(&g->running);
     int rc = pthread_mutex_init(&g->lock, NULL);
     if (rc != 0) {
         weft__free(g);
@@ -68,9 +68,11 @@ int weft_group_create(weft_group **out)
 /* Cancels every running child. Called with the lock held. */
 static void cancel_children(weft_group *g)
 {
+    struct weft__list *it;
+
     g->cancelling = true;
-    for (struct child *c = g->running; c != NULL; c = c->next)
-        (void)weft_cancel(c->task);
+    weft__list_foreach(it, &g->running)
+        (void)weft_cancel(weft__list_entry(it, struct child, link)->task);
 }
 
 static void keep_error(weft_group *g, weft_task *t)
@@ -99,12 +101,7 @@ static void child_finished(struct weft__waiter *node)
     weft_task *t = c->task;
 
     pthread_mutex_lock(&g->lock);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        g->running = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    weft__list_remove(&c->link);
     g->nrunning--;
     /* A child the group cancelled did not fail; any other error is kept,
      * and the first one cancels the siblings. */
@@ -151,10 +148,7 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
     }
     c->group = g;
     c->task = t;
-    c->next = g->running;
-    if (c->next != NULL)
-        c->next->prev = c;
-    g->running = c;
+    weft__list_push_back(&g->running, &c->link);
     g->nrunning++;
     if (task != NULL)
         *task = weft_task_ref(t);

@@ -180,11 +180,11 @@ static void admit_putter(struct weft__queue *q, struct weft__grant *g)
 {
     if (weft__waitq_empty(&q->putters) || q->count >= q->cap)
         return;
-    struct weft__wqnode *node = q->putters.head;
+    struct weft__wqnode *node = weft__waitq_first(&q->putters);
     /* Room was made by a take, and grow keeps what it had on failure. */
     if (insert(q, *(struct weft__qslot *)node->item, false) < 0)
         return;
-    node->want = 0;
+    node->result = 0;
     q->unfinished++;
     (void)weft__waitq_grant(&q->putters, g);
 }
@@ -195,9 +195,9 @@ static int deliver(struct weft__queue *q, struct weft__qslot slot, bool front,
                    struct weft__grant *g)
 {
     if (!weft__waitq_empty(&q->getters)) {
-        struct weft__wqnode *node = q->getters.head;
+        struct weft__wqnode *node = weft__waitq_first(&q->getters);
         *(struct weft__qslot *)node->item = slot;
-        node->want = 0;
+        node->result = 0;
         (void)weft__waitq_grant(&q->getters, g);
         return 0;
     }
@@ -206,7 +206,7 @@ static int deliver(struct weft__queue *q, struct weft__qslot slot, bool front,
 
 static int check_wait(struct weft__queue *q, int64_t timeout_ms, bool wait)
 {
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     if (!wait)
         return 0;
@@ -253,11 +253,11 @@ int weft__queue_put(struct weft__queue *q, void *item, int64_t prio,
     node.item = &slot;
     rc = weft__waitq_wait(&q->putters, &q->spin, &node, timeout_ms, 0, &late);
     if (rc == 0)
-        return (int)(intptr_t)node.want;
+        return node.result;
     weft__spin_unlock(&q->spin);
     /* Taken into the queue as the putter was interrupted: it is put, and
      * the item is the queue's now; the cancellation stays pending. */
-    if (late && node.want == 0)
+    if (late && node.result == 0)
         return 0;
     return rc;
 }
@@ -289,9 +289,9 @@ int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
     }
     if (!weft__waitq_empty(&q->putters)) {
         /* Unbuffered: take the first putter's item from its hands. */
-        struct weft__wqnode *node_p = q->putters.head;
+        struct weft__wqnode *node_p = weft__waitq_first(&q->putters);
         slot = *(struct weft__qslot *)node_p->item;
-        node_p->want = 0;
+        node_p->result = 0;
         q->unfinished++;
         (void)weft__waitq_grant(&q->putters, &g);
         weft__spin_unlock(&q->spin);
@@ -306,27 +306,26 @@ int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
     node.item = &slot;
     rc = weft__waitq_wait(&q->getters, &q->spin, &node, timeout_ms, 0, &late);
     if (rc == 0) {
-        if (node.want != 0)
-            return (int)(intptr_t)node.want;
+        if (node.result != 0)
+            return node.result;
         *item = slot.item;
         return 0;
     }
-    if (late && node.want == 0 && q->dropping) {
+    if (late && node.result == 0 && q->dropping) {
         /* Handed an item as it was interrupted, and the queue was shut
          * down immediately since: the item goes as those left in it went,
          * counted as done and disposed of, rather than back into a queue
          * that must stay empty. */
         void (*dispose)(void *) = q->dispose;
         if (q->unfinished > 0 && --q->unfinished == 0) {
-            while (!weft__waitq_empty(&q->joiners))
-                weft__waitq_wake_locked(&q->joiners, q->joiners.head);
+            weft__waitq_wake_all(&q->joiners, 0);
         }
         weft__spin_unlock(&q->spin);
         if (dispose != NULL)
             dispose(slot.item);
         return rc;
     }
-    if (late && node.want == 0) {
+    if (late && node.result == 0) {
         /* Handed an item as it was interrupted: it goes back to the front
          * of the queue, for the next getter. A ring with no room left and
          * no memory to grow keeps it here instead: it is not lost. */
@@ -350,10 +349,7 @@ void weft__queue_shutdown(struct weft__queue *q, bool immediate)
     q->shut = true;
     if (immediate)
         q->dropping = true;
-    while (!weft__waitq_empty(&q->putters)) {
-        q->putters.head->want = (uintptr_t)(intptr_t)q->closed_err;
-        weft__waitq_wake_locked(&q->putters, q->putters.head);
-    }
+    weft__waitq_wake_all(&q->putters, q->closed_err);
     if (immediate && q->count > 0) {
         /* The items go, counted as done for join; a fresh buffer keeps
          * the room an interrupted getter may need. */
@@ -375,15 +371,11 @@ void weft__queue_shutdown(struct weft__queue *q, bool immediate)
         q->count = 0;
         q->unfinished = q->unfinished > count ? q->unfinished - count : 0;
         if (q->unfinished == 0) {
-            while (!weft__waitq_empty(&q->joiners))
-                weft__waitq_wake_locked(&q->joiners, q->joiners.head);
+            weft__waitq_wake_all(&q->joiners, 0);
         }
     }
     /* Getters wait only on an empty queue: nothing is left for them. */
-    while (!weft__waitq_empty(&q->getters)) {
-        q->getters.head->want = (uintptr_t)(intptr_t)q->closed_err;
-        weft__waitq_wake_locked(&q->getters, q->getters.head);
-    }
+    weft__waitq_wake_all(&q->getters, q->closed_err);
     weft__spin_unlock(&q->spin);
     if (dropped != NULL)
         dispose_all(q->dispose, dropped, alloc, head, count);
@@ -395,9 +387,11 @@ struct weft_queue {
     struct weft__queue q;
 };
 
+/* The queue behind a public handle, or NULL if it is not a live one. */
 static struct weft__queue *queue_of(weft_queue *queue)
 {
-    return queue != NULL ? &queue->q : NULL;
+    return queue != NULL && queue->q.magic == WEFT__QUEUE_MAGIC ? &queue->q
+                                                                : NULL;
 }
 
 int weft_queue_create(weft_queue **queue, const weft_queue_opts *opts)
@@ -431,7 +425,7 @@ int weft_queue_destroy(weft_queue *queue)
 {
     struct weft__queue *q = queue_of(queue);
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     int rc = weft__queue_fini(q);
     if (rc == 0)
@@ -475,14 +469,13 @@ int weft_queue_task_done(weft_queue *queue)
     struct weft__queue *q = queue_of(queue);
     int rc = 0;
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     weft__spin_lock(&q->spin);
     if (q->unfinished == 0) {
         rc = -ERANGE;
     } else if (--q->unfinished == 0) {
-        while (!weft__waitq_empty(&q->joiners))
-            weft__waitq_wake_locked(&q->joiners, q->joiners.head);
+        weft__waitq_wake_all(&q->joiners, 0);
     }
     weft__spin_unlock(&q->spin);
     return rc;
@@ -514,7 +507,7 @@ int weft_queue_shutdown(weft_queue *queue, bool immediate)
 {
     struct weft__queue *q = queue_of(queue);
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     weft__queue_shutdown(q, immediate);
     return 0;
@@ -524,7 +517,7 @@ ssize_t weft_queue_size(weft_queue *queue)
 {
     struct weft__queue *q = queue_of(queue);
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     weft__spin_lock(&q->spin);
     size_t n = q->count;
@@ -542,7 +535,7 @@ int weft_queue_full(weft_queue *queue)
 {
     struct weft__queue *q = queue_of(queue);
 
-    if (q == NULL || q->magic != WEFT__QUEUE_MAGIC)
+    if (q == NULL)
         return -EINVAL;
     weft__spin_lock(&q->spin);
     int full = q->cap != WEFT__QUEUE_UNBOUNDED && q->count >= q->cap;

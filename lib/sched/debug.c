@@ -161,8 +161,13 @@ int weft_dump(FILE *out)
         }
         uint64_t n = 0;
         weft__spin_lock(&reg->lock);
-        for (weft_task *t = reg->head; t != NULL && n < want; t = t->reg_next)
-            snapshot(rt, t, &rows[n++], now_ns);
+        struct weft__list *it;
+        weft__list_foreach(it, &reg->tasks) {
+            if (n == want)
+                break;
+            snapshot(rt, weft__list_entry(it, weft_task, reg_link), &rows[n++],
+                     now_ns);
+        }
         weft__spin_unlock(&reg->lock);
         for (uint64_t k = 0; k < n; k++)
             print_row(out, &rows[k], now_ms);

@@ -10,12 +10,8 @@ void weft__registry_add(struct weft__worker *w, weft_task *t)
     struct weft__registry *reg = &w->registry;
 
     t->registry = reg;
-    t->reg_prev = NULL;
     weft__spin_lock(&reg->lock);
-    t->reg_next = reg->head;
-    if (reg->head != NULL)
-        reg->head->reg_prev = t;
-    reg->head = t;
+    weft__list_push_back(&reg->tasks, &t->reg_link);
     reg->count++;
     weft__spin_unlock(&reg->lock);
 }
@@ -25,12 +21,7 @@ void weft__registry_remove(weft_task *t)
     struct weft__registry *reg = t->registry;
 
     weft__spin_lock(&reg->lock);
-    if (t->reg_prev != NULL)
-        t->reg_prev->reg_next = t->reg_next;
-    else
-        reg->head = t->reg_next;
-    if (t->reg_next != NULL)
-        t->reg_next->reg_prev = t->reg_prev;
+    weft__list_remove(&t->reg_link);
     reg->count--;
     weft__spin_unlock(&reg->lock);
     t->registry = NULL;

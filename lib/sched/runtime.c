@@ -81,7 +81,9 @@ void weft__runtime_main_ended(struct weft__runtime *rt)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct weft__registry *reg = &rt->workers[i]->registry;
         weft__spin_lock(&reg->lock);
-        for (weft_task *t = reg->head; t != NULL; t = t->reg_next) {
+        struct weft__list *it;
+        weft__list_foreach(it, &reg->tasks) {
+            weft_task *t = weft__list_entry(it, weft_task, reg_link);
             /* Lock order: registry, then task (in weft_cancel). */
             if (t != rt->main && weft_cancel(t) == 0)
                 cancelled++;

@@ -220,7 +220,7 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
     t->done = 0;
     t->lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     t->stack_cls = cls;
-    t->waiters = NULL;
+    weft__list_init(&t->waiters);
     t->fn = fn;
     t->arg = arg;
     t->result = NULL;
@@ -317,11 +317,8 @@ bool weft__waiter_add(weft_task *target, struct weft__waiter *node)
         return false;
     }
     node->released = 0;
-    node->prev = NULL;
-    node->next = target->waiters;
-    if (node->next != NULL)
-        node->next->prev = node;
-    target->waiters = node;
+    /* FIFO: waiters learn of the end in the order they began to wait. */
+    weft__list_push_back(&target->waiters, &node->link);
     weft__spin_unlock(&target->lock);
     return true;
 }
@@ -330,12 +327,7 @@ bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
 {
     weft__spin_lock(&target->lock);
     if (!target->done) {
-        if (node->prev != NULL)
-            node->prev->next = node->next;
-        else
-            target->waiters = node->next;
-        if (node->next != NULL)
-            node->next->prev = node->prev;
+        weft__list_remove(&node->link);
         weft__spin_unlock(&target->lock);
         return true;
     }
@@ -350,12 +342,13 @@ bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
 
 void weft__task_complete(weft_task *t, int err, const char *msg)
 {
-    struct weft__waiter *waiter;
+    struct weft__list waiters, *it, *next;
 
     if (err != 0) {
         t->err = err;
         t->errmsg = msg != NULL ? weft__strdup(msg) : NULL;
     }
+    weft__list_init(&waiters);
     weft__spin_lock(&t->lock);
     /* Cancellation cannot be swallowed: a task whose cancellation was
      * requested before it finished ends cancelled, unless it failed. */
@@ -363,15 +356,15 @@ void weft__task_complete(weft_task *t, int err, const char *msg)
         t->err = -ECANCELED;
         t->result = NULL;
     }
-    /* Release: whoever sees done also sees result, err and errmsg. */
+    /* Release: whoever sees done (weft_task_is_done, waiter_add under the
+     * lock) also sees result, err and errmsg. */
     weft__store_release_u32(&t->done, 1);
-    waiter = t->waiters;
-    t->waiters = NULL;
+    weft__list_splice(&waiters, &t->waiters);
     weft__spin_unlock(&t->lock);
-    while (waiter != NULL) {
-        /* A waiter may return and reuse the node's memory as soon as it
-         * is released or woken, so read what is needed first. */
-        struct weft__waiter *next = waiter->next;
+    /* A waiter may return and reuse the node's memory as soon as it is
+     * released or woken, so the next link is read first. */
+    weft__list_foreach_safe(it, next, &waiters) {
+        struct weft__waiter *waiter = weft__list_entry(it, struct weft__waiter, link);
         if (waiter->on_finish != NULL) {
             waiter->on_finish(waiter);
         } else {
@@ -381,7 +374,6 @@ void weft__task_complete(weft_task *t, int err, const char *msg)
             weft__wake(waiter->task, waiter->seq, WEFT__WAKE_DONE);
             weft__store_release_u32(&waiter->released, 1);
         }
-        waiter = next;
     }
 }
 

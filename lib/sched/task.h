@@ -23,8 +23,7 @@ struct weft__scope;
  * owns the node from then on; or else wakes `task`, a single wait, then
  * releases the node. */
 struct weft__waiter {
-    struct weft__waiter *next;    /* in target's list, under its lock */
-    struct weft__waiter *prev;
+    struct weft__list link;       /* in target's list, under its lock */
     weft_task *target;            /* the task waited for */
     weft_task *task;              /* a single wait: the waiting task */
     uint32_t seq;                 /* ... and its suspension */
@@ -71,7 +70,7 @@ struct weft_task {
     weft__spinlock lock;        /* guards waiters, the move to done, and
                                    cancel_requested against it */
     unsigned stack_cls;         /* stack size class to take at first run */
-    struct weft__waiter *waiters;
+    struct weft__list waiters;  /* struct weft__waiter.link, oldest first */
     weft_fn fn;
     void *arg;
     void *result;
@@ -94,8 +93,7 @@ struct weft_task {
     int64_t waiting_since;      /* weft__coarse_now_ms() when it suspended */
     uint64_t waiting_on;        /* the id of the task awaited, or 0 */
     struct weft__registry *registry; /* the list it is registered in */
-    weft_task *reg_next;        /* in registry, under its lock */
-    weft_task *reg_prev;
+    struct weft__list reg_link; /* in registry, under its lock */
     char *name;                 /* NULL until named or asked for */
 #ifdef WEFT__ASAN
     void *asan_fake_stack;      /* ASan's fake stack while switched out */

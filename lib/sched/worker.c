@@ -45,6 +45,7 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->index = index;
     w->rng = 0x9e3779b9u * (index + 1); /* any non-zero seed */
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
+    weft__list_init(&w->registry.tasks);
     weft__runq_init(&w->runq);
     return weft__reactor_init(&w->reactor);
 }

@@ -27,7 +27,7 @@ struct weft__runtime;
  * them and removed by whichever worker retires them, hence the lock. */
 struct weft__registry {
     weft__spinlock lock;
-    weft_task *head;
+    struct weft__list tasks;        /* weft_task.reg_link */
     uint64_t count;
 };
 

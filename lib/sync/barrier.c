@@ -51,11 +51,11 @@ int weft_barrier_destroy(weft_barrier *pub)
  * order, or that the barrier broke. Spinlock held. */
 static void release_round(struct weft__barrier *b, bool broken)
 {
-    uintptr_t index = 0;
+    int index = 0;
+    struct weft__wqnode *node;
 
-    while (!weft__waitq_empty(&b->q)) {
-        struct weft__wqnode *node = b->q.head;
-        node->want = broken ? WEFT__BARRIER_BROKEN : index++;
+    while ((node = weft__waitq_first(&b->q)) != NULL) {
+        node->result = broken ? -EPIPE : index++;
         weft__waitq_wake_locked(&b->q, node);
     }
     b->count = 0;
@@ -86,7 +86,7 @@ int weft_barrier_wait(weft_barrier *pub, int64_t timeout_ms)
     b->count++;
     rc = weft__waitq_wait(&b->q, &b->spin, &node, timeout_ms, 0, &late);
     if (rc == 0)
-        return node.want == WEFT__BARRIER_BROKEN ? -EPIPE : (int)node.want;
+        return node.result; /* its index, or -EPIPE */
     /* Left before the round was complete: no longer counted. (Interrupted
      * as the round ended, it was counted and released with the others.) */
     if (!late)

@@ -82,7 +82,7 @@ static int wait_once(struct weft__condition *c, weft_task *self)
         /* A notification that came as it was interrupted goes on to the
          * next waiter, which would otherwise have been passed over. */
         if (late && !weft__waitq_empty(&c->q))
-            weft__waitq_wake_locked(&c->q, c->q.head);
+            weft__waitq_wake_locked(&c->q, weft__waitq_first(&c->q));
         weft__spin_unlock(&c->spin);
     }
     (void)weft__lock_acquire(c->lock, self, WEFT_FOREVER, WEFT__WAIT_SHIELDED);
@@ -137,7 +137,7 @@ int weft_condition_notify(weft_condition *pub, unsigned n)
         return rc;
     weft__spin_lock(&c->spin);
     while ((unsigned)woken < n && woken < INT_MAX && !weft__waitq_empty(&c->q)) {
-        weft__waitq_wake_locked(&c->q, c->q.head);
+        weft__waitq_wake_locked(&c->q, weft__waitq_first(&c->q));
         woken++;
     }
     weft__spin_unlock(&c->spin);

@@ -51,8 +51,7 @@ int weft_event_set(weft_event *pub)
         return -EINVAL;
     weft__spin_lock(&ev->spin);
     weft__store_release_u32(&ev->set, 1);
-    while (!weft__waitq_empty(&ev->q))
-        weft__waitq_wake_locked(&ev->q, ev->q.head);
+    weft__waitq_wake_all(&ev->q, 0);
     weft__spin_unlock(&ev->spin);
     return 0;
 }

@@ -63,7 +63,7 @@ static void grant_next(struct weft__rwlock *rw)
 {
     struct weft__wqnode *head;
 
-    while ((head = rw->q.head) != NULL && rw->writer == NULL) {
+    while ((head = weft__waitq_first(&rw->q)) != NULL && rw->writer == NULL) {
         if (head->want == WANT_WRITE) {
             if (rw->readers == 0) {
                 rw->writer = head->task;
@@ -78,7 +78,7 @@ static void grant_next(struct weft__rwlock *rw)
 
 /* Queues self for want and waits. On failure, gives back a grant that came
  * as it was interrupted, and lets those behind it go if they now can. */
-static int wait_turn(struct weft__rwlock *rw, uintptr_t want, int64_t timeout_ms)
+static int wait_turn(struct weft__rwlock *rw, unsigned want, int64_t timeout_ms)
 {
     struct weft__wqnode node;
     bool late;
@@ -101,7 +101,7 @@ static int wait_turn(struct weft__rwlock *rw, uintptr_t want, int64_t timeout_ms
 /* Takes the lock for want if nobody need be waited for: 0, -EBUSY
  * (someone must be), or -EDEADLK (self holds it for writing). Spinlock
  * held. */
-static int take_now(struct weft__rwlock *rw, weft_task *self, uintptr_t want)
+static int take_now(struct weft__rwlock *rw, weft_task *self, unsigned want)
 {
     if (rw->writer == self)
         return -EDEADLK;
@@ -115,7 +115,7 @@ static int take_now(struct weft__rwlock *rw, weft_task *self, uintptr_t want)
     return 0;
 }
 
-static int acquire(weft_rwlock *pub, uintptr_t want, int64_t timeout_ms)
+static int acquire(weft_rwlock *pub, unsigned want, int64_t timeout_ms)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
     weft_task *self;
@@ -132,7 +132,7 @@ static int acquire(weft_rwlock *pub, uintptr_t want, int64_t timeout_ms)
     return wait_turn(rw, want, timeout_ms);
 }
 
-static int try_acquire(weft_rwlock *pub, uintptr_t want)
+static int try_acquire(weft_rwlock *pub, unsigned want)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
     weft_task *self = weft_current();

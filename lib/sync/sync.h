@@ -94,9 +94,6 @@ struct weft__barrier {
     struct weft__waitq q;
 };
 
-/* What a barrier waiter is told in its node's want besides its index. */
-#define WEFT__BARRIER_BROKEN UINTPTR_MAX
-
 /* destroy for the primitives that are busy only while tasks wait on
  * them: -EBUSY then, leaving the object as it is. */
 static inline int weft__sync_retire(uint32_t *magic, weft__spinlock *spin,

@@ -11,34 +11,20 @@
 
 void weft__waitq_push(struct weft__waitq *q, struct weft__wqnode *node)
 {
-    node->next = NULL;
-    node->prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->next = node;
-    else
-        q->head = node;
-    q->tail = node;
+    weft__list_push_back(&q->nodes, &node->link);
     q->n++;
 }
 
 void weft__waitq_unlink(struct weft__waitq *q, struct weft__wqnode *node)
 {
-    if (node->prev != NULL)
-        node->prev->next = node->next;
-    else
-        q->head = node->next;
-    if (node->next != NULL)
-        node->next->prev = node->prev;
-    else
-        q->tail = node->prev;
-    node->next = node->prev = NULL;
+    weft__list_remove(&node->link);
     q->n--;
 }
 
 struct weft__wqnode *weft__waitq_grant(struct weft__waitq *q,
                                        struct weft__grant *g)
 {
-    struct weft__wqnode *node = q->head;
+    struct weft__wqnode *node = weft__waitq_first(q);
 
     weft__waitq_unlink(q, node);
     node->granted = true;
@@ -62,6 +48,16 @@ void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node)
     node->granted = true;
     weft__wake(node->task, node->seq, WEFT__WAKE_DONE);
     weft__store_release_u32(&node->released, 1);
+}
+
+void weft__waitq_wake_all(struct weft__waitq *q, int result)
+{
+    struct weft__wqnode *node;
+
+    while ((node = weft__waitq_first(q)) != NULL) {
+        node->result = result;
+        weft__waitq_wake_locked(q, node);
+    }
 }
 
 int weft__waitq_prepare(struct weft__waitq *q, struct weft__wqnode *node,

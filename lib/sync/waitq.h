@@ -26,29 +26,30 @@
 
 #include "core/atomic.h"
 #include "core/internal.h"
+#include "core/list.h"
 #include "sched/task.h"
 
 struct weft__wqnode {
-    struct weft__wqnode *next;
-    struct weft__wqnode *prev;
+    struct weft__list link; /* in the queue, oldest first */
     weft_task *task;       /* the waiting task */
     uint32_t seq;          /* its suspension */
     bool granted;          /* under the spinlock: it got what it waited for */
     uint32_t released;     /* atomic: the granter is done with the node */
-    uintptr_t want;        /* what it asks for, or is told (primitive's) */
+    unsigned want;         /* what it asks for (the primitive's meaning) */
+    int result;            /* what it is told with its grant: 0, a
+                              negative error, or an index (barriers) */
     void *item;            /* an item handed to or from it (queues) */
 };
 
 struct weft__waitq {
-    struct weft__wqnode *head;
-    struct weft__wqnode *tail;
+    struct weft__list nodes; /* struct weft__wqnode.link */
     uint32_t n;            /* nodes queued */
     uint32_t what;         /* enum weft__waiting, for task dumps */
 };
 
 static inline void weft__waitq_init(struct weft__waitq *q, uint32_t what)
 {
-    q->head = q->tail = NULL;
+    weft__list_init(&q->nodes);
     q->n = 0;
     q->what = what;
 }
@@ -62,7 +63,15 @@ struct weft__grant {
 
 static inline bool weft__waitq_empty(const struct weft__waitq *q)
 {
-    return q->head == NULL;
+    return weft__list_empty(&q->nodes);
+}
+
+/* The oldest node, or NULL. Spinlock held. */
+static inline struct weft__wqnode *weft__waitq_first(const struct weft__waitq *q)
+{
+    struct weft__list *link = weft__list_first(&q->nodes);
+    return link != NULL ? weft__list_entry(link, struct weft__wqnode, link)
+                        : NULL;
 }
 
 /* Appends / removes a node. Spinlock held. */
@@ -94,6 +103,9 @@ int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
 /* Grants node (not necessarily the head) and wakes it at once, with the
  * spinlock held: for waking several waiters in one go. */
 void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node);
+
+/* Grants every node, each told result, and wakes them. Spinlock held. */
+void weft__waitq_wake_all(struct weft__waitq *q, int result);
 
 /* Waits on q: called with *spin held. timeout_ms: WEFT_FOREVER, or
  * milliseconds (0: fails with -ETIMEDOUT at once). Returns 0 once the
