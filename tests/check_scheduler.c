@@ -15,6 +15,7 @@
 #include "sched/runtime.h"
 #include "sched/wait.h"
 #include "sched/task.h"
+#include "sched/testhooks.h"
 #include "testutil.h"
 #include "sched/worker.h"
 
@@ -164,7 +165,7 @@ static void *wake_it(void *arg)
     struct handoff *h = arg;
     /* Wake it once it is off its stack: a wake while it is still
      * suspending is finished by its own worker, which keeps it. */
-    for (long spin = 0; !weft__wait_suspended(h->sleeper); spin++) {
+    for (long spin = 0; weft__wait_state_of(h->sleeper) != WEFT__WAIT_SUSPENDED; spin++) {
         CHECK(spin < 100000000L);
         sched_yield();
     }

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
+#include "sched/wait.h"
 #include "sched/worker.h"
 
 /* --- slow tasks --------------------------------------------------------------- */
@@ -92,7 +93,7 @@ static void snapshot(struct weft__runtime *rt, weft_task *t, struct row *r,
     r->waiting_on = weft__load_relaxed_u64(&t->waiting_on);
     r->since = (int64_t)weft__load_relaxed_u64((const uint64_t *)&t->waiting_since);
     r->running_ns = 0;
-    int state = (int)(weft__load_acquire_u64(&t->wait) & 0xff);
+    enum weft__wait_state state = weft__wait_state_of(t);
     if (r->worker == WEFT__NEVER_RAN) {
         r->state = "pending";
     } else if (weft__load_relaxed_ptr((void *const *)&rt->workers[r->worker]->current) == t) {
@@ -100,7 +101,8 @@ static void snapshot(struct weft__runtime *rt, weft_task *t, struct row *r,
         r->state = "running";
         int64_t start = (int64_t)weft__load_relaxed_u64((const uint64_t *)&w->slice_start);
         r->running_ns = start != 0 ? now_ns - start : 0;
-    } else if (state == 1 || state == 2) { /* suspending, suspended */
+    } else if (state == WEFT__WAIT_SUSPENDING ||
+               state == WEFT__WAIT_SUSPENDED) {
         r->state = "waiting";
     } else {
         r->state = "ready";

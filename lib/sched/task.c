@@ -146,31 +146,23 @@ static int check_spawn_opts(const struct weft__runtime *rt,
     return 0;
 }
 
-/* Counts a task created by a thread outside the runtime as live, unless
- * the runtime is stopping: a count that was zero, or a stop already
- * called, means the workers are leaving. */
-static bool live_enter_foreign(struct weft__runtime *rt)
+/* Undoes weft__task_init for a task that never went live. */
+static void task_discard(weft_task *t)
 {
-    if (weft__faa_u64(&rt->live, 1) == 0 || weft__runtime_stopping(rt)) {
-        weft__faa_u64(&rt->live, (uint64_t)-1);
-        return false;
-    }
-    return true;
+    weft__free(t->name);
+    weft__stack_unreserve(&t->rt->stacks);
+    t->magic = 0;
+    weft__free(t);
 }
 
-/* Creates a task on rt and queues it: on w itself (the caller's worker),
- * or, if `home` is given, pinned to home and through home's inbox. With w
- * NULL the caller is a thread outside the runtime, and the task goes to
- * the global queue. */
-static int create(struct weft__runtime *rt, struct weft__worker *w,
-                  struct weft__worker *home, weft_fn fn, void *arg,
-                  const weft_spawn_opts *opts, weft_task **out)
+int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
+                    weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                    bool handle, weft_task **out)
 {
     unsigned cls;
     int rc;
 
-    if (out != NULL)
-        *out = NULL;
+    *out = NULL;
     if (fn == NULL)
         return -EINVAL;
     rc = check_spawn_opts(rt, opts, &cls);
@@ -188,16 +180,16 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
         weft__stack_unreserve(&rt->stacks);
         return -ENOMEM;
     }
+    /* Off the workers there is no cache: a fresh record, whose suspension
+     * numbers start at 0. */
     weft_task *t = w != NULL ? task_alloc(w) : weft__malloc(sizeof *t);
-    if (t != NULL && w == NULL)
-        t->wait = 0;
-    if (t == NULL || (w == NULL && !live_enter_foreign(rt))) {
-        rc = t == NULL ? -ENOMEM : -ESHUTDOWN;
-        weft__free(t);
+    if (t == NULL) {
         weft__free(name);
         weft__stack_unreserve(&rt->stacks);
-        return rc;
+        return -ENOMEM;
     }
+    if (w == NULL)
+        t->wait = 0;
     /* Field by field: a ucontext backend's context is a kilobyte that the
      * first switch overwrites anyway. */
     t->magic = WEFT__TASK_MAGIC;
@@ -216,7 +208,7 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
     t->last_worker = WEFT__NEVER_RAN;
     t->waiting_since = 0;
     t->waiting_on = 0;
-    t->refs = out != NULL ? 2 : 1;
+    t->refs = handle ? 2 : 1;
     t->done = 0;
     t->lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     t->stack_cls = cls;
@@ -228,9 +220,9 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
     t->errmsg = NULL;
     t->id = w != NULL ? weft__worker_next_id(w) : weft__next_id_shared();
     t->rt = rt;
-    t->home = home != NULL ? home : w != NULL ? w : rt->workers[0];
-    t->pinned = home != NULL ||
-                (opts != NULL && (opts->flags & WEFT_SPAWN_PINNED) != 0);
+    t->home = w != NULL ? w : rt->workers[0];
+    t->pinned = opts != NULL && (opts->flags & WEFT_SPAWN_PINNED) != 0;
+    t->registry = NULL;
     t->name = name;
 #ifdef WEFT__ASAN
     t->asan_fake_stack = NULL;
@@ -238,12 +230,33 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
 #ifdef WEFT__TSAN
     t->tsan_fiber = NULL;
 #endif
-    if (w != NULL)
+    *out = t;
+    return 0;
+}
+
+/* Counts a task created by a thread outside the runtime as live, unless
+ * the runtime is stopping: a count that was zero, or a stop already
+ * called, means the workers are leaving. */
+static bool live_enter_foreign(struct weft__runtime *rt)
+{
+    if (weft__faa_u64(&rt->live, 1) == 0 || weft__runtime_stopping(rt)) {
+        weft__faa_u64(&rt->live, (uint64_t)-1);
+        return false;
+    }
+    return true;
+}
+
+int weft__task_publish(weft_task *t, struct weft__worker *w)
+{
+    struct weft__runtime *rt = t->rt;
+
+    if (w != NULL) {
         weft__faa_u64(&rt->live, 1);
+    } else if (!live_enter_foreign(rt)) {
+        task_discard(t);
+        return -ESHUTDOWN;
+    }
     weft__registry_add(w != NULL ? w : rt->workers[0], t);
-    /* Before the task can start elsewhere: queueing it publishes this. */
-    if (out != NULL)
-        *out = t;
     if (w == NULL)
         weft__sched_ready(t);
     else if (t->home == w)
@@ -253,24 +266,38 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
     return 0;
 }
 
+/* Creates and starts a task; the handle, if wanted, is stored before the
+ * task can start elsewhere: queueing it publishes the store. */
+static int create(struct weft__runtime *rt, struct weft__worker *w,
+                  weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                  weft_task **out)
+{
+    weft_task *t;
+    int rc = weft__task_init(rt, w, fn, arg, opts, out != NULL, &t);
+
+    if (out != NULL)
+        *out = NULL;
+    if (rc < 0)
+        return rc;
+    if (out != NULL)
+        *out = t;
+    rc = weft__task_publish(t, w);
+    if (rc < 0 && out != NULL)
+        *out = NULL;
+    return rc;
+}
+
 int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
                       const weft_spawn_opts *opts, weft_task **out)
 {
-    return create(w->rt, w, NULL, fn, arg, opts, out);
-}
-
-int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
-                         weft_fn fn, void *arg, const weft_spawn_opts *opts,
-                         weft_task **out)
-{
-    return create(w->rt, w, home, fn, arg, opts, out);
+    return create(w->rt, w, fn, arg, opts, out);
 }
 
 int weft__task_create_foreign(struct weft__runtime *rt, weft_fn fn,
                               void *arg, const weft_spawn_opts *opts,
                               weft_task **out)
 {
-    return create(rt, NULL, NULL, fn, arg, opts, out);
+    return create(rt, NULL, fn, arg, opts, out);
 }
 
 int weft_spawn_ex(weft_task **task, weft_fn fn, void *arg,

@@ -123,11 +123,18 @@ void weft__task_free(weft_task *t);
 void weft__task_cache_flush(struct weft__worker *w);
 void weft__task_pool_drain(struct weft__runtime *rt);
 
-/* Like weft__task_create, but the task is pinned to worker home of the
- * same runtime and delivered through its inbox. */
-int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
-                         weft_fn fn, void *arg, const weft_spawn_opts *opts,
-                         weft_task **out);
+/* The two halves of a create. init allocates a task record of rt and
+ * fills it in, counting a handle in its references if asked: not yet
+ * live, nor seen by anyone. w: the caller's worker (its caches and ids),
+ * or NULL off the workers. publish makes it live (counted, registered)
+ * and ready: queued on w, or on its home worker if that is another, or,
+ * from a thread outside the runtime (w NULL), on the global queue; there
+ * it fails with -ESHUTDOWN, and frees the task, once the runtime is
+ * stopping. */
+int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
+                    weft_fn fn, void *arg, const weft_spawn_opts *opts,
+                    bool handle, weft_task **out);
+int weft__task_publish(weft_task *t, struct weft__worker *w);
 
 /* Like weft__task_create, from a thread that is not a worker of rt: the
  * task goes to the global queue (a pinned one to worker 0). */

@@ -78,10 +78,9 @@ int weft__wake_error(int reason)
     }
 }
 
-bool weft__wait_suspended(weft_task *task)
+enum weft__wait_state weft__wait_state_of(const weft_task *task)
 {
-    return WAIT_STATE(weft__load_acquire_u64(&task->wait)) ==
-           WEFT__WAIT_SUSPENDED;
+    return (enum weft__wait_state)WAIT_STATE(weft__load_acquire_u64(&task->wait));
 }
 
 bool weft__wake(weft_task *task, uint32_t seq, int reason)

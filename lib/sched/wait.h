@@ -69,9 +69,9 @@ int weft__wake_error(int reason);
  * task, so the caller must honour it), or WEFT__WAKE_NONE. */
 int weft__wait_abort(weft_task *self);
 
-/* True if task is suspended and off its stack (not merely about to
- * suspend). For tests and diagnostics: the answer may be stale at once. */
-bool weft__wait_suspended(weft_task *task);
+/* Where task is in the protocol (SUSPENDED: off its stack, not merely
+ * about to suspend). For task dumps and tests: it may be stale at once. */
+enum weft__wait_state weft__wait_state_of(const weft_task *task);
 
 /* Wakes task if it is still in suspension seq. Returns true if this call
  * woke it, false if it was woken already or has moved on. */
