@@ -1,7 +1,7 @@
 /* weft_run: the composition root. It reads the options, builds the
  * runtime (the process pool before any thread, then stacks, queues and
  * workers), runs main on the calling thread, and takes it all down again
- * in reverse order; weft_stats reads the counters it leaves. Only this
+ * in reverse order; weft_runtime_get_stats reads the counters it leaves. Only this
  * file may include every layer. */
 #include "core/internal.h"
 
@@ -137,8 +137,8 @@ static int choose_count(unsigned opt, const char *env_name, unsigned max,
 static int choose_debug(const weft_run_opts *opts, struct weft__runtime *rt)
 {
     const char *env = getenv("WEFT_DEBUG");
-    unsigned ms = opts != NULL && opts->slow_task_ms != 0 ? opts->slow_task_ms
-                                                          : 100;
+    int64_t ms = opts != NULL && opts->slow_task_ms != 0 ? opts->slow_task_ms
+                                                         : 100;
 
     rt->debug = opts != NULL && opts->debug != 0;
     if (!rt->debug && env != NULL && env[0] != '\0') {
@@ -148,7 +148,8 @@ static int choose_debug(const weft_run_opts *opts, struct weft__runtime *rt)
         }
         rt->debug = env[0] == '1';
     }
-    rt->slow_task_ns = (int64_t)ms * 1000000;
+    /* Saturating: a threshold of 292 years is as good as none. */
+    rt->slow_task_ns = ms > INT64_MAX / 1000000 ? INT64_MAX : ms * 1000000;
     return 0;
 }
 
@@ -162,7 +163,7 @@ static int check_run_opts(const weft_run_opts *opts)
     }
     if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1 ||
         opts->blocking_threads > WEFT_EXECUTOR_THREADS_MAX ||
-        opts->processes > WEFT_PROCESSES_MAX)
+        opts->processes > WEFT_PROCESSES_MAX || opts->slow_task_ms < 0)
         return -EINVAL;
     return 0;
 }
@@ -206,7 +207,7 @@ __attribute__((destructor)) static void free_last_stats(void)
     weft__runtime_release();
 }
 
-int weft_stats(weft_worker_stats *stats, unsigned max, unsigned *workers)
+int weft_runtime_get_stats(weft_worker_stats *stats, unsigned max, unsigned *workers)
 {
     int rc = 0;
 
@@ -343,8 +344,10 @@ static int runtime_start(struct weft__runtime *rt, struct build *b)
     return rt->debug ? weft__debug_start(rt) : 0;
 }
 
-/* Runs main on worker 0 until every task has ended; main's status. */
-static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg)
+/* Runs main on worker 0 until every task has ended; main's status, and
+ * its result in *result. */
+static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg,
+                    void **result)
 {
     weft_task *main_task;
     /* main stays on the calling thread, as asyncio.run's does. */
@@ -365,6 +368,8 @@ static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg)
     weft__store_relaxed_u32(&main_task->retrieved, 1);
     /* Every task has been retired; only our handle on main is left. */
     rc = main_task->err;
+    if (rc == 0 && result != NULL)
+        *result = main_task->result;
     weft_task_unref(main_task);
     return rc;
 }
@@ -410,12 +415,15 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
         weft__procpool_stop(rt);
 }
 
-int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
+int weft_run(weft_fn main_fn, void *arg, void **result,
+             const weft_run_opts *opts)
 {
     struct weft__runtime rt;
     struct build b;
     int rc;
 
+    if (result != NULL)
+        *result = NULL;
     if (main_fn == NULL)
         return -EINVAL;
     rc = check_run_opts(opts);
@@ -430,7 +438,7 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
     if (rc == 0)
         rc = runtime_start(&rt, &b);
     if (rc == 0)
-        rc = run_main(&rt, main_fn, arg);
+        rc = run_main(&rt, main_fn, arg, result);
     runtime_fini(&rt, &b);
     weft__alloc_freeze(false);
     weft__runtime_end();

@@ -31,7 +31,7 @@ static int call_with_retries(const char *what, int64_t timeout_ms,
         rc = weft_spawn(&t, request, (void *)what);
         if (rc < 0)
             return rc;
-        rc = weft_wait_for(t, timeout_ms, reply);
+        rc = weft_wait_for(t, reply, timeout_ms);
         weft_task_unref(t);
         printf("  %s, attempt %d: %s\n", what, i,
                rc == 0 ? "ok" : weft_strerror(rc));
@@ -66,5 +66,5 @@ static void *amain(void *arg)
 
 int main(void)
 {
-    return weft_run(amain, NULL, NULL) == 0 ? 0 : 1;
+    return weft_run(amain, NULL, NULL, NULL) == 0 ? 0 : 1;
 }

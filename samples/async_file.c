@@ -207,7 +207,7 @@ int main(void)
         w[i] = (struct writer){ .id = i };
         snprintf(w[i].path, sizeof w[i].path, "%s/out-%d.txt", dir, i);
     }
-    rc = weft_run(amain, w, NULL);
+    rc = weft_run(amain, w, NULL, NULL);
     for (int i = 0; i < WRITERS; i++) {
         if (rc == 0 && check_file(&w[i]) < 0) {
             fprintf(stderr, "async_file: %s is not what was written\n",

@@ -107,7 +107,7 @@ static void *amain(void *arg)
 int main(void)
 {
     weft_run_opts opts = { .workers = 1 };
-    int rc = weft_run(amain, NULL, &opts);
+    int rc = weft_run(amain, NULL, NULL, &opts);
     if (rc < 0)
         fprintf(stderr, "blocking_vs_to_thread: %s\n", weft_strerror(rc));
     return rc == 0 ? 0 : 1;

@@ -134,7 +134,7 @@ int main(void)
     weft_run_opts opts = { .workers = 1, .processes = 2 };
     int rc = weft_process_register("count_primes", count_primes_bytes);
     if (rc == 0)
-        rc = weft_run(amain, NULL, &opts);
+        rc = weft_run(amain, NULL, NULL, &opts);
     if (rc < 0)
         fprintf(stderr, "cpu_bound_processes: %s\n", weft_strerror(rc));
     weft_process_unregister("count_primes");

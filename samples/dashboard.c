@@ -70,5 +70,5 @@ static void *amain(void *arg)
 
 int main(void)
 {
-    return weft_run(amain, NULL, NULL) == 0 ? 0 : 1;
+    return weft_run(amain, NULL, NULL, NULL) == 0 ? 0 : 1;
 }

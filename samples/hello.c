@@ -36,7 +36,7 @@ static void *amain(void *arg)
 
 int main(void)
 {
-    int rc = weft_run(amain, NULL, NULL);
+    int rc = weft_run(amain, NULL, NULL, NULL);
     if (rc < 0) {
         fprintf(stderr, "hello: %s\n", weft_strerror(rc));
         return 1;

@@ -12,7 +12,7 @@
  * slow the sink (the slowest step here), the records in flight are
  * bounded: at most 4 in each channel, one in each worker's hands, one in
  * the stage's, one in the sink's, and the one being made. Closing a
- * channel ends the stage after it: the workers see -EPIPE once `work` is
+ * channel ends the stage after it: the workers see -ESHUTDOWN once `work` is
  * closed and drained, the sink once `results` is.
  */
 #include <stdio.h>
@@ -29,7 +29,7 @@ struct record {
     int64_t value;
 };
 
-static weft_chan *work, *results;
+static weft_channel *work, *results;
 
 static weft_lock stats_lock;   /* protects what follows */
 static int produced, taken, consumed;
@@ -51,7 +51,7 @@ static int count(int *counter)
 }
 
 /* The generator: makes a record each time one is asked for. */
-static void *records(weft_gen *gen, void *arg)
+static void *records(weft_generator *gen, void *arg)
 {
     (void)arg;
     for (int i = 0; i < RECORDS; i++) {
@@ -62,7 +62,7 @@ static void *records(weft_gen *gen, void *arg)
         r->value = i;
         int rc = count(&produced);
         if (rc == 0)
-            rc = weft_gen_yield(gen, r); /* r is the consumer's if 0 */
+            rc = weft_generator_yield(gen, r); /* r is the consumer's if 0 */
         if (rc < 0) {
             free(r); /* closed early: clean up and return */
             return NULL;
@@ -75,19 +75,19 @@ static void *records(weft_gen *gen, void *arg)
  * on; closes `work` when the records end, or it fails. */
 static void *parse_stage(void *arg)
 {
-    weft_gen *gen;
+    weft_generator *gen;
     int rc, err = WEFT_ERANGE; /* unless the generator ends in time */
     (void)arg;
 
-    rc = weft_gen_create(&gen, records, NULL, &(weft_spawn_opts){ .name = "records" });
+    rc = weft_generator_create(&gen, records, NULL, &(weft_spawn_opts){ .name = "records" });
     if (rc < 0) {
-        weft_chan_close(work);
+        weft_channel_close(work);
         return weft_fail(rc, "stage: generator: %s", weft_strerror(rc));
     }
     for (int i = 0; i <= RECORDS; i++) {
         void *v;
-        rc = weft_gen_next(gen, &v);
-        if (rc == WEFT_EPIPE) {
+        rc = weft_generator_next(gen, &v);
+        if (rc == WEFT_ESHUTDOWN) {
             err = 0; /* the generator returned: no more records */
             break;
         }
@@ -100,15 +100,15 @@ static void *parse_stage(void *arg)
         }
         struct record *r = v;
         r->value = 3 * r->value + 1; /* parse */
-        rc = weft_chan_send(work, r, 2000);
+        rc = weft_channel_send(work, r, 2000);
         if (rc < 0) {
             free(r); /* a failed send leaves the item with us */
             err = rc;
             break;
         }
     }
-    weft_chan_close(work);
-    rc = weft_gen_close(gen);
+    weft_channel_close(work);
+    rc = weft_generator_destroy(gen);
     if (err == 0)
         err = rc;
     if (err < 0)
@@ -121,8 +121,8 @@ static void *worker(void *arg)
 {
     for (int i = 0; i <= RECORDS; i++) {
         void *v;
-        int rc = weft_chan_recv(work, &v, 2000);
-        if (rc == WEFT_EPIPE)
+        int rc = weft_channel_recv(work, &v, 2000);
+        if (rc == WEFT_ESHUTDOWN)
             return NULL; /* closed and drained */
         if (rc < 0)
             return weft_fail(rc, "worker %d: recv: %s", (int)(intptr_t)arg,
@@ -130,7 +130,7 @@ static void *worker(void *arg)
         struct record *r = v;
         if ((rc = weft_sleep(2)) == 0) { /* compute */
             r->value *= r->value;
-            rc = weft_chan_send(results, r, 2000);
+            rc = weft_channel_send(results, r, 2000);
         }
         if (rc < 0) {
             free(r);
@@ -153,8 +153,8 @@ static void *sink(void *arg)
 
     for (int i = 0; i <= RECORDS; i++) {
         void *v;
-        int rc = weft_chan_recv(results, &v, 2000);
-        if (rc == WEFT_EPIPE)
+        int rc = weft_channel_recv(results, &v, 2000);
+        if (rc == WEFT_ESHUTDOWN)
             return t;
         if (rc < 0)
             return weft_fail(rc, "sink: recv: %s", weft_strerror(rc));
@@ -194,10 +194,10 @@ static void *amain(void *arg)
 
     if ((rc = weft_lock_init(&stats_lock)) < 0)
         return weft_fail(rc, "lock: %s", weft_strerror(rc));
-    if ((rc = weft_chan_create(&work, CAP, free)) < 0)
+    if ((rc = weft_channel_create(&work, CAP, &(weft_channel_opts){ .dispose = free })) < 0)
         return weft_fail(rc, "channel: %s", weft_strerror(rc));
-    if ((rc = weft_chan_create(&results, CAP, free)) < 0) {
-        weft_chan_destroy(work);
+    if ((rc = weft_channel_create(&results, CAP, &(weft_channel_opts){ .dispose = free })) < 0) {
+        weft_channel_destroy(work);
         return weft_fail(rc, "channel: %s", weft_strerror(rc));
     }
     err = weft_spawn(&store, sink, &totals);
@@ -206,17 +206,17 @@ static void *amain(void *arg)
     if (err == 0)
         err = weft_spawn(&stage, parse_stage, NULL);
     if (err < 0)
-        weft_chan_close(work); /* the stage never ran: end the workers */
+        weft_channel_close(work); /* the stage never ran: end the workers */
 
     finish(stage, &err);       /* closed `work` */
     for (int i = 0; i < WORKERS; i++)
         finish(workers[i], &err);
-    weft_chan_close(results);  /* no more senders */
+    weft_channel_close(results);  /* no more senders */
     finish(store, &err);
 
-    if ((rc = weft_chan_destroy(work)) < 0 && err == 0)
+    if ((rc = weft_channel_destroy(work)) < 0 && err == 0)
         err = rc;
-    if ((rc = weft_chan_destroy(results)) < 0 && err == 0)
+    if ((rc = weft_channel_destroy(results)) < 0 && err == 0)
         err = rc;
     if ((rc = weft_lock_destroy(&stats_lock)) < 0 && err == 0)
         err = rc;
@@ -242,5 +242,5 @@ static void *amain(void *arg)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    return weft_run(amain, NULL, NULL) == 0 ? 0 : 1;
+    return weft_run(amain, NULL, NULL, NULL) == 0 ? 0 : 1;
 }

@@ -134,5 +134,5 @@ static void *amain(void *arg)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    return weft_run(amain, NULL, NULL) == 0 ? 0 : 1;
+    return weft_run(amain, NULL, NULL, NULL) == 0 ? 0 : 1;
 }

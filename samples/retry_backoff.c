@@ -97,9 +97,9 @@ static int run(struct scenario *s)
     int rc = weft_retry(call_flaky, &s->op, &s->opts);
     int64_t elapsed = weft_now() - t0;
     printf("  -> %s after %d attempt(s)", weft_err_name(rc), s->op.calls);
-    if (rc == WEFT_ETIMEDOUT && s->opts.deadline_ms > 0 &&
-        elapsed >= s->opts.deadline_ms)
-        printf(": the %lld ms deadline passed\n", (long long)s->opts.deadline_ms);
+    if (rc == WEFT_ETIMEDOUT && s->opts.timeout_ms > 0 &&
+        elapsed >= s->opts.timeout_ms)
+        printf(": the %lld ms deadline passed\n", (long long)s->opts.timeout_ms);
     else if (rc < 0 && !is_transient(rc, NULL))
         printf(": permanent, not retried\n");
     else
@@ -120,17 +120,17 @@ static void *amain(void *arg)
         { "GET /orders: refused or timed out 3 times, then answers",
           { "orders", 3, { WEFT_ECONNREFUSED, WEFT_ETIMEDOUT, WEFT_ECONNREFUSED }, 0 },
           { .attempts = 5, .initial_ms = 20, .max_ms = 100, .multiplier = 2,
-            .jitter = 0.5, .deadline_ms = 1000 },
+            .jitter = 0.5, .timeout_ms = 1000 },
           0, 4 },
         { "POST /login: times out, then rejects the password for good",
           { "login", 3, { WEFT_ETIMEDOUT, WEFT_EACCES, WEFT_EACCES }, 0 },
           { .attempts = 5, .initial_ms = 20, .max_ms = 100, .multiplier = 2,
-            .jitter = 0.5, .deadline_ms = 1000 },
+            .jitter = 0.5, .timeout_ms = 1000 },
           WEFT_EACCES, 2 },
         { "GET /status: always refused, 250 ms deadline (no jitter)",
           { "status", 1000, { WEFT_ECONNREFUSED, WEFT_ECONNREFUSED, WEFT_ECONNREFUSED }, 0 },
           { .attempts = 10, .initial_ms = 40, .max_ms = 1000, .multiplier = 2,
-            .jitter = 0, .deadline_ms = 250 },
+            .jitter = 0, .timeout_ms = 250 },
           WEFT_ETIMEDOUT, 3 },
     };
     int failed = 0;
@@ -147,5 +147,5 @@ static void *amain(void *arg)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    return weft_run(amain, NULL, NULL) == 0 ? 0 : 1;
+    return weft_run(amain, NULL, NULL, NULL) == 0 ? 0 : 1;
 }

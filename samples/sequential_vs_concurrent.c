@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         scale_ms = v;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int rc = weft_run(amain, NULL, NULL);
+    int rc = weft_run(amain, NULL, NULL, NULL);
     if (rc < 0) {
         fprintf(stderr, "sequential_vs_concurrent: %s\n", weft_strerror(rc));
         return 1;

@@ -39,8 +39,8 @@ static void run_group(const struct job *jobs, int n)
         weft_group_spawn(g, NULL, work, (void *)&jobs[i], NULL);
     int rc = weft_group_wait(g);
     printf("  group: %s, %zu error(s)\n", weft_err_name(rc),
-           weft_group_errors(g));
-    for (size_t i = 0; i < weft_group_errors(g); i++) {
+           weft_group_error_count(g));
+    for (size_t i = 0; i < weft_group_error_count(g); i++) {
         weft_task *t;
         int err = weft_group_error(g, i, &t);
         printf("    %s: %s\n", weft_err_name(err), weft_task_errmsg(t));
@@ -65,5 +65,5 @@ static void *amain(void *arg)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    return weft_run(amain, NULL, NULL) == 0 ? 0 : 1;
+    return weft_run(amain, NULL, NULL, NULL) == 0 ? 0 : 1;
 }

@@ -34,7 +34,7 @@ static int run(weft_fn fn, void *arg, const struct bench_opts *o,
                unsigned processes)
 {
     weft_run_opts ro = { .workers = o->workers, .processes = processes };
-    int rc = weft_run(fn, arg, &ro);
+    int rc = weft_run(fn, arg, NULL, &ro);
     if (rc < 0)
         fprintf(stderr, "weft-bench: run failed: %s\n", weft_strerror(rc));
     return rc;

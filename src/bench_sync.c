@@ -65,7 +65,7 @@ static int spawn_elsewhere(struct bench_opts *o, weft_task **task, weft_fn fn,
         if (rc < 0)
             return rc;
         double deadline = now_seconds() + 0.05;
-        while (!weft_task_done(l) && now_seconds() < deadline)
+        while (!weft_task_is_done(l) && now_seconds() < deadline)
             ;
         rc = weft_await(l, NULL);
         weft_task_unref(l);

@@ -333,7 +333,7 @@ static double spawn_and_wait(long n, enum wait_how how, weft_task **t,
         for (long i = 0; i < n; i++) {
             void *r;
             if (how == WAIT_FOR)
-                weft_wait_for(t[i], 60000, &r);
+                weft_wait_for(t[i], &r, 60000);
             else
                 weft_await(t[i], &r);
         }
@@ -500,7 +500,7 @@ static int run_once(weft_fn fn, struct bench_opts *o, struct sample *s)
     void *args[2] = { o, s };
     weft_run_opts ro = { .workers = o->workers };
     memset(s, 0, sizeof *s);
-    int rc = weft_run(fn, args, &ro);
+    int rc = weft_run(fn, args, NULL, &ro);
     if (rc < 0)
         fprintf(stderr, "weft-bench: run failed: %s\n", weft_strerror(rc));
     return rc;
@@ -511,7 +511,7 @@ static void print_stats(void)
     weft_worker_stats st[WEFT_WORKERS_MAX];
     unsigned n;
 
-    if (weft_stats(st, WEFT_WORKERS_MAX, &n) < 0)
+    if (weft_runtime_get_stats(st, WEFT_WORKERS_MAX, &n) < 0)
         return;
     for (unsigned i = 0; i < n; i++)
         printf("  worker %u: polled=%llu steals=%llu stolen_from=%llu "

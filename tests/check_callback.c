@@ -14,9 +14,9 @@ static void log_arg(void *arg)
 static void *soon_order_main(void *arg)
 {
     (void)arg;
-    ck_assert_int_eq(weft_call_soon(log_arg, "a", NULL), 0);
-    ck_assert_int_eq(weft_call_soon(log_arg, "b", NULL), 0);
-    ck_assert_int_eq(weft_call_soon(log_arg, "c", NULL), 0);
+    ck_assert_int_eq(weft_call_soon(NULL, log_arg, "a"), 0);
+    ck_assert_int_eq(weft_call_soon(NULL, log_arg, "b"), 0);
+    ck_assert_int_eq(weft_call_soon(NULL, log_arg, "c"), 0);
     log_event(&cb_log, "queued");
     /* They run, in order, at the next suspension. */
     ck_assert_int_eq(weft_yield(), 0);
@@ -45,8 +45,8 @@ static void *later_main(void *arg)
     weft_handle *h;
     (void)arg;
     int64_t t0 = mono_ms();
-    ck_assert_int_eq(weft_call_later(30, note_time, NULL, &h), 0);
-    weft_handle_release(h);
+    ck_assert_int_eq(weft_call_later(&h, 30, note_time, NULL), 0);
+    weft_handle_unref(h);
     /* Bounded: 10 s of 1 ms naps. */
     for (int i = 0; i < 10000 && READ(fired_at) == 0; i++)
         weft_sleep(1);
@@ -73,16 +73,26 @@ static void *cancel_main(void *arg)
 {
     weft_handle *later, *soon, *gone;
     (void)arg;
-    ck_assert_int_eq(weft_call_later(10, count_run, NULL, &later), 0);
-    ck_assert_int_eq(weft_call_soon(count_run, NULL, &soon), 0);
+    ck_assert_int_eq(weft_call_later(&later, 10, count_run, NULL), 0);
+    ck_assert_int_eq(weft_call_soon(&soon, count_run, NULL), 0);
     ck_assert_int_eq(weft_handle_cancel(later), 0);
     ck_assert_int_eq(weft_handle_cancel(soon), 0);
-    ck_assert_int_eq(weft_call_soon(count_run, NULL, &gone), 0);
+    /* Cancelling again: still "it will not run"; the handle stays valid
+     * until it is unref'd. */
+    ck_assert_int_eq(weft_handle_cancel(soon), 0);
+    ck_assert_int_eq(weft_call_soon(&gone, count_run, NULL), 0);
+    ck_assert_ptr_eq(weft_handle_ref(gone), gone);
     weft_sleep(30); /* both would have run by now */
     ck_assert_int_eq(READ(ran), 1);
     ck_assert_int_eq(weft_handle_cancel(gone), -EALREADY);
+    weft_handle_unref(gone); /* the reference taken above */
+    ck_assert_int_eq(weft_handle_cancel(gone), -EALREADY);
     ck_assert_int_eq(weft_handle_cancel(NULL), -EINVAL);
-    weft_handle_release(NULL);
+    ck_assert_ptr_null(weft_handle_ref(NULL));
+    weft_handle_unref(NULL);
+    weft_handle_unref(later);
+    weft_handle_unref(soon);
+    weft_handle_unref(gone);
     return NULL;
 }
 
@@ -106,9 +116,10 @@ static void *foreign_cancel_main(void *arg)
     weft_handle *h;
     struct test_thread th;
     (void)arg;
-    ck_assert_int_eq(weft_call_later(20, count_run, NULL, &h), 0);
+    ck_assert_int_eq(weft_call_later(&h, 20, count_run, NULL), 0);
     test_thread_start(&th, cancel_handle, h);
     test_thread_join(&th);
+    weft_handle_unref(h);
     weft_sleep(40);
     ck_assert_int_eq(READ(ran), 0);
     return NULL;
@@ -136,7 +147,7 @@ static void spawn_from_callback(void *arg)
 
 static void *callback_spawn_main(void *arg)
 {
-    ck_assert_int_eq(weft_call_soon(spawn_from_callback, arg, NULL), 0);
+    ck_assert_int_eq(weft_call_soon(NULL, spawn_from_callback, arg), 0);
     for (int i = 0; i < 10000 && READ(*(int *)arg) == 0; i++)
         weft_sleep(1);
     return NULL;
@@ -154,7 +165,7 @@ static void *pending_at_exit_main(void *arg)
 {
     (void)arg;
     /* Still pending when weft_run returns: dropped, and freed. */
-    ck_assert_int_eq(weft_call_later(60000, count_run, NULL, NULL), 0);
+    ck_assert_int_eq(weft_call_later(NULL, 60000, count_run, NULL), 0);
     return NULL;
 }
 
@@ -169,11 +180,11 @@ END_TEST
 START_TEST(test_callback_bad_arguments)
 {
     weft_handle *h = (weft_handle *)&h;
-    ck_assert_int_eq(weft_call_soon(count_run, NULL, &h), -EPERM);
+    ck_assert_int_eq(weft_call_soon(&h, count_run, NULL), -EPERM);
     ck_assert_ptr_null(h);
     ck_assert_int_eq(weft_call_soon(NULL, NULL, NULL), -EINVAL);
-    ck_assert_int_eq(weft_call_later(-1, count_run, NULL, NULL), -EINVAL);
-    ck_assert_int_eq(weft_call_later(5, count_run, NULL, NULL), -EPERM);
+    ck_assert_int_eq(weft_call_later(NULL, -1, count_run, NULL), -EINVAL);
+    ck_assert_int_eq(weft_call_later(NULL, 5, count_run, NULL), -EPERM);
 }
 END_TEST
 

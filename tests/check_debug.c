@@ -131,7 +131,7 @@ START_TEST(test_debug_mode_names_a_task_that_holds_its_worker)
     ck_assert_int_eq(run_capturing_stderr(1, slow_main, NULL, err, sizeof err), 0);
     ck_assert_ptr_null(strstr(err, "without suspending"));
     ck_assert_int_eq(setenv("WEFT_DEBUG", "yes", 1), 0);
-    ck_assert_int_eq(weft_run(slow_main, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_run(slow_main, NULL, NULL, NULL), -EINVAL);
 }
 END_TEST
 
@@ -155,7 +155,7 @@ START_TEST(test_debug_threshold_is_an_option)
     int saved = dup(STDERR_FILENO);
     dup2(pipefd[1], STDERR_FILENO);
     close(pipefd[1]);
-    ck_assert_int_eq(weft_run(threshold_main, NULL, &o), 0);
+    ck_assert_int_eq(weft_run(threshold_main, NULL, NULL, &o), 0);
     dup2(saved, STDERR_FILENO);
     close(saved);
     ssize_t n = read(pipefd[0], err, sizeof err - 1);
@@ -163,7 +163,7 @@ START_TEST(test_debug_threshold_is_an_option)
     err[n > 0 ? n : 0] = '\0';
     ck_assert_ptr_nonnull(strstr(err, "task 'short' ran "));
     o.debug = 2;
-    ck_assert_int_eq(weft_run(threshold_main, NULL, &o), -EINVAL);
+    ck_assert_int_eq(weft_run(threshold_main, NULL, NULL, &o), -EINVAL);
 }
 END_TEST
 

@@ -200,11 +200,11 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(run_on(1, bad_input_main, NULL), 0);
     /* Option checks of weft_run. */
     weft_run_opts ro = { .blocking_threads = WEFT_EXECUTOR_THREADS_MAX + 1 };
-    ck_assert_int_eq(weft_run(bad_input_main, NULL, &ro), -EINVAL);
+    ck_assert_int_eq(weft_run(bad_input_main, NULL, NULL, &ro), -EINVAL);
     setenv("WEFT_BLOCKING_THREADS", "0", 1);
-    ck_assert_int_eq(weft_run(bad_input_main, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_run(bad_input_main, NULL, NULL, NULL), -EINVAL);
     setenv("WEFT_BLOCKING_THREADS", "many", 1);
-    ck_assert_int_eq(weft_run(bad_input_main, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_run(bad_input_main, NULL, NULL, NULL), -EINVAL);
     unsetenv("WEFT_BLOCKING_THREADS");
 }
 END_TEST
@@ -288,7 +288,7 @@ START_TEST(test_pool_grows_to_its_maximum)
     struct leak_check lc;
     weft_run_opts ro = { .workers = 2, .blocking_threads = 3 };
     leak_check_begin(&lc);
-    ck_assert_int_eq(weft_run(grow_main, NULL, &ro), 0);
+    ck_assert_int_eq(weft_run(grow_main, NULL, NULL, &ro), 0);
     leak_check_end(&lc);
 }
 END_TEST
@@ -689,7 +689,7 @@ static void shutdown_with_queue(unsigned flags)
     WAIT_UNTIL(stats_of(ex).shutdown == 1);
     ck_assert_int_eq(weft_run_in_executor(ex, add_one, NULL, NULL, NULL),
                      -ESHUTDOWN);
-    ck_assert_int_eq(weft_task_done(ts), 0);
+    ck_assert_int_eq(weft_task_is_done(ts), 0);
     gate_open(&g);
     ck_assert_int_eq(weft_await(ts, NULL), 0);
     weft_task_unref(ts);
@@ -743,8 +743,8 @@ START_TEST(test_executor_outlives_runtimes)
 
     leak_check_begin(&lc);
     ck_assert_int_eq(weft_executor_create(&ex, NULL), 0);
-    ck_assert_int_eq(weft_run(use_executor, ex, NULL), 0);
-    ck_assert_int_eq(weft_run(use_executor, ex, NULL), 0);
+    ck_assert_int_eq(weft_run(use_executor, ex, NULL, NULL), 0);
+    ck_assert_int_eq(weft_run(use_executor, ex, NULL, NULL), 0);
     /* Counted once the threads are done with the jobs. */
     ck_assert_int_eq(weft_executor_shutdown(ex, 0), 0);
     ck_assert_int_eq(weft_executor_get_stats(ex, &st), 0);

@@ -30,7 +30,7 @@ static void *orders_main(void *arg)
         ck_assert_int_eq(weft_queue_get(q, &v, WEFT_FOREVER), 0);
         ck_assert_ptr_eq(v, &vals[i]);
     }
-    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_int_eq(weft_queue_is_empty(q), 1);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
 
     /* LIFO */
@@ -110,7 +110,7 @@ static void *backpressure_main(void *arg)
     ck_assert_int_eq(weft_yield(), 0);
     /* Two fit; the third waits for room. */
     ck_assert_int_eq(p.done, 2);
-    ck_assert_int_eq(weft_queue_full(q), 1);
+    ck_assert_int_eq(weft_queue_is_full(q), 1);
     ck_assert_int_eq(weft_queue_try_put(q, &p), -EAGAIN);
     int64_t t0 = weft_now();
     ck_assert_int_eq(weft_queue_put(q, &p, 20), -ETIMEDOUT);
@@ -127,7 +127,7 @@ static void *backpressure_main(void *arg)
         ck_assert_ptr_eq(v, (void *)(intptr_t)i);
     }
     ck_assert_int_eq(weft_queue_get(q, &v, 0), -ETIMEDOUT);
-    ck_assert_int_eq(weft_queue_full(q), 0);
+    ck_assert_int_eq(weft_queue_is_full(q), 0);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
     return NULL;
 }
@@ -178,7 +178,7 @@ static void *shutdown_main(void *arg)
     ck_assert_int_eq(weft_queue_get(q, &v, WEFT_FOREVER), 0);
     ck_assert_ptr_eq(v, (void *)1);
     ck_assert_int_eq(weft_queue_task_done(q), 0);
-    ck_assert_int_eq(weft_task_done(j), 0);
+    ck_assert_int_eq(weft_task_is_done(j), 0);
     ck_assert_int_eq(weft_queue_shutdown(q, true), 0); /* drops item 2 */
     ck_assert_int_eq(disposed, 1);
     ck_assert_int_eq(weft_queue_get(q, &v, WEFT_FOREVER), -ESHUTDOWN);
@@ -290,7 +290,7 @@ static void *outside_thread(void *arg)
 START_TEST(test_queue_bad_input)
 {
     weft_queue *q;
-    weft_chan *ch;
+    weft_channel *ch;
     void *v;
     struct test_thread th;
 
@@ -308,8 +308,8 @@ START_TEST(test_queue_bad_input)
     ck_assert_int_eq(weft_queue_join(NULL, 0), -EINVAL);
     ck_assert_int_eq(weft_queue_shutdown(NULL, false), -EINVAL);
     ck_assert_int_eq(weft_queue_size(NULL), -EINVAL);
-    ck_assert_int_eq(weft_queue_empty(NULL), -EINVAL);
-    ck_assert_int_eq(weft_queue_full(NULL), -EINVAL);
+    ck_assert_int_eq(weft_queue_is_empty(NULL), -EINVAL);
+    ck_assert_int_eq(weft_queue_is_full(NULL), -EINVAL);
     ck_assert_int_eq(weft_queue_create(&q, NULL), 0);
     ck_assert_int_eq(weft_queue_put(q, NULL, -2), -EINVAL);
     ck_assert_int_eq(weft_queue_try_get(q, NULL), -EINVAL);
@@ -317,21 +317,21 @@ START_TEST(test_queue_bad_input)
     test_thread_join(&th);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
 
-    ck_assert_int_eq(weft_chan_create(NULL, 0, NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_create(&ch, SIZE_MAX, NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_destroy(NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_send(NULL, NULL, 0), -EINVAL);
-    ck_assert_int_eq(weft_chan_try_send(NULL, NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_recv(NULL, &v, 0), -EINVAL);
-    ck_assert_int_eq(weft_chan_try_recv(NULL, &v), -EINVAL);
-    ck_assert_int_eq(weft_chan_close(NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_create(NULL, 0, NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_create(&ch, SIZE_MAX, NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_destroy(NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_send(NULL, NULL, 0), -EINVAL);
+    ck_assert_int_eq(weft_channel_try_send(NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_recv(NULL, &v, 0), -EINVAL);
+    ck_assert_int_eq(weft_channel_try_recv(NULL, &v), -EINVAL);
+    ck_assert_int_eq(weft_channel_close(NULL), -EINVAL);
 }
 END_TEST
 
 /* --- channels ---------------------------------------------------------------- */
 
 struct sender {
-    weft_chan *ch;
+    weft_channel *ch;
     int rc;
     int sent;
 };
@@ -339,7 +339,7 @@ struct sender {
 static void *send_one(void *arg)
 {
     struct sender *s = arg;
-    s->rc = weft_chan_send(s->ch, s, WEFT_FOREVER);
+    s->rc = weft_channel_send(s->ch, s, WEFT_FOREVER);
     s->sent = 1;
     return NULL;
 }
@@ -347,19 +347,19 @@ static void *send_one(void *arg)
 static void *busy_destroy(void *arg)
 {
     /* Called while a sender waits: refused, and the channel still works. */
-    return weft_chan_destroy(arg) == -EBUSY ? NULL : weft_fail(WEFT_EIO, "destroy");
+    return weft_channel_destroy(arg) == -EBUSY ? NULL : weft_fail(WEFT_EIO, "destroy");
 }
 
 static void *channel_main(void *arg)
 {
-    weft_chan *ch;
+    weft_channel *ch;
     weft_task *t, *d;
     void *v;
     (void)arg;
 
     /* Unbuffered: send waits for a receiver. */
-    ck_assert_int_eq(weft_chan_create(&ch, 0, NULL), 0);
-    ck_assert_int_eq(weft_chan_try_send(ch, ch), -EAGAIN);
+    ck_assert_int_eq(weft_channel_create(&ch, 0, NULL), 0);
+    ck_assert_int_eq(weft_channel_try_send(ch, ch), -EAGAIN);
     struct sender s = { ch, 1, 0 };
     ck_assert_int_eq(weft_spawn(&t, send_one, &s), 0);
     ck_assert_int_eq(weft_yield(), 0);
@@ -367,7 +367,7 @@ static void *channel_main(void *arg)
     ck_assert_int_eq(weft_spawn(&d, busy_destroy, ch), 0);
     ck_assert_int_eq(weft_await(d, NULL), 0);
     weft_task_unref(d);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), 0);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), 0);
     ck_assert_ptr_eq(v, &s);
     ck_assert_int_eq(weft_await(t, NULL), 0);
     weft_task_unref(t);
@@ -376,27 +376,27 @@ static void *channel_main(void *arg)
     s = (struct sender){ ch, 1, 0 };
     ck_assert_int_eq(weft_spawn(&t, send_one, &s), 0);
     ck_assert_int_eq(weft_yield(), 0);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
     ck_assert_int_eq(weft_await(t, NULL), 0);
     weft_task_unref(t);
-    ck_assert_int_eq(s.rc, -EPIPE);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), -EPIPE);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(s.rc, -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
 
     /* Buffered: receivers drain after close. */
-    ck_assert_int_eq(weft_chan_create(&ch, 3, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 3, NULL), 0);
     for (intptr_t i = 1; i <= 3; i++)
-        ck_assert_int_eq(weft_chan_send(ch, (void *)i, 0), 0);
-    ck_assert_int_eq(weft_chan_send(ch, NULL, 0), -ETIMEDOUT);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
-    ck_assert_int_eq(weft_chan_send(ch, NULL, 0), -EPIPE);
+        ck_assert_int_eq(weft_channel_send(ch, (void *)i, 0), 0);
+    ck_assert_int_eq(weft_channel_send(ch, NULL, 0), -ETIMEDOUT);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
+    ck_assert_int_eq(weft_channel_send(ch, NULL, 0), -ESHUTDOWN);
     for (intptr_t i = 1; i <= 3; i++) {
-        ck_assert_int_eq(weft_chan_recv(ch, &v, 0), 0);
+        ck_assert_int_eq(weft_channel_recv(ch, &v, 0), 0);
         ck_assert_ptr_eq(v, (void *)i);
     }
-    ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), -EPIPE);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     return NULL;
 }
 
@@ -408,7 +408,7 @@ END_TEST
 
 /* Fan-out, fan-in over channels on four workers. */
 struct fan {
-    weft_chan *in, *out;
+    weft_channel *in, *out;
     int workers_left;
 };
 
@@ -416,10 +416,10 @@ static void *fan_worker(void *arg)
 {
     struct fan *f = arg;
     void *v;
-    while (weft_chan_recv(f->in, &v, WEFT_FOREVER) == 0)
-        CHECK(weft_chan_send(f->out, (void *)((intptr_t)v * 2), WEFT_FOREVER) == 0);
+    while (weft_channel_recv(f->in, &v, WEFT_FOREVER) == 0)
+        CHECK(weft_channel_send(f->out, (void *)((intptr_t)v * 2), WEFT_FOREVER) == 0);
     if (__atomic_sub_fetch(&f->workers_left, 1, __ATOMIC_ACQ_REL) == 0)
-        CHECK(weft_chan_close(f->out) == 0);
+        CHECK(weft_channel_close(f->out) == 0);
     return NULL;
 }
 
@@ -427,8 +427,8 @@ static void *fan_source(void *arg)
 {
     struct fan *f = arg;
     for (intptr_t i = 1; i <= 5000; i++)
-        CHECK(weft_chan_send(f->in, (void *)i, WEFT_FOREVER) == 0);
-    CHECK(weft_chan_close(f->in) == 0);
+        CHECK(weft_channel_send(f->in, (void *)i, WEFT_FOREVER) == 0);
+    CHECK(weft_channel_close(f->in) == 0);
     return NULL;
 }
 
@@ -440,20 +440,20 @@ static void *fan_main(void *arg)
     long sum = 0;
     (void)arg;
 
-    ck_assert_int_eq(weft_chan_create(&f.in, 8, NULL), 0);
-    ck_assert_int_eq(weft_chan_create(&f.out, 0, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&f.in, 8, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&f.out, 0, NULL), 0);
     ck_assert_int_eq(weft_spawn(&t[0], fan_source, &f), 0);
     for (int i = 1; i < 5; i++)
         ck_assert_int_eq(weft_spawn(&t[i], fan_worker, &f), 0);
-    while (weft_chan_recv(f.out, &v, WEFT_FOREVER) == 0)
+    while (weft_channel_recv(f.out, &v, WEFT_FOREVER) == 0)
         sum += (long)(intptr_t)v;
     ck_assert_int_eq(sum, 5000L * 5001);
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(weft_await(t[i], NULL), 0);
         weft_task_unref(t[i]);
     }
-    ck_assert_int_eq(weft_chan_destroy(f.in), 0);
-    ck_assert_int_eq(weft_chan_destroy(f.out), 0);
+    ck_assert_int_eq(weft_channel_destroy(f.in), 0);
+    ck_assert_int_eq(weft_channel_destroy(f.out), 0);
     return NULL;
 }
 
@@ -473,14 +473,14 @@ struct counter {
     int cleaned;
 };
 
-static void *numbers(weft_gen *g, void *arg)
+static void *numbers(weft_generator *g, void *arg)
 {
     struct counter *c = arg;
     for (intptr_t i = 1; c->limit == 0 || i <= c->limit; i++) {
         if (c->fail_after > 0 && i > c->fail_after)
             return weft_fail(WEFT_EIO, "no more numbers");
         c->produced++;
-        c->yield_rc = weft_gen_yield(g, (void *)i);
+        c->yield_rc = weft_generator_yield(g, (void *)i);
         if (c->yield_rc < 0)
             break;
     }
@@ -490,56 +490,56 @@ static void *numbers(weft_gen *g, void *arg)
 
 static void *not_producer(void *arg)
 {
-    return weft_gen_yield(arg, NULL) == -EPERM ? NULL : weft_fail(WEFT_EIO, "yield");
+    return weft_generator_yield(arg, NULL) == -EPERM ? NULL : weft_fail(WEFT_EIO, "yield");
 }
 
 static void *generator_main(void *arg)
 {
-    weft_gen *g;
+    weft_generator *g;
     weft_task *t;
     void *v;
     (void)arg;
 
     struct counter c = { 0, 10, 0, 0, 0 };
-    ck_assert_int_eq(weft_gen_create(&g, numbers, &c, NULL), 0);
+    ck_assert_int_eq(weft_generator_create(&g, numbers, &c, NULL), 0);
     ck_assert_int_eq(weft_yield(), 0);
     ck_assert_int_eq(c.produced, 0); /* lazy */
     for (intptr_t i = 1; i <= 10; i++) {
-        ck_assert_int_eq(weft_gen_next(g, &v), 0);
+        ck_assert_int_eq(weft_generator_next(g, &v), 0);
         ck_assert_ptr_eq(v, (void *)i);
         ck_assert_int_eq(weft_yield(), 0);
         ck_assert_int_eq(c.produced, i); /* never ahead */
     }
-    ck_assert_int_eq(weft_gen_next(g, &v), -EPIPE);
-    ck_assert_int_eq(weft_gen_next(g, &v), -EPIPE);
+    ck_assert_int_eq(weft_generator_next(g, &v), -ENODATA);
+    ck_assert_int_eq(weft_generator_next(g, &v), -ENODATA);
     ck_assert_int_eq(weft_spawn(&t, not_producer, g), 0);
     ck_assert_int_eq(weft_await(t, NULL), 0);
     weft_task_unref(t);
-    ck_assert_int_eq(weft_gen_close(g), 0);
+    ck_assert_int_eq(weft_generator_destroy(g), 0);
 
     /* The producer's error ends the stream. */
     c = (struct counter){ 0, 0, 3, 0, 0 };
-    ck_assert_int_eq(weft_gen_create(&g, numbers, &c, NULL), 0);
+    ck_assert_int_eq(weft_generator_create(&g, numbers, &c, NULL), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(weft_gen_next(g, &v), 0);
-    ck_assert_int_eq(weft_gen_next(g, &v), WEFT_EIO);
-    ck_assert_int_eq(weft_gen_close(g), 0);
+        ck_assert_int_eq(weft_generator_next(g, &v), 0);
+    ck_assert_int_eq(weft_generator_next(g, &v), WEFT_EIO);
+    ck_assert_int_eq(weft_generator_destroy(g), 0);
 
     /* Closing early cancels the producer, which cleans up. */
     c = (struct counter){ 0, 0, 0, 0, 0 };
-    ck_assert_int_eq(weft_gen_create(&g, numbers, &c, &(weft_spawn_opts){ .name = "n" }), 0);
-    ck_assert_int_eq(weft_gen_next(g, &v), 0);
-    ck_assert_int_eq(weft_gen_next(g, &v), 0);
-    ck_assert_int_eq(weft_gen_close(g), 0);
+    ck_assert_int_eq(weft_generator_create(&g, numbers, &c, &(weft_spawn_opts){ .name = "n" }), 0);
+    ck_assert_int_eq(weft_generator_next(g, &v), 0);
+    ck_assert_int_eq(weft_generator_next(g, &v), 0);
+    ck_assert_int_eq(weft_generator_destroy(g), 0);
     ck_assert_int_eq(c.cleaned, 1);
     ck_assert_int_eq(c.yield_rc, -ECANCELED);
     ck_assert_int_le(c.produced, 3);
 
-    ck_assert_int_eq(weft_gen_create(NULL, numbers, &c, NULL), -EINVAL);
-    ck_assert_int_eq(weft_gen_create(&g, NULL, &c, NULL), -EINVAL);
-    ck_assert_int_eq(weft_gen_next(NULL, &v), -EINVAL);
-    ck_assert_int_eq(weft_gen_yield(NULL, NULL), -EINVAL);
-    ck_assert_int_eq(weft_gen_close(NULL), -EINVAL);
+    ck_assert_int_eq(weft_generator_create(NULL, numbers, &c, NULL), -EINVAL);
+    ck_assert_int_eq(weft_generator_create(&g, NULL, &c, NULL), -EINVAL);
+    ck_assert_int_eq(weft_generator_next(NULL, &v), -EINVAL);
+    ck_assert_int_eq(weft_generator_yield(NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_generator_destroy(NULL), -EINVAL);
     return NULL;
 }
 
@@ -704,7 +704,7 @@ static void *retry_main(void *arg)
     /* The deadline ends it. */
     f = (struct flaky){ 0, 100, WEFT_EIO, 0, { 0 }, { 0 } };
     o = (weft_retry_opts){ .attempts = 100, .initial_ms = 30, .multiplier = 1,
-                           .deadline_ms = 70 };
+                           .timeout_ms = 70 };
     t0 = weft_now();
     ck_assert_int_eq(weft_retry(flaky_attempt, &f, &o), -ETIMEDOUT);
     ck_assert_int_ge(weft_now() - t0, 70);
@@ -712,7 +712,7 @@ static void *retry_main(void *arg)
     ck_assert_int_eq(weft_retry(NULL, NULL, NULL), -EINVAL);
     ck_assert_int_eq(weft_retry(flaky_attempt, &f, &(weft_retry_opts){ .multiplier = 0.5 }), -EINVAL);
     ck_assert_int_eq(weft_retry(flaky_attempt, &f, &(weft_retry_opts){ .jitter = 1.5 }), -EINVAL);
-    ck_assert_int_eq(weft_retry(flaky_attempt, &f, &(weft_retry_opts){ .deadline_ms = -2 }), -EINVAL);
+    ck_assert_int_eq(weft_retry(flaky_attempt, &f, &(weft_retry_opts){ .timeout_ms = -2 }), -EINVAL);
     return NULL;
 }
 

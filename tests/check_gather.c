@@ -75,7 +75,7 @@ static void *fail_fast_main(void *arg)
     ck_assert_int_eq(weft_gather(t, 4, WEFT_GATHER_FAIL_FAST, out), WEFT_EPIPE);
     /* The others were cancelled and awaited before gather returned. */
     for (int i = 0; i < 4; i++)
-        ck_assert_int_eq(weft_task_done(t[i]), 1);
+        ck_assert_int_eq(weft_task_is_done(t[i]), 1);
     ck_assert_int_eq(out[1].err, WEFT_EPIPE);
     ck_assert_int_eq(out[0].err, -ECANCELED);
     ck_assert_int_eq(out[2].err, -ECANCELED);
@@ -187,30 +187,30 @@ static void *wait_modes_main(void *arg)
     memcpy(orig, t, sizeof t);
 
     /* First completed: the 5 ms job; the others keep running. */
-    ck_assert_int_eq(weft_wait(t, 3, WEFT_FIRST_COMPLETED, WEFT_FOREVER, &ndone), 0);
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_WAIT_FIRST_COMPLETED, &ndone, WEFT_FOREVER), 0);
     ck_assert_uint_eq(ndone, 1);
     ck_assert_ptr_eq(t[0], orig[1]);
     ck_assert_ptr_eq(t[1], orig[0]);   /* pending, in their order */
     ck_assert_ptr_eq(t[2], orig[2]);
-    ck_assert_int_eq(weft_task_done(orig[0]), 0);
+    ck_assert_int_eq(weft_task_is_done(orig[0]), 0);
 
     /* First exception: returns when the failing job ends. */
-    ck_assert_int_eq(weft_wait(t, 3, WEFT_FIRST_EXCEPTION, WEFT_FOREVER, &ndone), 0);
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_WAIT_FIRST_EXCEPTION, &ndone, WEFT_FOREVER), 0);
     ck_assert_uint_eq(ndone, 2);
-    ck_assert_int_eq(weft_task_done(orig[2]), 1);
+    ck_assert_int_eq(weft_task_is_done(orig[2]), 1);
 
     /* All completed, with a time-out: comes back after it, nothing
      * cancelled. */
     int64_t t0 = mono_ms();
-    ck_assert_int_eq(weft_wait(t, 3, WEFT_ALL_COMPLETED, 20, &ndone), 0);
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_WAIT_ALL_COMPLETED, &ndone, 20), 0);
     ck_assert_int_ge(mono_ms() - t0, 20);
     ck_assert_uint_eq(ndone, 2);
     ck_assert_ptr_eq(t[2], orig[0]);
-    ck_assert_int_eq(weft_task_done(orig[0]), 0);
-    ck_assert_int_eq(weft_task_cancelled(orig[0]), 0);
+    ck_assert_int_eq(weft_task_is_done(orig[0]), 0);
+    ck_assert_int_eq(weft_task_cancelling(orig[0]), 0);
 
     weft_cancel(orig[0]);
-    ck_assert_int_eq(weft_wait(t, 3, WEFT_ALL_COMPLETED, WEFT_FOREVER, &ndone), 0);
+    ck_assert_int_eq(weft_wait(t, 3, WEFT_WAIT_ALL_COMPLETED, &ndone, WEFT_FOREVER), 0);
     ck_assert_uint_eq(ndone, 3);
     ck_assert_int_eq(weft_await(orig[2], NULL), WEFT_EIO);
     unref_all(orig, 3);
@@ -228,12 +228,12 @@ static void *wait_args_main(void *arg)
     size_t ndone = 5;
     weft_task *t[1] = { weft_current() };
     (void)arg;
-    ck_assert_int_eq(weft_wait(NULL, 0, WEFT_ALL_COMPLETED, WEFT_FOREVER, &ndone), 0);
+    ck_assert_int_eq(weft_wait(NULL, 0, WEFT_WAIT_ALL_COMPLETED, &ndone, WEFT_FOREVER), 0);
     ck_assert_uint_eq(ndone, 0);
-    ck_assert_int_eq(weft_wait(t, 1, WEFT_ALL_COMPLETED, -5, &ndone), -EINVAL);
-    ck_assert_int_eq(weft_wait(t, 1, 9, WEFT_FOREVER, &ndone), -EINVAL);
-    ck_assert_int_eq(weft_wait(t, 1, WEFT_ALL_COMPLETED, WEFT_FOREVER, NULL), -EINVAL);
-    ck_assert_int_eq(weft_wait(t, 1, WEFT_ALL_COMPLETED, WEFT_FOREVER, &ndone), -EDEADLK);
+    ck_assert_int_eq(weft_wait(t, 1, WEFT_WAIT_ALL_COMPLETED, &ndone, -5), -EINVAL);
+    ck_assert_int_eq(weft_wait(t, 1, 9, &ndone, WEFT_FOREVER), -EINVAL);
+    ck_assert_int_eq(weft_wait(t, 1, WEFT_WAIT_ALL_COMPLETED, NULL, WEFT_FOREVER), -EINVAL);
+    ck_assert_int_eq(weft_wait(t, 1, WEFT_WAIT_ALL_COMPLETED, &ndone, WEFT_FOREVER), -EDEADLK);
     return NULL;
 }
 
@@ -254,7 +254,7 @@ static void *as_completed_main(void *arg)
     char order[64] = "";
     (void)arg;
     spawn_jobs(t, jobs, 4);
-    ck_assert_int_eq(weft_as_completed_start(&it, t, 4), 0);
+    ck_assert_int_eq(weft_as_completed_create(&it, t, 4), 0);
     /* Nothing finishes within 1 ms. */
     ck_assert_int_eq(weft_as_completed_next(it, &next, 1), -ETIMEDOUT);
     for (int i = 0; i < 4; i++) {
@@ -265,30 +265,30 @@ static void *as_completed_main(void *arg)
                          "%d ", jobs[j].ms);
     }
     ck_assert_str_eq(order, "10 20 30 40 ");
-    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -EPIPE);
-    weft_as_completed_end(it);
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -ENODATA);
+    weft_as_completed_destroy(it);
     ck_assert_int_eq(weft_await(t[2], NULL), WEFT_EIO);
     unref_all(t, 4);
 
     /* Ending early leaves the rest running. */
     spawn_jobs(t, jobs, 4);
-    ck_assert_int_eq(weft_as_completed_start(&it, t, 4), 0);
+    ck_assert_int_eq(weft_as_completed_create(&it, t, 4), 0);
     ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
     ck_assert_ptr_eq(next, t[1]);
-    weft_as_completed_end(it);
-    ck_assert_int_eq(weft_task_done(t[0]), 0);
+    weft_as_completed_destroy(it);
+    ck_assert_int_eq(weft_task_is_done(t[0]), 0);
     ck_assert_int_eq(weft_await(t[0], NULL), 0);
     weft_await(t[2], NULL);
     weft_await(t[3], NULL);
     unref_all(t, 4);
 
-    ck_assert_int_eq(weft_as_completed_start(NULL, t, 4), -EINVAL);
-    ck_assert_int_eq(weft_as_completed_start(&it, NULL, 0), 0);
-    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -EPIPE);
+    ck_assert_int_eq(weft_as_completed_create(NULL, t, 4), -EINVAL);
+    ck_assert_int_eq(weft_as_completed_create(&it, NULL, 0), 0);
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -ENODATA);
     ck_assert_int_eq(weft_as_completed_next(NULL, &next, WEFT_FOREVER), -EINVAL);
     ck_assert_int_eq(weft_as_completed_next(it, &next, -7), -EINVAL);
-    weft_as_completed_end(it);
-    weft_as_completed_end(NULL);
+    weft_as_completed_destroy(it);
+    weft_as_completed_destroy(NULL);
     return NULL;
 }
 

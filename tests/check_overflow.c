@@ -29,7 +29,7 @@ static void run_in_child(weft_fn main_fn, struct outcome *out)
         /* No core files from the crashes the tests cause on purpose. */
         struct rlimit none = { 0, 0 };
         setrlimit(RLIMIT_CORE, &none);
-        int rc = weft_run(main_fn, NULL, NULL);
+        int rc = weft_run(main_fn, NULL, NULL, NULL);
         _exit(rc == 0 ? 0 : 3);
     }
     close(pipefd[1]);
@@ -174,7 +174,7 @@ START_TEST(test_previous_handler_is_restored)
 {
     struct sigaction before, after;
     sigaction(SIGSEGV, NULL, &before);
-    ck_assert_int_eq(weft_run(fine, NULL, NULL), 0);
+    ck_assert_int_eq(weft_run(fine, NULL, NULL, NULL), 0);
     sigaction(SIGSEGV, NULL, &after);
     ck_assert_ptr_eq((void *)before.sa_handler, (void *)after.sa_handler);
     stack_t ss;

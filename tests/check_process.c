@@ -118,7 +118,7 @@ static int run_pool(unsigned procs, weft_fn main_fn, void *arg)
 
     leak_check_begin(&lc);
     register_all();
-    int rc = weft_run(main_fn, arg, &ro);
+    int rc = weft_run(main_fn, arg, NULL, &ro);
     unregister_all();
     leak_check_end(&lc);
     assert_no_children();
@@ -398,7 +398,7 @@ static void *cancel_main(void *arg)
     ck_assert_int_eq(weft_spawn(&t1, hang_task, &rc1), 0);
     ck_assert_int_eq(weft_to_thread(read_pid, NULL, &pid), 0);
     ck_assert_int_eq(weft_spawn(&t2, hang_task, &rc2), 0);
-    for (int i = 0; i < 1000 && !weft_task_done(t2); i++)
+    for (int i = 0; i < 1000 && !weft_task_is_done(t2); i++)
         weft_yield(); /* let t2 reach its wait */
     /* Cancelled while waiting for a worker: nothing is killed. */
     ck_assert_int_eq(weft_cancel(t2), 0);

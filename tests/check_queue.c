@@ -44,7 +44,7 @@ enum op { OP_GET, OP_PUT, OP_PUT_PRIO, OP_JOIN, OP_RECV, OP_SEND, OP_SLEEP_PUT,
 
 struct waiter {
     weft_queue *q;
-    weft_chan *ch;
+    weft_channel *ch;
     enum op op;
     void *item;         /* put: offered; get: received */
     int64_t prio;
@@ -77,10 +77,10 @@ static void *waiter_body(void *arg)
         rc = weft_queue_join(w->q, w->timeout);
         break;
     case OP_RECV:
-        rc = weft_chan_recv(w->ch, &w->item, w->timeout);
+        rc = weft_channel_recv(w->ch, &w->item, w->timeout);
         break;
     case OP_SEND:
-        rc = weft_chan_send(w->ch, w->item, w->timeout);
+        rc = weft_channel_send(w->ch, w->item, w->timeout);
         break;
     case OP_SLEEP_PUT:
         ck_assert_int_eq(weft_sleep(w->timeout), 0);
@@ -152,7 +152,7 @@ static uint32_t rnd(uint32_t n)
 static void *bad_input_main(void *arg)
 {
     weft_queue *q = (weft_queue *)&q; /* garbage the call must overwrite */
-    weft_chan *ch = (weft_chan *)&ch;
+    weft_channel *ch = (weft_channel *)&ch;
     void *v = &v;
     (void)arg;
 
@@ -171,17 +171,17 @@ static void *bad_input_main(void *arg)
     ck_assert_int_eq(weft_queue_shutdown(NULL, false), -EINVAL);
     ck_assert_int_eq(weft_queue_shutdown(NULL, true), -EINVAL);
     ck_assert_int_eq(weft_queue_size(NULL), -EINVAL);
-    ck_assert_int_eq(weft_queue_empty(NULL), -EINVAL);
-    ck_assert_int_eq(weft_queue_full(NULL), -EINVAL);
+    ck_assert_int_eq(weft_queue_is_empty(NULL), -EINVAL);
+    ck_assert_int_eq(weft_queue_is_full(NULL), -EINVAL);
 
     /* A NULL channel, in every function. */
-    ck_assert_int_eq(weft_chan_create(NULL, 0, NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_destroy(NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_send(NULL, ITEM(1), WEFT_FOREVER), -EINVAL);
-    ck_assert_int_eq(weft_chan_try_send(NULL, ITEM(1)), -EINVAL);
-    ck_assert_int_eq(weft_chan_recv(NULL, &v, WEFT_FOREVER), -EINVAL);
-    ck_assert_int_eq(weft_chan_try_recv(NULL, &v), -EINVAL);
-    ck_assert_int_eq(weft_chan_close(NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_create(NULL, 0, NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_destroy(NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_send(NULL, ITEM(1), WEFT_FOREVER), -EINVAL);
+    ck_assert_int_eq(weft_channel_try_send(NULL, ITEM(1)), -EINVAL);
+    ck_assert_int_eq(weft_channel_recv(NULL, &v, WEFT_FOREVER), -EINVAL);
+    ck_assert_int_eq(weft_channel_try_recv(NULL, &v), -EINVAL);
+    ck_assert_int_eq(weft_channel_close(NULL), -EINVAL);
 
     /* Orders that do not exist. */
     ck_assert_int_eq(weft_queue_create(&q, &(weft_queue_opts){ .order = 3 }), -EINVAL);
@@ -191,7 +191,7 @@ static void *bad_input_main(void *arg)
     ck_assert_ptr_null(q);
 
     /* A capacity that is the queue's own "no limit". */
-    ck_assert_int_eq(weft_chan_create(&ch, SIZE_MAX, NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_create(&ch, SIZE_MAX, NULL), -EINVAL);
     ck_assert_ptr_null(ch);
 
     /* Negative time-outs other than WEFT_FOREVER; NULL item pointers. */
@@ -221,12 +221,12 @@ static void *bad_input_main(void *arg)
     ck_assert_int_eq(weft_queue_join(q, 0), 0);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
 
-    ck_assert_int_eq(weft_chan_create(&ch, 1, NULL), 0);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(1), -2), -EINVAL);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, -2), -EINVAL);
-    ck_assert_int_eq(weft_chan_recv(ch, NULL, 0), -EINVAL);
-    ck_assert_int_eq(weft_chan_try_recv(ch, NULL), -EINVAL);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 1, NULL), 0);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(1), -2), -EINVAL);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, -2), -EINVAL);
+    ck_assert_int_eq(weft_channel_recv(ch, NULL, 0), -EINVAL);
+    ck_assert_int_eq(weft_channel_try_recv(ch, NULL), -EINVAL);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     return NULL;
 }
 
@@ -241,7 +241,7 @@ END_TEST
 static void *destroy_busy_main(void *arg)
 {
     weft_queue *q;
-    weft_chan *ch;
+    weft_channel *ch;
     (void)arg;
 
     ck_assert_int_eq(weft_queue_create(&q, &(weft_queue_opts){ .maxsize = 1 }), 0);
@@ -274,21 +274,21 @@ static void *destroy_busy_main(void *arg)
     ck_assert_int_eq(j.rc, 0);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
 
-    ck_assert_int_eq(weft_chan_create(&ch, 0, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 0, NULL), 0);
     struct waiter r = { .ch = ch, .op = OP_RECV, .timeout = WEFT_FOREVER };
     start(&r);
-    ck_assert_int_eq(weft_chan_destroy(ch), -EBUSY);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(4)), 0);
+    ck_assert_int_eq(weft_channel_destroy(ch), -EBUSY);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(4)), 0);
     ck_assert_int_eq(finish(&r), 0);
     ck_assert_ptr_eq(r.item, ITEM(4));
     struct waiter s = { .ch = ch, .op = OP_SEND, .item = ITEM(5), .timeout = WEFT_FOREVER };
     start(&s);
-    ck_assert_int_eq(weft_chan_destroy(ch), -EBUSY);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, 0), 0);
+    ck_assert_int_eq(weft_channel_destroy(ch), -EBUSY);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, 0), 0);
     ck_assert_ptr_eq(v, ITEM(5));
     ck_assert_int_eq(finish(&s), 0);
     ck_assert_int_eq(s.rc, 0);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     return NULL;
 }
 
@@ -305,7 +305,7 @@ END_TEST
 START_TEST(test_outside_a_task)
 {
     weft_queue *q;
-    weft_chan *ch;
+    weft_channel *ch;
     void *v;
 
     ck_assert_int_eq(weft_queue_create(&q, &(weft_queue_opts){ .maxsize = 2 }), 0);
@@ -319,7 +319,7 @@ START_TEST(test_outside_a_task)
     ck_assert_int_eq(weft_queue_try_put_prio(q, ITEM(2), 7), 0);
     ck_assert_int_eq(weft_queue_try_put(q, ITEM(3)), -EAGAIN);
     ck_assert_int_eq(weft_queue_size(q), 2);
-    ck_assert_int_eq(weft_queue_full(q), 1);
+    ck_assert_int_eq(weft_queue_is_full(q), 1);
     ck_assert_int_eq(weft_queue_get(q, &v, 0), -EPERM);
     ck_assert_int_eq(weft_queue_size(q), 2);
     ck_assert_int_eq(weft_queue_try_get(q, &v), 0);
@@ -327,7 +327,7 @@ START_TEST(test_outside_a_task)
     ck_assert_int_eq(weft_queue_try_get(q, &v), 0);
     ck_assert_ptr_eq(v, ITEM(2));
     ck_assert_int_eq(weft_queue_try_get(q, &v), -EAGAIN);
-    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_int_eq(weft_queue_is_empty(q), 1);
     ck_assert_int_eq(weft_queue_task_done(q), 0);
     ck_assert_int_eq(weft_queue_task_done(q), 0);
     ck_assert_int_eq(weft_queue_task_done(q), -ERANGE);
@@ -339,16 +339,16 @@ START_TEST(test_outside_a_task)
     ck_assert_int_eq(weft_queue_try_get(q, &v), -ESHUTDOWN);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
 
-    ck_assert_int_eq(weft_chan_create(&ch, 1, NULL), 0);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(1), 0), -EPERM);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, 0), -EPERM);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(1)), 0);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(2)), -EAGAIN);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 1, NULL), 0);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(1), 0), -EPERM);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, 0), -EPERM);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(1)), 0);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(2)), -EAGAIN);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), 0);
     ck_assert_ptr_eq(v, ITEM(1));
-    ck_assert_int_eq(weft_chan_close(ch), 0);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), -EPIPE);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
 }
 END_TEST
 
@@ -462,7 +462,7 @@ static void *limited_calloc(size_t count, size_t size)
 START_TEST(test_out_of_memory)
 {
     weft_queue *q = (weft_queue *)&q;
-    weft_chan *ch = (weft_chan *)&ch;
+    weft_channel *ch = (weft_channel *)&ch;
     void *v;
 
     reset_dispose();
@@ -473,7 +473,7 @@ START_TEST(test_out_of_memory)
         ck_assert_int_eq(weft_queue_create(&q, NULL), -ENOMEM);
         ck_assert_ptr_null(q);
         allocs_left = n;
-        ck_assert_int_eq(weft_chan_create(&ch, 4, NULL), -ENOMEM);
+        ck_assert_int_eq(weft_channel_create(&ch, 4, NULL), -ENOMEM);
         ck_assert_ptr_null(ch);
     }
 
@@ -581,7 +581,7 @@ static void *orders_main(void *arg)
         ck_assert_int_eq(weft_queue_get(q, &v, 0), 0);
         ck_assert_int_eq(NUM(v), i);
     }
-    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_int_eq(weft_queue_is_empty(q), 1);
     /* Priorities mean nothing to a FIFO queue. */
     for (intptr_t i = 1; i <= 4; i++)
         ck_assert_int_eq(weft_queue_put_prio(q, ITEM(i), 10 - i, 0), 0);
@@ -658,7 +658,7 @@ static void *orders_main(void *arg)
         ck_assert_int_eq(weft_queue_get(q, &v, 0), 0);
         ck_assert_int_eq(((struct keyed *)v)->id, ref_pop(ref, nref));
     }
-    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_int_eq(weft_queue_is_empty(q), 1);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
     return NULL;
 }
@@ -678,17 +678,17 @@ static void *maxsize_main(void *arg)
     (void)arg;
 
     ck_assert_int_eq(weft_queue_create(&q, &(weft_queue_opts){ .maxsize = 2 }), 0);
-    ck_assert_int_eq(weft_queue_empty(q), 1);
-    ck_assert_int_eq(weft_queue_full(q), 0);
+    ck_assert_int_eq(weft_queue_is_empty(q), 1);
+    ck_assert_int_eq(weft_queue_is_full(q), 0);
     ck_assert_int_eq(weft_queue_try_get(q, &v), -EAGAIN);
     ck_assert_int_eq(weft_queue_get(q, &v, 0), -ETIMEDOUT);
     ck_assert_ptr_null(v);
     ck_assert_int_eq(weft_queue_put(q, ITEM(1), 0), 0); /* need not wait */
-    ck_assert_int_eq(weft_queue_empty(q), 0);
-    ck_assert_int_eq(weft_queue_full(q), 0);
+    ck_assert_int_eq(weft_queue_is_empty(q), 0);
+    ck_assert_int_eq(weft_queue_is_full(q), 0);
     ck_assert_int_eq(weft_queue_put(q, ITEM(2), WEFT_FOREVER), 0);
     ck_assert_int_eq(weft_queue_size(q), 2);
-    ck_assert_int_eq(weft_queue_full(q), 1);
+    ck_assert_int_eq(weft_queue_is_full(q), 1);
     ck_assert_int_eq(weft_queue_try_put(q, ITEM(99)), -EAGAIN);
     ck_assert_int_eq(weft_queue_try_put_prio(q, ITEM(99), 1), -EAGAIN);
 
@@ -697,13 +697,13 @@ static void *maxsize_main(void *arg)
     start(&p);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(weft_yield(), 0);
-    ck_assert_int_eq(weft_task_done(p.task), 0);
+    ck_assert_int_eq(weft_task_is_done(p.task), 0);
     ck_assert_int_eq(weft_queue_size(q), 2);
     ck_assert_int_eq(weft_queue_get(q, &v, WEFT_FOREVER), 0);
     ck_assert_ptr_eq(v, ITEM(1));
     /* The freed slot went to the putter's item at once. */
     ck_assert_int_eq(weft_queue_size(q), 2);
-    ck_assert_int_eq(weft_queue_full(q), 1);
+    ck_assert_int_eq(weft_queue_is_full(q), 1);
     ck_assert_int_eq(finish(&p), 0);
     ck_assert_int_eq(p.rc, 0);
 
@@ -715,8 +715,8 @@ static void *maxsize_main(void *arg)
     ck_assert_int_eq(weft_queue_put_prio(q, ITEM(96), 0, 0), -ETIMEDOUT);
     ck_assert_int_eq(weft_queue_size(q), 2);
     expect_items(q, (const intptr_t[]){ 2, 3 }, 2);
-    ck_assert_int_eq(weft_queue_empty(q), 1);
-    ck_assert_int_eq(weft_queue_full(q), 0);
+    ck_assert_int_eq(weft_queue_is_empty(q), 1);
+    ck_assert_int_eq(weft_queue_is_full(q), 0);
 
     /* And on an empty one. */
     t0 = weft_now();
@@ -731,7 +731,7 @@ static void *maxsize_main(void *arg)
     start(&g);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(weft_yield(), 0);
-    ck_assert_int_eq(weft_task_done(g.task), 0);
+    ck_assert_int_eq(weft_task_is_done(g.task), 0);
     ck_assert_int_eq(weft_queue_put(q, ITEM(4), INT64_MAX), 0);
     ck_assert_int_eq(finish(&g), 0);
     ck_assert_int_eq(g.rc, 0);
@@ -742,7 +742,7 @@ static void *maxsize_main(void *arg)
     ck_assert_int_eq(weft_queue_create(&q, &(weft_queue_opts){ .maxsize = 0 }), 0);
     for (intptr_t i = 1; i <= 1000; i++)
         ck_assert_int_eq(weft_queue_try_put(q, ITEM(i)), 0);
-    ck_assert_int_eq(weft_queue_full(q), 0);
+    ck_assert_int_eq(weft_queue_is_full(q), 0);
     ck_assert_int_eq(weft_queue_size(q), 1000);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
     return NULL;
@@ -845,8 +845,8 @@ static void *join_main(void *arg)
     ck_assert_int_eq(weft_queue_task_done(q), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(weft_yield(), 0);
-    ck_assert_int_eq(weft_task_done(j1.task), 0);
-    ck_assert_int_eq(weft_task_done(j2.task), 0);
+    ck_assert_int_eq(weft_task_is_done(j1.task), 0);
+    ck_assert_int_eq(weft_task_is_done(j2.task), 0);
     ck_assert_int_eq(READ(j1.finished), 0);
     ck_assert_int_eq(weft_queue_task_done(q), 0); /* the last one */
     ck_assert_int_eq(finish(&j1), 0);
@@ -870,7 +870,7 @@ static void *join_main(void *arg)
     ck_assert_int_eq(jt.rc, -ETIMEDOUT);
     ck_assert_int_eq(finish(&jc), -ECANCELED);
     ck_assert_int_eq(jc.rc, -ECANCELED);
-    ck_assert_int_eq(weft_task_done(jf.task), 0);
+    ck_assert_int_eq(weft_task_is_done(jf.task), 0);
     ck_assert_int_eq(weft_queue_get(q, &v, 0), 0);
     ck_assert_int_eq(weft_queue_task_done(q), 0);
     ck_assert_int_eq(finish(&jf), 0);
@@ -995,7 +995,7 @@ static void *shutdown_immediate_main(void *arg)
     /* The dropped items count as done; item 1 does not. */
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(weft_yield(), 0);
-    ck_assert_int_eq(weft_task_done(j.task), 0);
+    ck_assert_int_eq(weft_task_is_done(j.task), 0);
     ck_assert_int_eq(weft_queue_task_done(q), 0);
     ck_assert_int_eq(finish(&j), 0);
     ck_assert_int_eq(j.rc, 0);
@@ -1233,11 +1233,11 @@ static void *given_back_main(void *arg)
         ck_assert_int_eq(w.rc, -ECANCELED);
         /* One more than maxsize, for now: still full. */
         ck_assert_int_eq(weft_queue_size(q), 3);
-        ck_assert_int_eq(weft_queue_full(q), 1);
+        ck_assert_int_eq(weft_queue_is_full(q), 1);
         ck_assert_int_eq(weft_queue_try_put(q, ITEM(4)), -EAGAIN);
         ck_assert_int_eq(weft_queue_get(q, &v, 0), 0);
         ck_assert_int_eq(NUM(v), want[order][0]);
-        ck_assert_int_eq(weft_queue_full(q), 1);
+        ck_assert_int_eq(weft_queue_is_full(q), 1);
         ck_assert_int_eq(weft_queue_try_put(q, ITEM(4)), -EAGAIN);
         expect_items(q, &want[order][1], 2);
         for (int i = 0; i < 3; i++)
@@ -1278,7 +1278,7 @@ static void *cancelled_putter_main(void *arg)
     /* The put happened; the cancellation stays pending and ends P1. */
     ck_assert_int_eq(finish(&p1), -ECANCELED);
     ck_assert_int_eq(p1.rc, 0);
-    ck_assert_int_eq(weft_task_done(p2.task), 0);
+    ck_assert_int_eq(weft_task_is_done(p2.task), 0);
     ck_assert_int_eq(weft_queue_get(q, &v, 0), 0);
     ck_assert_ptr_eq(v, ITEM(2));
     ck_assert_int_eq(finish(&p2), 0);
@@ -1340,15 +1340,15 @@ END_TEST
  * as it is handed an item leaves it buffered, for the next receiver. */
 static void *cancelled_chan_main(void *arg)
 {
-    weft_chan *ch;
+    weft_channel *ch;
     void *v;
     (void)arg;
 
-    ck_assert_int_eq(weft_chan_create(&ch, 0, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 0, NULL), 0);
     struct waiter s = { .ch = ch, .op = OP_SEND, .item = ITEM(1), .timeout = WEFT_FOREVER };
     start(&s);
     ck_assert_int_eq(weft_cancel(s.task), 0);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), 0);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), 0);
     ck_assert_ptr_eq(v, ITEM(1));
     ck_assert_int_eq(finish(&s), -ECANCELED);
     ck_assert_int_eq(s.rc, 0);
@@ -1356,16 +1356,16 @@ static void *cancelled_chan_main(void *arg)
     struct waiter r = { .ch = ch, .op = OP_RECV, .timeout = WEFT_FOREVER };
     start(&r);
     ck_assert_int_eq(weft_cancel(r.task), 0);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(2)), 0); /* to r */
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(2)), 0); /* to r */
     ck_assert_int_eq(finish(&r), -ECANCELED);
     ck_assert_int_eq(r.rc, -ECANCELED);
     ck_assert_ptr_null(r.item);
     /* Given back: one item in a channel of no capacity. */
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(3)), -EAGAIN);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, 0), 0);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(3)), -EAGAIN);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, 0), 0);
     ck_assert_ptr_eq(v, ITEM(2));
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), -EAGAIN);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), -EAGAIN);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     return NULL;
 }
 
@@ -1395,7 +1395,7 @@ END_TEST
 
 struct race {
     weft_queue *q;
-    weft_chan *ch;
+    weft_channel *ch;
     uint8_t *put_ok;    /* per item: its put returned 0 */
     uint8_t *got;       /* per item: times received */
     uint8_t *dropped;   /* per item: times disposed of */
@@ -1430,7 +1430,7 @@ static void received(struct race *r, void *v)
 
 static bool race_error(int rc)
 {
-    return rc == -ETIMEDOUT || rc == -ECANCELED || rc == -ESHUTDOWN || rc == -EPIPE;
+    return rc == -ETIMEDOUT || rc == -ECANCELED || rc == -ESHUTDOWN;
 }
 
 static void *racer_body(void *arg)
@@ -1442,7 +1442,7 @@ static void *racer_body(void *arg)
 
     if (x->put) {
         if (r->ch != NULL)
-            rc = weft_chan_send(r->ch, ITEM(x->id + 1), x->timeout);
+            rc = weft_channel_send(r->ch, ITEM(x->id + 1), x->timeout);
         else
             rc = weft_queue_put_prio(r->q, ITEM(x->id + 1), x->id % 3, x->timeout);
         if (rc == 0) {
@@ -1454,7 +1454,7 @@ static void *racer_body(void *arg)
         }
     } else {
         if (r->ch != NULL)
-            rc = weft_chan_recv(r->ch, &v, x->timeout);
+            rc = weft_channel_recv(r->ch, &v, x->timeout);
         else
             rc = weft_queue_get(r->q, &v, x->timeout);
         if (rc == 0) {
@@ -1482,23 +1482,23 @@ static void race_poke(struct race *r, intptr_t *next_id, unsigned move)
         break;
     case 1:
         if (r->ch != NULL)
-            rc = weft_chan_try_send(r->ch, ITEM(*next_id + 1));
+            rc = weft_channel_try_send(r->ch, ITEM(*next_id + 1));
         else
             rc = weft_queue_try_put(r->q, ITEM(*next_id + 1));
         if (rc == 0) {
             SET(r->put_ok[*next_id], 1);
             COUNT(r->puts_ok);
         } else {
-            CHECK(rc == -EAGAIN || rc == -ESHUTDOWN || rc == -EPIPE);
+            CHECK(rc == -EAGAIN || rc == -ESHUTDOWN);
         }
         (*next_id)++;
         break;
     default:
-        rc = r->ch != NULL ? weft_chan_try_recv(r->ch, &v) : weft_queue_try_get(r->q, &v);
+        rc = r->ch != NULL ? weft_channel_try_recv(r->ch, &v) : weft_queue_try_get(r->q, &v);
         if (rc == 0)
             received(r, v);
         else
-            CHECK((rc == -EAGAIN || rc == -ESHUTDOWN || rc == -EPIPE) && v == NULL);
+            CHECK((rc == -EAGAIN || rc == -ESHUTDOWN) && v == NULL);
         break;
     }
 }
@@ -1521,7 +1521,7 @@ static void *race_main(void *arg)
         r->q = NULL;
         r->ch = NULL;
         if (kind == 3)
-            ck_assert_int_eq(weft_chan_create(&r->ch, 0, race_dispose), 0);
+            ck_assert_int_eq(weft_channel_create(&r->ch, 0, &(weft_channel_opts){ .dispose = race_dispose }), 0);
         else
             ck_assert_int_eq(weft_queue_create(&r->q, &(weft_queue_opts){
                                  .order = kind, .maxsize = 2,
@@ -1564,7 +1564,7 @@ static void *race_main(void *arg)
             race_poke(r, &next_id, x[i].put ? 2 : 1);
             if (i == shut_at) {
                 if (r->ch != NULL)
-                    ck_assert_int_eq(weft_chan_close(r->ch), 0);
+                    ck_assert_int_eq(weft_channel_close(r->ch), 0);
                 else
                     ck_assert_int_eq(weft_queue_shutdown(r->q, immediate), 0);
                 COUNT(r->shutdowns);
@@ -1580,7 +1580,7 @@ static void *race_main(void *arg)
          * immediate shutdown. */
         void *v;
         int rc, drained = 0;
-        while ((rc = r->ch != NULL ? weft_chan_try_recv(r->ch, &v)
+        while ((rc = r->ch != NULL ? weft_channel_try_recv(r->ch, &v)
                                    : weft_queue_try_get(r->q, &v)) == 0) {
             received(r, v);
             drained++;
@@ -1588,11 +1588,11 @@ static void *race_main(void *arg)
         if (shut_at < 0)
             CHECK(rc == -EAGAIN);
         else
-            CHECK(rc == (r->ch != NULL ? -EPIPE : -ESHUTDOWN));
+            CHECK(rc == -ESHUTDOWN);
         if (shut_at >= 0 && immediate)
             CHECK(drained == 0);
         if (r->ch != NULL) {
-            ck_assert_int_eq(weft_chan_destroy(r->ch), 0);
+            ck_assert_int_eq(weft_channel_destroy(r->ch), 0);
         } else {
             CHECK(weft_queue_join(r->q, 0) == 0);
             ck_assert_int_eq(weft_queue_destroy(r->q), 0);
@@ -1728,28 +1728,28 @@ END_TEST
 
 static void *unbuffered_main(void *arg)
 {
-    weft_chan *ch;
+    weft_channel *ch;
     void *v;
     (void)arg;
 
-    ck_assert_int_eq(weft_chan_create(&ch, 0, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 0, NULL), 0);
     /* Nobody on the other side. */
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(1)), -EAGAIN);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), -EAGAIN);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(1), 0), -ETIMEDOUT);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, 0), -ETIMEDOUT);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(1)), -EAGAIN);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), -EAGAIN);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(1), 0), -ETIMEDOUT);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, 0), -ETIMEDOUT);
     int64_t t0 = weft_now();
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(1), 10), -ETIMEDOUT);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(1), 10), -ETIMEDOUT);
     ck_assert_int_ge(weft_now() - t0, 10);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), -EAGAIN); /* not left in it */
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), -EAGAIN); /* not left in it */
 
     /* send waits until a receiver takes the item. */
     struct waiter s = { .ch = ch, .op = OP_SEND, .item = ITEM(2), .timeout = WEFT_FOREVER };
     start(&s);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(weft_yield(), 0);
-    ck_assert_int_eq(weft_task_done(s.task), 0);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_task_is_done(s.task), 0);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), 0);
     ck_assert_ptr_eq(v, ITEM(2));
     ck_assert_int_eq(finish(&s), 0);
     ck_assert_int_eq(s.rc, 0);
@@ -1758,19 +1758,19 @@ static void *unbuffered_main(void *arg)
      * receiver; so does send, without waiting. */
     s = (struct waiter){ .ch = ch, .op = OP_SEND, .item = ITEM(3), .timeout = WEFT_FOREVER };
     start(&s);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), 0);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), 0);
     ck_assert_ptr_eq(v, ITEM(3));
     ck_assert_int_eq(finish(&s), 0);
     ck_assert_int_eq(s.rc, 0);
     struct waiter r = { .ch = ch, .op = OP_RECV, .timeout = WEFT_FOREVER };
     start(&r);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(4)), 0);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(4)), 0);
     ck_assert_int_eq(finish(&r), 0);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_ptr_eq(r.item, ITEM(4));
     r = (struct waiter){ .ch = ch, .op = OP_RECV, .timeout = WEFT_FOREVER };
     start(&r);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(5), 0), 0);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(5), 0), 0);
     ck_assert_int_eq(finish(&r), 0);
     ck_assert_ptr_eq(r.item, ITEM(5));
 
@@ -1782,7 +1782,7 @@ static void *unbuffered_main(void *arg)
         start(&w[i]);
     }
     for (intptr_t i = 10; i < 13; i++) {
-        ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), 0);
         ck_assert_int_eq(NUM(v), i);
     }
     for (int i = 0; i < 3; i++) {
@@ -1794,12 +1794,12 @@ static void *unbuffered_main(void *arg)
         start(&w[i]);
     }
     for (intptr_t i = 20; i < 23; i++)
-        ck_assert_int_eq(weft_chan_send(ch, ITEM(i), WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_channel_send(ch, ITEM(i), WEFT_FOREVER), 0);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(finish(&w[i]), 0);
         ck_assert_ptr_eq(w[i].item, ITEM(20 + i));
     }
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     return NULL;
 }
 
@@ -1811,84 +1811,84 @@ END_TEST
 
 static void *buffered_close_main(void *arg)
 {
-    weft_chan *ch;
+    weft_channel *ch;
     void *v;
     (void)arg;
 
     reset_dispose();
-    ck_assert_int_eq(weft_chan_create(&ch, 3, count_dispose), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 3, &(weft_channel_opts){ .dispose = count_dispose }), 0);
     for (intptr_t i = 1; i <= 3; i++)
-        ck_assert_int_eq(weft_chan_try_send(ch, ITEM(i)), 0);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(4)), -EAGAIN);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(4), 0), -ETIMEDOUT);
+        ck_assert_int_eq(weft_channel_try_send(ch, ITEM(i)), 0);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(4)), -EAGAIN);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(4), 0), -ETIMEDOUT);
     struct waiter s = { .ch = ch, .op = OP_SEND, .item = ITEM(4), .timeout = WEFT_FOREVER };
     start(&s);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), 0);
     ck_assert_ptr_eq(v, ITEM(1));
     ck_assert_int_eq(finish(&s), 0);
     ck_assert_int_eq(s.rc, 0);
     for (intptr_t i = 2; i <= 4; i++) {
-        ck_assert_int_eq(weft_chan_recv(ch, &v, 0), 0);
+        ck_assert_int_eq(weft_channel_recv(ch, &v, 0), 0);
         ck_assert_int_eq(NUM(v), i);
     }
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), -EAGAIN);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), -EAGAIN);
 
     /* Closed with items buffered and a sender waiting on the full
      * channel: the sender fails, keeping its item; receivers drain the
      * buffer, then are told it is closed. */
     for (intptr_t i = 5; i <= 7; i++)
-        ck_assert_int_eq(weft_chan_send(ch, ITEM(i), WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_channel_send(ch, ITEM(i), WEFT_FOREVER), 0);
     s = (struct waiter){ .ch = ch, .op = OP_SEND, .item = ITEM(8), .timeout = WEFT_FOREVER };
     start(&s);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
     ck_assert_int_eq(finish(&s), 0);
-    ck_assert_int_eq(s.rc, -EPIPE);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(9), WEFT_FOREVER), -EPIPE);
-    ck_assert_int_eq(weft_chan_send(ch, ITEM(9), 0), -EPIPE);
-    ck_assert_int_eq(weft_chan_try_send(ch, ITEM(9)), -EPIPE);
+    ck_assert_int_eq(s.rc, -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(9), WEFT_FOREVER), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_send(ch, ITEM(9), 0), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_try_send(ch, ITEM(9)), -ESHUTDOWN);
     for (intptr_t i = 5; i <= 7; i++) {
-        ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), 0);
         ck_assert_int_eq(NUM(v), i);
     }
-    ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), -EPIPE);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), -ESHUTDOWN);
     ck_assert_ptr_null(v);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, 0), -EPIPE);
-    ck_assert_int_eq(weft_chan_try_recv(ch, &v), -EPIPE);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, 0), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_try_recv(ch, &v), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     ck_assert_int_eq(READ(disposed), 0);
 
     /* Receivers waiting at close are told at once. */
-    ck_assert_int_eq(weft_chan_create(&ch, 2, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 2, NULL), 0);
     struct waiter r1 = { .ch = ch, .op = OP_RECV, .timeout = WEFT_FOREVER };
     struct waiter r2 = { .ch = ch, .op = OP_RECV, .timeout = 60000 };
     start(&r1);
     start(&r2);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
     ck_assert_int_eq(finish(&r1), 0);
-    ck_assert_int_eq(r1.rc, -EPIPE);
+    ck_assert_int_eq(r1.rc, -ESHUTDOWN);
     ck_assert_int_eq(finish(&r2), 0);
-    ck_assert_int_eq(r2.rc, -EPIPE);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(r2.rc, -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
 
     /* An unbuffered sender waiting at close: its item is not received. */
-    ck_assert_int_eq(weft_chan_create(&ch, 0, count_dispose), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 0, &(weft_channel_opts){ .dispose = count_dispose }), 0);
     s = (struct waiter){ .ch = ch, .op = OP_SEND, .item = ITEM(10), .timeout = WEFT_FOREVER };
     start(&s);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
     ck_assert_int_eq(finish(&s), 0);
-    ck_assert_int_eq(s.rc, -EPIPE);
-    ck_assert_int_eq(weft_chan_recv(ch, &v, WEFT_FOREVER), -EPIPE);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+    ck_assert_int_eq(s.rc, -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_recv(ch, &v, WEFT_FOREVER), -ESHUTDOWN);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     ck_assert_int_eq(READ(disposed), 0);
 
     /* Items left at destroy go to dispose. */
-    ck_assert_int_eq(weft_chan_create(&ch, 4, count_dispose), 0);
+    ck_assert_int_eq(weft_channel_create(&ch, 4, &(weft_channel_opts){ .dispose = count_dispose }), 0);
     for (intptr_t i = 11; i <= 13; i++)
-        ck_assert_int_eq(weft_chan_send(ch, ITEM(i), 0), 0);
-    ck_assert_int_eq(weft_chan_close(ch), 0);
-    ck_assert_int_eq(weft_chan_destroy(ch), 0);
+        ck_assert_int_eq(weft_channel_send(ch, ITEM(i), 0), 0);
+    ck_assert_int_eq(weft_channel_close(ch), 0);
+    ck_assert_int_eq(weft_channel_destroy(ch), 0);
     ck_assert_int_eq(READ(disposed), 3);
     for (int i = 11; i <= 13; i++)
         ck_assert_int_eq(disposed_item[i], 1);
@@ -1912,7 +1912,7 @@ END_TEST
 #define PIPE_WORKERS 4
 
 struct pipeline {
-    weft_chan *ch1, *ch2;
+    weft_channel *ch1, *ch2;
     int workers_done;   /* atomic */
     int64_t sum, count;
 };
@@ -1921,8 +1921,8 @@ static void *source(void *arg)
 {
     struct pipeline *p = arg;
     for (intptr_t i = 1; i <= PIPE_N; i++)
-        CHECK(weft_chan_send(p->ch1, ITEM(i), WEFT_FOREVER) == 0);
-    CHECK(weft_chan_close(p->ch1) == 0);
+        CHECK(weft_channel_send(p->ch1, ITEM(i), WEFT_FOREVER) == 0);
+    CHECK(weft_channel_close(p->ch1) == 0);
     return NULL;
 }
 
@@ -1932,11 +1932,11 @@ static void *doubler(void *arg)
     void *v;
     int rc;
 
-    while ((rc = weft_chan_recv(p->ch1, &v, WEFT_FOREVER)) == 0)
-        CHECK(weft_chan_send(p->ch2, ITEM(NUM(v) * 2), WEFT_FOREVER) == 0);
-    CHECK(rc == -EPIPE);
+    while ((rc = weft_channel_recv(p->ch1, &v, WEFT_FOREVER)) == 0)
+        CHECK(weft_channel_send(p->ch2, ITEM(NUM(v) * 2), WEFT_FOREVER) == 0);
+    CHECK(rc == -ESHUTDOWN);
     if (__atomic_add_fetch(&p->workers_done, 1, __ATOMIC_ACQ_REL) == PIPE_WORKERS)
-        CHECK(weft_chan_close(p->ch2) == 0);
+        CHECK(weft_channel_close(p->ch2) == 0);
     return NULL;
 }
 
@@ -1946,11 +1946,11 @@ static void *sink(void *arg)
     void *v;
     int rc;
 
-    while ((rc = weft_chan_recv(p->ch2, &v, WEFT_FOREVER)) == 0) {
+    while ((rc = weft_channel_recv(p->ch2, &v, WEFT_FOREVER)) == 0) {
         p->sum += NUM(v);
         p->count++;
     }
-    CHECK(rc == -EPIPE);
+    CHECK(rc == -ESHUTDOWN);
     return NULL;
 }
 
@@ -1959,8 +1959,8 @@ static void *pipeline_main(void *arg)
     struct pipeline *p = arg;
     weft_task *t[PIPE_WORKERS + 2];
 
-    ck_assert_int_eq(weft_chan_create(&p->ch1, 0, NULL), 0);
-    ck_assert_int_eq(weft_chan_create(&p->ch2, 8, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&p->ch1, 0, NULL), 0);
+    ck_assert_int_eq(weft_channel_create(&p->ch2, 8, NULL), 0);
     ck_assert_int_eq(weft_spawn(&t[0], sink, p), 0);
     for (int i = 0; i < PIPE_WORKERS; i++)
         ck_assert_int_eq(weft_spawn(&t[1 + i], doubler, p), 0);
@@ -1970,8 +1970,8 @@ static void *pipeline_main(void *arg)
         weft_task_unref(t[i]);
     }
     ck_assert_int_eq(READ(p->workers_done), PIPE_WORKERS);
-    ck_assert_int_eq(weft_chan_destroy(p->ch1), 0);
-    ck_assert_int_eq(weft_chan_destroy(p->ch2), 0);
+    ck_assert_int_eq(weft_channel_destroy(p->ch1), 0);
+    ck_assert_int_eq(weft_channel_destroy(p->ch2), 0);
     return NULL;
 }
 

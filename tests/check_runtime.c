@@ -25,19 +25,19 @@ END_TEST
 
 START_TEST(test_run_bad_arguments)
 {
-    ck_assert_int_eq(weft_run(NULL, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_run(NULL, NULL, NULL, NULL), -EINVAL);
     weft_run_opts o = { .reserved = { &o } };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, &o), -EINVAL);
     o = (weft_run_opts){ .stack_size = 1000 };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, &o), -EINVAL);
     o = (weft_run_opts){ .stack_size = WEFT_STACK_MAX * 2 };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, &o), -EINVAL);
     o = (weft_run_opts){ .workers = WEFT_WORKERS_MAX + 1 };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), -EINVAL);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, &o), -EINVAL);
     o = (weft_run_opts){ .workers = 3 };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), 0);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, &o), 0);
     o = (weft_run_opts){ .workers = 1, .stack_size = 128 << 10 };
-    ck_assert_int_eq(weft_run(return_ok, NULL, &o), 0);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, &o), 0);
 }
 END_TEST
 
@@ -51,7 +51,7 @@ END_TEST
 static void *nested_main(void *arg)
 {
     (void)arg;
-    ck_assert_int_eq(weft_run(return_ok, NULL, NULL), -EBUSY);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, NULL), -EBUSY);
     return NULL;
 }
 
@@ -70,7 +70,7 @@ struct concurrent {
 static void *other_thread(void *arg)
 {
     struct concurrent *c = arg;
-    c->other_rc = weft_run(return_ok, NULL, NULL);
+    c->other_rc = weft_run(return_ok, NULL, NULL, NULL);
     __atomic_store_n(&c->other_done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -94,7 +94,7 @@ static void *wait_for_other_main(void *arg)
 START_TEST(test_concurrent_run_is_busy)
 {
     struct concurrent c = { 0, 0 };
-    ck_assert_int_eq(weft_run(wait_for_other_main, &c, NULL), 0);
+    ck_assert_int_eq(weft_run(wait_for_other_main, &c, NULL, NULL), 0);
     ck_assert_int_eq(c.other_rc, -EBUSY);
 }
 END_TEST
@@ -114,7 +114,7 @@ static void *burn_100k(void *arg)
 START_TEST(test_stack_size_run_option)
 {
     weft_run_opts o = { .stack_size = 256 << 10 };
-    ck_assert_int_eq(weft_run(burn_100k, NULL, &o), 0);
+    ck_assert_int_eq(weft_run(burn_100k, NULL, NULL, &o), 0);
 }
 END_TEST
 
@@ -128,7 +128,7 @@ START_TEST(test_stack_size_environment)
     /* The run option wins over the environment. */
     weft_run_opts o = { .stack_size = 256 << 10 };
     ck_assert_int_eq(setenv("WEFT_STACK_SIZE", "garbage", 1), 0);
-    ck_assert_int_eq(weft_run(burn_100k, NULL, &o), 0);
+    ck_assert_int_eq(weft_run(burn_100k, NULL, NULL, &o), 0);
 }
 END_TEST
 
@@ -138,7 +138,7 @@ START_TEST(test_stack_size_environment_rejects_bad_values)
                                  "99999999999999999999999" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(setenv("WEFT_STACK_SIZE", bad[i], 1), 0);
-        int rc = weft_run(return_ok, NULL, NULL);
+        int rc = weft_run(return_ok, NULL, NULL, NULL);
         /* An empty value means "not set". */
         ck_assert_int_eq(rc, bad[i][0] == '\0' ? 0 : -EINVAL);
     }
@@ -150,7 +150,7 @@ START_TEST(test_stack_guard_environment)
     ck_assert_int_eq(setenv("WEFT_STACK_GUARD", "mprotect", 1), 0);
     ck_assert_int_eq(run_clean(return_ok, NULL), 0);
     ck_assert_int_eq(setenv("WEFT_STACK_GUARD", "bogus", 1), 0);
-    ck_assert_int_eq(weft_run(return_ok, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(weft_run(return_ok, NULL, NULL, NULL), -EINVAL);
 }
 END_TEST
 

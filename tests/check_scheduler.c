@@ -71,7 +71,7 @@ START_TEST(test_million_task_tree_runs_each_task_once)
 
     unsigned n;
     weft_worker_stats st[4];
-    ck_assert_int_eq(weft_stats(st, 4, &n), 0);
+    ck_assert_int_eq(weft_runtime_get_stats(st, 4, &n), 0);
     ck_assert_uint_eq(n, 4);
     uint64_t polled = 0, steals = 0, stolen_from = 0;
     for (unsigned w = 0; w < n; w++) {
@@ -384,7 +384,7 @@ static void run_all_parked(bool pinned, uint64_t *unparks)
 
     ck_assert_int_eq(run_on(4, all_parked_main, &a), 0);
     ck_assert_int_eq(a.rounds, PARKED_ROUNDS);
-    ck_assert_int_eq(weft_stats(st, 4, &n), 0);
+    ck_assert_int_eq(weft_runtime_get_stats(st, 4, &n), 0);
     *unparks = 0;
     for (unsigned i = 0; i < n; i++)
         *unparks += st[i].unparks;
@@ -593,7 +593,7 @@ static void *stats_inside(void *arg)
 {
     weft_worker_stats st[8];
     unsigned n = 0;
-    ck_assert_int_eq(weft_stats(st, 8, &n), 0);
+    ck_assert_int_eq(weft_runtime_get_stats(st, 8, &n), 0);
     ck_assert_uint_eq(n, *(unsigned *)arg);
     /* main itself has been polled at least once, on worker 0. */
     ck_assert_uint_ge(st[0].polled, 1);
@@ -605,14 +605,14 @@ START_TEST(test_stats_and_worker_count)
     weft_worker_stats st[8];
     unsigned n = 99;
 
-    ck_assert_int_eq(weft_stats(st, 8, &n), -ESRCH); /* nothing ran yet */
-    ck_assert_int_eq(weft_stats(NULL, 8, &n), -EINVAL);
-    ck_assert_int_eq(weft_stats(st, 8, NULL), -EINVAL);
+    ck_assert_int_eq(weft_runtime_get_stats(st, 8, &n), -ESRCH); /* nothing ran yet */
+    ck_assert_int_eq(weft_runtime_get_stats(NULL, 8, &n), -EINVAL);
+    ck_assert_int_eq(weft_runtime_get_stats(st, 8, NULL), -EINVAL);
     unsigned want = 5;
     ck_assert_int_eq(run_on(5, stats_inside, &want), 0);
     /* After the run: the last runtime's counters, even with max 0. */
-    ck_assert_int_eq(weft_stats(NULL, 0, NULL), 0);
-    ck_assert_int_eq(weft_stats(st, 2, &n), 0);
+    ck_assert_int_eq(weft_runtime_get_stats(NULL, 0, NULL), 0);
+    ck_assert_int_eq(weft_runtime_get_stats(st, 2, &n), 0);
     ck_assert_uint_eq(n, 5);
 
     ck_assert_int_eq(setenv("WEFT_WORKERS", "3", 1), 0);
@@ -624,7 +624,7 @@ START_TEST(test_stats_and_worker_count)
     static const char *bad[] = { "0", "abc", "1025", "4k", "-1", "2 " };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(setenv("WEFT_WORKERS", bad[i], 1), 0);
-        ck_assert_int_eq(weft_run(stats_inside, &want, NULL), -EINVAL);
+        ck_assert_int_eq(weft_run(stats_inside, &want, NULL, NULL), -EINVAL);
     }
     unsetenv("WEFT_WORKERS");
 }

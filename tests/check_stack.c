@@ -237,7 +237,7 @@ START_TEST(test_map_count_limit_fails_spawn_with_enomem)
     int saved = dup(STDERR_FILENO);
     dup2(pipefd[1], STDERR_FILENO);
     started = 0;
-    int rc = weft_run(exhaust_main, &spawned, NULL);
+    int rc = weft_run(exhaust_main, &spawned, NULL, NULL);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);

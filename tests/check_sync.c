@@ -20,14 +20,14 @@ struct rw_user {
 static void *rw_user(void *arg)
 {
     struct rw_user *u = arg;
-    int rc = u->writer ? weft_rwlock_write_acquire(u->rw, WEFT_FOREVER)
-                       : weft_rwlock_read_acquire(u->rw, WEFT_FOREVER);
+    int rc = u->writer ? weft_rwlock_acquire_write(u->rw, WEFT_FOREVER)
+                       : weft_rwlock_acquire_read(u->rw, WEFT_FOREVER);
     if (rc < 0)
         return weft_fail(rc, "acquire");
     u->log[(*u->nlog)++] = u->id;
     weft_yield(); /* hold it across a suspension */
-    return (u->writer ? weft_rwlock_write_release(u->rw)
-                      : weft_rwlock_read_release(u->rw)) == 0
+    return (u->writer ? weft_rwlock_release_write(u->rw)
+                      : weft_rwlock_release_read(u->rw)) == 0
                ? NULL
                : weft_fail(WEFT_EIO, "release");
 }
@@ -41,11 +41,11 @@ static void *rwlock_main(void *arg)
 
     ck_assert_int_eq(weft_rwlock_init(&rw), 0);
     /* Readers share. */
-    ck_assert_int_eq(weft_rwlock_read_acquire(&rw, WEFT_FOREVER), 0);
-    ck_assert_int_eq(weft_rwlock_try_read(&rw), 0);
-    ck_assert_int_eq(weft_rwlock_try_write(&rw), -EBUSY);
+    ck_assert_int_eq(weft_rwlock_acquire_read(&rw, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_rwlock_try_acquire_read(&rw), 0);
+    ck_assert_int_eq(weft_rwlock_try_acquire_write(&rw), -EAGAIN);
     ck_assert_int_eq(weft_rwlock_destroy(&rw), -EBUSY);
-    ck_assert_int_eq(weft_rwlock_read_release(&rw), 0);
+    ck_assert_int_eq(weft_rwlock_release_read(&rw), 0);
     /* A writer queues; a reader behind it waits although only readers
      * hold the lock: writers first. */
     struct rw_user w = { &rw, 1, log, &nlog, 1 }, r = { &rw, 0, log, &nlog, 2 };
@@ -54,8 +54,8 @@ static void *rwlock_main(void *arg)
     ck_assert_int_eq(weft_spawn(&t[1], rw_user, &r), 0);
     ck_assert_int_eq(weft_yield(), 0);
     ck_assert_int_eq(nlog, 0);
-    ck_assert_int_eq(weft_rwlock_try_read(&rw), -EBUSY);
-    ck_assert_int_eq(weft_rwlock_read_release(&rw), 0);
+    ck_assert_int_eq(weft_rwlock_try_acquire_read(&rw), -EAGAIN);
+    ck_assert_int_eq(weft_rwlock_release_read(&rw), 0);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(weft_await(t[i], NULL), 0);
         weft_task_unref(t[i]);
@@ -64,15 +64,15 @@ static void *rwlock_main(void *arg)
     ck_assert_int_eq(log[0], 1);
     ck_assert_int_eq(log[1], 2);
     /* Writer: exclusive, not recursive. */
-    ck_assert_int_eq(weft_rwlock_try_write(&rw), 0);
-    ck_assert_int_eq(weft_rwlock_write_acquire(&rw, 0), -EDEADLK);
-    ck_assert_int_eq(weft_rwlock_try_read(&rw), -EDEADLK);
-    ck_assert_int_eq(weft_rwlock_read_acquire(&rw, 5), -EDEADLK);
-    ck_assert_int_eq(weft_rwlock_write_release(&rw), 0);
-    ck_assert_int_eq(weft_rwlock_write_release(&rw), -EPERM);
-    ck_assert_int_eq(weft_rwlock_read_release(&rw), -EPERM);
+    ck_assert_int_eq(weft_rwlock_try_acquire_write(&rw), 0);
+    ck_assert_int_eq(weft_rwlock_acquire_write(&rw, 0), -EDEADLK);
+    ck_assert_int_eq(weft_rwlock_try_acquire_read(&rw), -EDEADLK);
+    ck_assert_int_eq(weft_rwlock_acquire_read(&rw, 5), -EDEADLK);
+    ck_assert_int_eq(weft_rwlock_release_write(&rw), 0);
+    ck_assert_int_eq(weft_rwlock_release_write(&rw), -EPERM);
+    ck_assert_int_eq(weft_rwlock_release_read(&rw), -EPERM);
     ck_assert_int_eq(weft_rwlock_destroy(&rw), 0);
-    ck_assert_int_eq(weft_rwlock_try_read(&rw), -EINVAL);
+    ck_assert_int_eq(weft_rwlock_try_acquire_read(&rw), -EINVAL);
     return NULL;
 }
 
@@ -188,7 +188,7 @@ static void *condition_main(void *arg)
     int64_t t0 = weft_now();
     ck_assert_int_eq(weft_condition_wait(&p.cond, 10), -ETIMEDOUT);
     ck_assert_int_ge(weft_now() - t0, 10);
-    ck_assert_int_eq(weft_lock_locked(&p.lock), 1); /* taken back */
+    ck_assert_int_eq(weft_lock_is_locked(&p.lock), 1); /* taken back */
     ck_assert_int_eq(weft_condition_notify_all(&p.cond), 0); /* nobody waits */
     ck_assert_int_eq(weft_lock_release(&p.lock), 0);
     for (int i = 0; i < 2; i++)
@@ -312,13 +312,13 @@ static void *barrier_abort_main(void *arg)
     ck_assert_int_eq(weft_spawn(&t[0], arrive, &a[0]), 0);
     ck_assert_int_eq(weft_yield(), 0);
     ck_assert_int_eq(weft_barrier_abort(&b), 0);
-    ck_assert_int_eq(weft_barrier_broken(&b), 1);
+    ck_assert_int_eq(weft_barrier_is_broken(&b), 1);
     ck_assert_int_eq(weft_await(t[0], NULL), 0);
     weft_task_unref(t[0]);
     ck_assert_int_eq(a[0].rc, -EPIPE);
     ck_assert_int_eq(weft_barrier_wait(&b, 0), -EPIPE);
     ck_assert_int_eq(weft_barrier_reset(&b), 0);
-    ck_assert_int_eq(weft_barrier_broken(&b), 0);
+    ck_assert_int_eq(weft_barrier_is_broken(&b), 0);
     ck_assert_int_eq(weft_barrier_destroy(&b), 0);
     return NULL;
 }
@@ -419,9 +419,9 @@ START_TEST(test_bad_input)
 
     ck_assert_int_eq(weft_lock_init(NULL), -EINVAL);
     ck_assert_int_eq(weft_lock_acquire(NULL, 0), -EINVAL);
-    ck_assert_int_eq(weft_lock_locked(NULL), -EINVAL);
+    ck_assert_int_eq(weft_lock_is_locked(NULL), -EINVAL);
     ck_assert_int_eq(weft_rwlock_init(NULL), -EINVAL);
-    ck_assert_int_eq(weft_rwlock_read_acquire(NULL, 0), -EINVAL);
+    ck_assert_int_eq(weft_rwlock_acquire_read(NULL, 0), -EINVAL);
     ck_assert_int_eq(weft_semaphore_init(NULL, 1), -EINVAL);
     ck_assert_int_eq(weft_semaphore_init(&s, (unsigned)INT32_MAX + 1), -EINVAL);
     ck_assert_int_eq(weft_semaphore_acquire(NULL, 0), -EINVAL);
@@ -437,7 +437,7 @@ START_TEST(test_bad_input)
     ck_assert_int_eq(weft_lock_try_acquire(&l), -EPERM);
     ck_assert_int_eq(weft_lock_destroy(&l), 0);
     ck_assert_int_eq(weft_rwlock_init(&rw), 0);
-    ck_assert_int_eq(weft_rwlock_write_acquire(&rw, 0), -EPERM);
+    ck_assert_int_eq(weft_rwlock_acquire_write(&rw, 0), -EPERM);
     ck_assert_int_eq(weft_rwlock_destroy(&rw), 0);
     ck_assert_int_eq(weft_semaphore_init(&s, 0), 0);
     ck_assert_int_eq(weft_semaphore_acquire(&s, 0), -EPERM);

@@ -18,10 +18,10 @@ static void *await_result_main(void *arg)
     (void)arg;
     ck_assert_int_eq(weft_spawn(&t, double_it, (void *)21), 0);
     ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(weft_task_done(t), 0);
+    ck_assert_int_eq(weft_task_is_done(t), 0);
     ck_assert_int_eq(weft_await(t, &r), 0);
     ck_assert_ptr_eq(r, (void *)42);
-    ck_assert_int_eq(weft_task_done(t), 1);
+    ck_assert_int_eq(weft_task_is_done(t), 1);
     /* A finished task can be awaited again, and without a result slot. */
     r = NULL;
     ck_assert_int_eq(weft_await(t, &r), 0);
@@ -282,7 +282,7 @@ START_TEST(test_calls_outside_a_task)
     ck_assert_ptr_null(weft_task_name(NULL));
     ck_assert_int_eq(weft_task_set_name(NULL, "x"), -EINVAL);
     ck_assert_uint_eq(weft_task_id(NULL), 0);
-    ck_assert_int_eq(weft_task_done(NULL), -EINVAL);
+    ck_assert_int_eq(weft_task_is_done(NULL), -EINVAL);
     ck_assert_ptr_null(weft_task_errmsg(NULL));
 }
 END_TEST
@@ -426,7 +426,7 @@ START_TEST(test_handle_outlives_runtime)
 {
     weft_task *t = NULL;
     ck_assert_int_eq(run_clean(keep_handle_main, &t), 0);
-    ck_assert_int_eq(weft_task_done(t), 1);
+    ck_assert_int_eq(weft_task_is_done(t), 1);
     ck_assert_str_eq(weft_task_name(t), "kept");
     ck_assert_str_eq(weft_task_errmsg(t), "cannot reach kept:80");
     weft_task_unref(t);

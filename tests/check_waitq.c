@@ -62,9 +62,9 @@ static void *waiter(void *arg)
         w->rc = weft_queue_get(sh->q, &w->item, WEFT_FOREVER);
         break;
     case RWLOCK_WRITE:
-        w->rc = weft_rwlock_write_acquire(&sh->rw, WEFT_FOREVER);
+        w->rc = weft_rwlock_acquire_write(&sh->rw, WEFT_FOREVER);
         if (w->rc == 0)
-            ck_assert_int_eq(weft_rwlock_write_release(&sh->rw), 0);
+            ck_assert_int_eq(weft_rwlock_release_write(&sh->rw), 0);
         break;
     }
     w->returned = 1;
@@ -109,7 +109,7 @@ static void finish_waiters(struct waiter *w, int n, weft_task **t)
 {
     for (int i = 0; i < n; i++) {
         int rc = weft_await(t[i], NULL);
-        ck_assert_int_eq(rc, weft_task_cancelled(t[i]) == 1 ? -ECANCELED : 0);
+        ck_assert_int_eq(rc, weft_task_cancelling(t[i]) == 1 ? -ECANCELED : 0);
         ck_assert_int_eq(w[i].returned, 1);
         weft_task_unref(t[i]);
     }
@@ -131,12 +131,12 @@ static void *fifo_main(void *arg)
     start_waiters(w, 5, t);
     ck_assert_int_eq(weft_lock_release(&sh.lock), 0);
     /* Handed to waiter 0: the releaser cannot take it back. */
-    ck_assert_int_eq(weft_lock_try_acquire(&sh.lock), -EBUSY);
-    ck_assert_int_eq(weft_lock_locked(&sh.lock), 1);
+    ck_assert_int_eq(weft_lock_try_acquire(&sh.lock), -EAGAIN);
+    ck_assert_int_eq(weft_lock_is_locked(&sh.lock), 1);
     finish_waiters(w, 5, t);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(sh.order[i], i);
-    ck_assert_int_eq(weft_lock_locked(&sh.lock), 0);
+    ck_assert_int_eq(weft_lock_is_locked(&sh.lock), 0);
 
     /* Semaphore permits, in the same order. */
     sh.norder = 0;
@@ -146,7 +146,7 @@ static void *fifo_main(void *arg)
     /* One permit at a time, each let run: the order of the grants. */
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(weft_semaphore_release(&sh.sem), 0);
-        ck_assert_int_eq(weft_semaphore_try_acquire(&sh.sem), -EBUSY);
+        ck_assert_int_eq(weft_semaphore_try_acquire(&sh.sem), -EAGAIN);
         ck_assert_int_eq(weft_yield(), 0);
         ck_assert_int_eq(sh.norder, i + 1);
     }
@@ -182,7 +182,7 @@ static void *granted_while_cancelled_main(void *arg)
     if (rc->what == LOCK)
         ck_assert_int_eq(weft_lock_acquire(&sh.lock, WEFT_FOREVER), 0);
     if (rc->what == RWLOCK_WRITE)
-        ck_assert_int_eq(weft_rwlock_read_acquire(&sh.rw, WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_rwlock_acquire_read(&sh.rw, WEFT_FOREVER), 0);
     for (int i = 0; i < 2; i++)
         w[i] = (struct waiter){ &sh, rc->what, i, 1, NULL, 0 };
     start_waiters(w, 2, t);
@@ -209,7 +209,7 @@ static void *granted_while_cancelled_main(void *arg)
         ck_assert_int_eq(weft_queue_put(sh.q, &x, WEFT_FOREVER), 0);
         break;
     case RWLOCK_WRITE:
-        ck_assert_int_eq(weft_rwlock_read_release(&sh.rw), 0);
+        ck_assert_int_eq(weft_rwlock_release_read(&sh.rw), 0);
         break;
     }
     finish_waiters(w, 2, t);
@@ -219,7 +219,7 @@ static void *granted_while_cancelled_main(void *arg)
     case LOCK:
         ck_assert_int_eq(sh.norder, 1);
         ck_assert_int_eq(sh.order[0], 1);
-        ck_assert_int_eq(weft_lock_locked(&sh.lock), 0);
+        ck_assert_int_eq(weft_lock_is_locked(&sh.lock), 0);
         break;
     case SEMAPHORE:
         ck_assert_int_eq(sh.order[0], 1);
@@ -406,7 +406,7 @@ static void *stress_main(void *arg)
     ck_assert_int_eq(st.violations, 0);
     ck_assert_int_eq(st.acquired + st.failed, N * 50);
     /* Nothing kept by a waiter that gave up: all free again. */
-    ck_assert_int_eq(weft_lock_locked(&st.lock), 0);
+    ck_assert_int_eq(weft_lock_is_locked(&st.lock), 0);
     ck_assert_int_eq(weft_semaphore_value(&st.sem), 2);
     ck_assert_int_eq(weft_lock_destroy(&st.lock), 0);
     ck_assert_int_eq(weft_semaphore_destroy(&st.sem), 0);
@@ -425,7 +425,7 @@ static int early_return(weft_lock *lock)
 {
     int rc;
     WEFT_WITH_LOCK(lock, rc) {
-        ck_assert_int_eq(weft_lock_locked(lock), 1);
+        ck_assert_int_eq(weft_lock_is_locked(lock), 1);
         return 7;
     }
     return rc;
@@ -455,7 +455,7 @@ static void *guard_main(void *arg)
     ck_assert_int_eq(weft_lock_init(&lock), 0);
     ck_assert_int_eq(weft_semaphore_init(&sem, 1), 0);
     ck_assert_int_eq(early_return(&lock), 7);
-    ck_assert_int_eq(weft_lock_locked(&lock), 0);
+    ck_assert_int_eq(weft_lock_is_locked(&lock), 0);
     for (int i = 0; i < 3; i++) {
         WEFT_WITH_SEMAPHORE(&sem, rc) {
             ck_assert_int_eq(weft_semaphore_value(&sem), 0);

@@ -155,7 +155,7 @@ static inline int run_on(unsigned workers, weft_fn fn, void *arg)
     struct leak_check lc;
     weft_run_opts opts = { .workers = workers };
     leak_check_begin(&lc);
-    int rc = weft_run(fn, arg, &opts);
+    int rc = weft_run(fn, arg, NULL, &opts);
     leak_check_end(&lc);
     return rc;
 }

@@ -16,7 +16,8 @@
 #define WEFT_PRINTF_LIKE(fmt, args)
 #endif
 
-/* A time-out that never expires. */
+/* No time limit: a timeout that never expires, or a deadline that never
+ * comes. */
 #define WEFT_FOREVER (-1)
 
 #endif /* WEFT_COMMON_H */

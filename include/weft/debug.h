@@ -13,8 +13,8 @@ extern "C" {
 
 /* Writes one line per live task of the running runtime to out: id, name,
  * state (pending, ready, running, waiting), the worker it is on or last
- * ran on, what it waits on (sleep, task, tasks, group; later lock, fd,
- * executor) and for how long. asyncio's all_tasks(), printed. Returns the
+ * ran on, what it waits on (sleep, task, tasks, group, lock, queue, fd,
+ * to_thread, ...) and for how long. asyncio's all_tasks(), printed. Returns the
  * number of tasks written, -EINVAL (out is NULL) or -ESRCH (no runtime
  * is running). Callable from any thread; in debug mode, SIGUSR1 writes it
  * to stderr. */

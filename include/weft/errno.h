@@ -38,6 +38,7 @@
     XX(ENOSYS, "function not implemented")                                    \
     XX(EOVERFLOW, "value too large")                                          \
     XX(EMSGSIZE, "message too long")                                          \
+    XX(ENODATA, "no more data")                                               \
     XX(ENOTSUP, "operation not supported")                                    \
     XX(EADDRINUSE, "address already in use")                                  \
     XX(EADDRNOTAVAIL, "address not available")                                \
@@ -51,7 +52,7 @@
     XX(ETIMEDOUT, "timed out")                                                \
     XX(ECONNREFUSED, "connection refused")                                    \
     XX(EHOSTUNREACH, "host is unreachable")                                   \
-    XX(EALREADY, "operation already in progress")                             \
+    XX(EALREADY, "already done")                                              \
     XX(EINPROGRESS, "operation in progress")                                  \
     XX(ECANCELED, "operation canceled")
 

@@ -38,7 +38,7 @@ typedef struct weft_executor_opts {
     unsigned max_slow;    /* threads that may run WEFT_JOB_SLOW jobs at
                              once, 1..max_threads; 0: half of max_threads,
                              rounded up (libuv's rule) */
-    unsigned idle_ms;     /* a thread idle this long exits; 0: 10000 */
+    int64_t idle_ms;      /* a thread idle this long exits, >= 0; 0: 10000 */
     size_t stack_size;    /* each thread's stack, 64 KiB..1 GiB; 0: 2 MiB */
     void *reserved[4];    /* must be zero */
 } weft_executor_opts;
@@ -103,9 +103,12 @@ WEFT_EXPORT int weft_executor_create(weft_executor **ex,
  * Calling it again waits again. Returns 0 or -EINVAL. */
 WEFT_EXPORT int weft_executor_shutdown(weft_executor *ex, unsigned flags);
 
-/* Shuts ex down (as weft_executor_shutdown(ex, 0)) and frees it. Not for
- * the default pool, which weft_run shuts down as it ends. Returns 0 or
- * -EINVAL. */
+/* Frees ex, shutting it down first if that was not done: its idle threads
+ * exit and are joined. Never waits for a job: -EBUSY (and nothing done)
+ * while a job is queued or running, abandoned ones included; call
+ * weft_executor_shutdown first to wait for them. Not for the default
+ * pool, which weft_run shuts down as it ends. Returns 0, -EINVAL or
+ * -EBUSY. */
 WEFT_EXPORT int weft_executor_destroy(weft_executor *ex);
 
 /* A snapshot of an executor. */

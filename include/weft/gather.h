@@ -19,10 +19,10 @@ typedef struct weft_outcome {
 } weft_outcome;
 
 /* weft_gather modes, as asyncio.gather's return_exceptions=. */
-enum weft_gather_mode {
+typedef enum weft_gather_mode {
     WEFT_GATHER_FAIL_FAST = 0, /* the first error cancels the others */
     WEFT_GATHER_COLLECT = 1,   /* every result and error, per task */
-};
+} weft_gather_mode;
 
 /* asyncio.gather(): waits for the n tasks and stores each one's outcome
  * in out[i]. WEFT_GATHER_FAIL_FAST: the first task to fail cancels the
@@ -31,15 +31,16 @@ enum weft_gather_mode {
  * cancels the tasks and waits for them, then returns -ECANCELED (or
  * -ETIMEDOUT). Returns at once for n == 0. Errors: -EINVAL, -EPERM (not
  * in a task), -EDEADLK (the caller is among the tasks), -ENOMEM. */
-WEFT_EXPORT int weft_gather(weft_task *const *tasks, size_t n, int mode,
-                            weft_outcome *out);
+WEFT_EXPORT int weft_gather(weft_task *const *tasks, size_t n,
+                            weft_gather_mode mode, weft_outcome *out);
 
 /* weft_wait modes, as asyncio.wait's return_when=. */
-enum weft_wait_mode {
-    WEFT_FIRST_COMPLETED = 0,
-    WEFT_FIRST_EXCEPTION = 1, /* the first to fail, or all completed */
-    WEFT_ALL_COMPLETED = 2,
-};
+typedef enum weft_wait_mode {
+    WEFT_WAIT_FIRST_COMPLETED = 0,
+    WEFT_WAIT_FIRST_EXCEPTION = 1, /* the first to fail (a cancelled task
+                                      did not fail), or all completed */
+    WEFT_WAIT_ALL_COMPLETED = 2,
+} weft_wait_mode;
 
 /* asyncio.wait(): waits until mode is met or timeout_ms passes
  * (WEFT_FOREVER: no limit), then reorders tasks[] so that the *ndone
@@ -48,26 +49,27 @@ enum weft_wait_mode {
  * the caller was cancelled or an enclosing timeout expired (tasks[] is
  * still reordered), -EINVAL, -EPERM, -EDEADLK, -ENOMEM. Returns at once
  * for n == 0. */
-WEFT_EXPORT int weft_wait(weft_task **tasks, size_t n, int mode,
-                          int64_t timeout_ms, size_t *ndone);
+WEFT_EXPORT int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode,
+                          size_t *ndone, int64_t timeout_ms);
 
 /* asyncio.as_completed(): an iterator over tasks in the order they finish. */
 typedef struct weft_as_completed weft_as_completed;
 
 /* Starts iterating over n tasks (n may be 0). The iterator belongs to the
  * calling task. Returns 0, -EINVAL, -EPERM, -EDEADLK or -ENOMEM. */
-WEFT_EXPORT int weft_as_completed_start(weft_as_completed **it,
-                                        weft_task *const *tasks, size_t n);
+WEFT_EXPORT int weft_as_completed_create(weft_as_completed **it,
+                                         weft_task *const *tasks, size_t n);
 
 /* The next task to finish (a borrowed handle), waiting up to timeout_ms
- * (WEFT_FOREVER: no limit). Returns 0, -EPIPE once every task has been
+ * (WEFT_FOREVER: no limit). Returns 0, -ENODATA once every task has been
  * handed out, -ETIMEDOUT, -ECANCELED, -EINVAL or -EPERM. */
 WEFT_EXPORT int weft_as_completed_next(weft_as_completed *it,
                                        weft_task **task, int64_t timeout_ms);
 
 /* Ends the iteration (at any point) and frees the iterator. The tasks not
- * yet handed out keep running. */
-WEFT_EXPORT void weft_as_completed_end(weft_as_completed *it);
+ * yet handed out keep running. Returns 0, -EINVAL, or -EPERM (not the
+ * iterator's task). */
+WEFT_EXPORT int weft_as_completed_destroy(weft_as_completed *it);
 
 #ifdef __cplusplus
 }

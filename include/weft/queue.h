@@ -1,6 +1,6 @@
-/* weft: queues and channels between tasks, as asyncio.Queue,
- * PriorityQueue and LifoQueue, and Go's channels; safe for tasks on
- * different worker threads.
+/* weft: queues between tasks, as asyncio.Queue, PriorityQueue and
+ * LifoQueue; safe for tasks on different worker threads. (Go's channels
+ * are in weft/channel.h.)
  *
  * Items are void pointers. Ownership: a successful put passes the item to
  * the queue, and a successful get passes it to the getter; a put that
@@ -38,15 +38,17 @@ extern "C" {
 typedef struct weft_queue weft_queue;
 
 /* The order get takes items in. */
-enum weft_queue_order {
+typedef enum weft_queue_order {
     WEFT_QUEUE_FIFO = 0,     /* asyncio.Queue: oldest first */
     WEFT_QUEUE_LIFO = 1,     /* asyncio.LifoQueue: newest first */
     WEFT_QUEUE_PRIORITY = 2, /* asyncio.PriorityQueue: smallest first,
                                 oldest first among equals */
-};
+} weft_queue_order;
 
+/* Options for weft_queue_create(). Zero-initialise it: every zero field
+ * means "the default", and a NULL opts means all defaults. */
 typedef struct weft_queue_opts {
-    int order;      /* enum weft_queue_order; 0 is FIFO */
+    weft_queue_order order; /* 0 is FIFO */
     size_t maxsize; /* put waits while this many items are queued; 0: no
                        limit */
     /* Priority order: compares two items (< 0: a goes first). NULL: items
@@ -56,10 +58,11 @@ typedef struct weft_queue_opts {
     /* Called on each item the queue still holds when destroyed, or drops
      * in an immediate shutdown; NULL: they are forgotten. */
     void (*dispose)(void *item);
+    void *reserved[4]; /* must be zero */
 } weft_queue_opts;
 
 /* Creates a queue; opts may be NULL (FIFO, unbounded). Returns 0, -EINVAL
- * or -ENOMEM. */
+ * (an unknown order, reserved fields not zero) or -ENOMEM. */
 WEFT_EXPORT int weft_queue_create(weft_queue **queue, const weft_queue_opts *opts);
 
 /* Frees the queue, disposing of the items left. -EBUSY (and nothing
@@ -92,46 +95,23 @@ WEFT_EXPORT int weft_queue_task_done(weft_queue *queue);
 /* Waits until every item put has been counted by task_done. */
 WEFT_EXPORT int weft_queue_join(weft_queue *queue, int64_t timeout_ms);
 
+/* weft_queue_shutdown flags: drop the items left (Queue.shutdown's
+ * immediate=True). */
+#define WEFT_QUEUE_SHUTDOWN_IMMEDIATE 0x1u
+
 /* Python 3.13's Queue.shutdown: put fails with -ESHUTDOWN from now on,
  * waiting putters at once; get takes what is left, then fails with
- * -ESHUTDOWN. immediate: the items left are dropped (disposed of, and
- * counted as done for join) and waiting getters fail at once. Callable
- * from any thread; a second call may make a shutdown immediate. */
-WEFT_EXPORT int weft_queue_shutdown(weft_queue *queue, bool immediate);
+ * -ESHUTDOWN. WEFT_QUEUE_SHUTDOWN_IMMEDIATE: the items left are dropped
+ * (disposed of, and counted as done for join) and waiting getters fail at
+ * once. Returns 0 or -EINVAL. Callable from any thread; a second call may
+ * make a shutdown immediate. */
+WEFT_EXPORT int weft_queue_shutdown(weft_queue *queue, unsigned flags);
 
 /* The number of items queued, or -EINVAL. */
 WEFT_EXPORT ssize_t weft_queue_size(weft_queue *queue);
-/* 1 or 0, or -EINVAL. full is never 1 for an unbounded queue. */
-WEFT_EXPORT int weft_queue_empty(weft_queue *queue);
-WEFT_EXPORT int weft_queue_full(weft_queue *queue);
-
-/* --- Channel ------------------------------------------------------------------ */
-
-/* A FIFO pipe between tasks, closable, with capacity items of buffer;
- * capacity 0 makes it unbuffered: send waits until a receiver takes the
- * item. Closing lets receivers drain it, then tells them it is closed. */
-typedef struct weft_chan weft_chan;
-
-/* Returns 0, -EINVAL or -ENOMEM. dispose: as weft_queue_opts' (NULL:
- * forget items left at destroy). */
-WEFT_EXPORT int weft_chan_create(weft_chan **chan, size_t capacity,
-                                 void (*dispose)(void *item));
-/* -EBUSY while a task waits on it. */
-WEFT_EXPORT int weft_chan_destroy(weft_chan *chan);
-/* Returns 0, -EPIPE (closed), -ETIMEDOUT, -ECANCELED, -ENOMEM (the
- * buffer could not grow), -EINVAL, -EPERM. */
-WEFT_EXPORT int weft_chan_send(weft_chan *chan, void *item, int64_t timeout_ms);
-/* -EAGAIN if it would wait. Callable from any thread. */
-WEFT_EXPORT int weft_chan_try_send(weft_chan *chan, void *item);
-/* Returns 0, -EPIPE (closed and drained), -ETIMEDOUT, -ECANCELED,
- * -EINVAL, -EPERM. */
-WEFT_EXPORT int weft_chan_recv(weft_chan *chan, void **item, int64_t timeout_ms);
-/* -EAGAIN if it would wait. Callable from any thread. */
-WEFT_EXPORT int weft_chan_try_recv(weft_chan *chan, void **item);
-/* Closes the channel: senders fail with -EPIPE, waiting ones at once and
- * keeping their items; receivers drain what is buffered, then get -EPIPE.
- * Closing twice is harmless. Callable from any thread. */
-WEFT_EXPORT int weft_chan_close(weft_chan *chan);
+/* 1 or 0, or -EINVAL. is_full is never 1 for an unbounded queue. */
+WEFT_EXPORT int weft_queue_is_empty(weft_queue *queue);
+WEFT_EXPORT int weft_queue_is_full(weft_queue *queue);
 
 #ifdef __cplusplus
 }

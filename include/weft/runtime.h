@@ -25,7 +25,7 @@ typedef struct weft_run_opts {
     unsigned debug;     /* 1: debug mode (also $WEFT_DEBUG=1): report tasks
                            that run too long without suspending, and dump
                            the tasks on SIGUSR1 */
-    unsigned slow_task_ms; /* debug mode's "too long"; 0: 100 ms */
+    int64_t slow_task_ms; /* debug mode's "too long", >= 0; 0: 100 ms */
     unsigned blocking_threads; /* the default blocking pool's most threads
                                   (weft_to_thread), 1..4096; 0:
                                   $WEFT_BLOCKING_THREADS, else 512 */
@@ -36,14 +36,17 @@ typedef struct weft_run_opts {
 } weft_run_opts;
 
 /* Starts the workers, runs main(arg) as the first task, and returns when
- * main and every task it left running have finished. The calling thread
- * is worker 0, and main is pinned to it. Returns main's status: 0 if it
- * returned, its error if it failed. Before main runs it may also return
- * -EINVAL (bad option or environment variable), -EBUSY (a runtime is
- * already running in this process), -EAGAIN (a thread could not be
- * started), -ENOTSUP or -ENOMEM. Once it has returned it can be called
- * again. */
-WEFT_EXPORT int weft_run(weft_fn main, void *arg, const weft_run_opts *opts);
+ * main and every task it left running have finished (asyncio.run). The
+ * calling thread is worker 0, and main is pinned to it. Returns main's
+ * status, 0 if it returned, with its result in *result (if result is not
+ * NULL), or its error if it failed (*result is then NULL). Before main
+ * runs it may also return -EINVAL (bad option or environment variable),
+ * -EBUSY (a runtime is already running in this process), -EAGAIN (a
+ * thread could not be started), -EMFILE or -ENFILE (no file descriptor
+ * for a worker), -ENOTSUP or -ENOMEM. Once it has returned it can be
+ * called again. */
+WEFT_EXPORT int weft_run(weft_fn main, void *arg, void **result,
+                         const weft_run_opts *opts);
 
 /* One worker's counters, all since its runtime started. */
 typedef struct weft_worker_stats {
@@ -64,8 +67,8 @@ typedef struct weft_worker_stats {
  * the running runtime, read while it runs, or else those the last runtime
  * had when it ended. Returns 0, -EINVAL, or -ESRCH if no runtime has run
  * yet in this process. */
-WEFT_EXPORT int weft_stats(weft_worker_stats *stats, unsigned max,
-                           unsigned *workers);
+WEFT_EXPORT int weft_runtime_get_stats(weft_worker_stats *stats,
+                                       unsigned max, unsigned *workers);
 
 #ifdef __cplusplus
 }

@@ -5,11 +5,12 @@
  * Every wait suspends the calling task, never its worker thread, and
  * serves waiters first come, first served: a releasing task hands the
  * lock, permit or signal straight to the first waiter, and cannot barge
- * back in ahead of it. Every wait takes timeout_ms: WEFT_FOREVER, 0 (do
- * not wait), or milliseconds; it fails with -ETIMEDOUT or -ECANCELED
+ * back in ahead of it. Every wait takes timeout_ms last: WEFT_FOREVER, 0
+ * (do not wait), or milliseconds; it fails with -ETIMEDOUT or -ECANCELED
  * (cancellation, or an enclosing timeout scope) and then leaves no trace:
  * a cancelled waiter never holds a lock afterwards and never swallows a
- * permit or a signal meant for another.
+ * permit or a signal meant for another. The try_ forms never wait: they
+ * fail with -EAGAIN where the wait would have waited.
  *
  * Objects live in caller storage (a struct of opaque words, like
  * pthread_mutex_t) set up by *_init; *_destroy refuses with -EBUSY while
@@ -40,13 +41,13 @@ WEFT_EXPORT int weft_lock_init(weft_lock *lock);
 WEFT_EXPORT int weft_lock_destroy(weft_lock *lock);
 /* -EDEADLK if the caller holds it already (locks are not recursive). */
 WEFT_EXPORT int weft_lock_acquire(weft_lock *lock, int64_t timeout_ms);
-/* -EBUSY if held by another task (a lock released to a waiter is that
+/* -EAGAIN if held by another task (a lock released to a waiter is that
  * waiter's), -EDEADLK if by the caller. */
 WEFT_EXPORT int weft_lock_try_acquire(weft_lock *lock);
 /* -EPERM unless the caller holds it. */
 WEFT_EXPORT int weft_lock_release(weft_lock *lock);
 /* 1 if held, 0 if not, -EINVAL. */
-WEFT_EXPORT int weft_lock_locked(weft_lock *lock);
+WEFT_EXPORT int weft_lock_is_locked(weft_lock *lock);
 
 /* --- RWLock (readers share, writers exclude; writers first) ----------------- */
 
@@ -57,17 +58,16 @@ WEFT_EXPORT int weft_rwlock_destroy(weft_rwlock *rw);
 /* A reader waits while a writer holds the lock or waits for it, so a
  * stream of readers cannot starve the writers. -EDEADLK if the caller
  * holds it for writing. Not recursive: a reader that takes it again
- * while a writer waits deadlocks (until its time-out). try_read and
- * try_write give -EBUSY where acquire would wait. */
-WEFT_EXPORT int weft_rwlock_read_acquire(weft_rwlock *rw, int64_t timeout_ms);
-WEFT_EXPORT int weft_rwlock_try_read(weft_rwlock *rw);
+ * while a writer waits deadlocks (until its time-out). */
+WEFT_EXPORT int weft_rwlock_acquire_read(weft_rwlock *rw, int64_t timeout_ms);
+WEFT_EXPORT int weft_rwlock_try_acquire_read(weft_rwlock *rw);
 /* -EPERM if no reader holds it (readers are counted, not named: any
  * task may release a read hold). */
-WEFT_EXPORT int weft_rwlock_read_release(weft_rwlock *rw);
-WEFT_EXPORT int weft_rwlock_write_acquire(weft_rwlock *rw, int64_t timeout_ms);
-WEFT_EXPORT int weft_rwlock_try_write(weft_rwlock *rw);
+WEFT_EXPORT int weft_rwlock_release_read(weft_rwlock *rw);
+WEFT_EXPORT int weft_rwlock_acquire_write(weft_rwlock *rw, int64_t timeout_ms);
+WEFT_EXPORT int weft_rwlock_try_acquire_write(weft_rwlock *rw);
 /* -EPERM unless the caller holds it for writing. */
-WEFT_EXPORT int weft_rwlock_write_release(weft_rwlock *rw);
+WEFT_EXPORT int weft_rwlock_release_write(weft_rwlock *rw);
 
 /* --- Semaphore and BoundedSemaphore -------------------------------------------- */
 
@@ -81,7 +81,7 @@ WEFT_EXPORT int weft_semaphore_init_bounded(weft_semaphore *sem,
                                             unsigned value);
 WEFT_EXPORT int weft_semaphore_destroy(weft_semaphore *sem);
 WEFT_EXPORT int weft_semaphore_acquire(weft_semaphore *sem, int64_t timeout_ms);
-/* -EBUSY if no permit is free (or others wait for one). Callable from
+/* -EAGAIN if no permit is free (or others wait for one). Callable from
  * any thread. */
 WEFT_EXPORT int weft_semaphore_try_acquire(weft_semaphore *sem);
 /* Callable from any thread. -EOVERFLOW: a bounded semaphore is full. */
@@ -146,7 +146,7 @@ WEFT_EXPORT int weft_barrier_reset(weft_barrier *b);
 /* Tasks waiting in the current round, or -EINVAL. */
 WEFT_EXPORT int weft_barrier_n_waiting(weft_barrier *b);
 /* 1 if broken, 0 if not, -EINVAL. */
-WEFT_EXPORT int weft_barrier_broken(weft_barrier *b);
+WEFT_EXPORT int weft_barrier_is_broken(weft_barrier *b);
 
 /* --- Scoped acquire: `async with lock:` ------------------------------------------ */
 
@@ -181,8 +181,8 @@ static inline void weft_guard_release(weft_guard *g)
         return;
     switch (g->kind) {
     case WEFT__GUARD_LOCK: weft_lock_release((weft_lock *)g->obj); break;
-    case WEFT__GUARD_READ: weft_rwlock_read_release((weft_rwlock *)g->obj); break;
-    case WEFT__GUARD_WRITE: weft_rwlock_write_release((weft_rwlock *)g->obj); break;
+    case WEFT__GUARD_READ: weft_rwlock_release_read((weft_rwlock *)g->obj); break;
+    case WEFT__GUARD_WRITE: weft_rwlock_release_write((weft_rwlock *)g->obj); break;
     default: weft_semaphore_release((weft_semaphore *)g->obj); break;
     }
     g->obj = NULL;
@@ -206,9 +206,9 @@ static inline weft_guard weft__guard(void *obj, int kind, int rc, int *rc_out)
 #define WEFT_WITH_LOCK(lock, rc)                                              \
     WEFT__WITH((lock), WEFT__GUARD_LOCK, weft_lock_acquire((lock), WEFT_FOREVER), rc)
 #define WEFT_WITH_READ_LOCK(rw, rc)                                           \
-    WEFT__WITH((rw), WEFT__GUARD_READ, weft_rwlock_read_acquire((rw), WEFT_FOREVER), rc)
+    WEFT__WITH((rw), WEFT__GUARD_READ, weft_rwlock_acquire_read((rw), WEFT_FOREVER), rc)
 #define WEFT_WITH_WRITE_LOCK(rw, rc)                                          \
-    WEFT__WITH((rw), WEFT__GUARD_WRITE, weft_rwlock_write_acquire((rw), WEFT_FOREVER), rc)
+    WEFT__WITH((rw), WEFT__GUARD_WRITE, weft_rwlock_acquire_write((rw), WEFT_FOREVER), rc)
 #define WEFT_WITH_SEMAPHORE(sem, rc)                                          \
     WEFT__WITH((sem), WEFT__GUARD_SEM, weft_semaphore_acquire((sem), WEFT_FOREVER), rc)
 

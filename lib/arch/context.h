@@ -5,8 +5,8 @@
  * is the portable fallback, chosen by configure where there is no assembly
  * or when --with-context=ucontext forces it.
  */
-#ifndef WEFT_CONTEXT_H
-#define WEFT_CONTEXT_H
+#ifndef WEFT_ARCH_CONTEXT_H
+#define WEFT_ARCH_CONTEXT_H
 
 #include <stddef.h>
 
@@ -32,4 +32,4 @@ void weft__ctx_make(struct weft__ctx *ctx, void *stack_lo, size_t size,
  * words in from and resumes to. Returns when something switches back. */
 void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to);
 
-#endif /* WEFT_CONTEXT_H */
+#endif /* WEFT_ARCH_CONTEXT_H */

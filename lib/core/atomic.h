@@ -5,8 +5,8 @@
  * are volatile accesses ordered by fences, which TSan cannot see, so it
  * would report every one of them as a race.
  */
-#ifndef WEFT_ATOMIC_H
-#define WEFT_ATOMIC_H
+#ifndef WEFT_CORE_ATOMIC_H
+#define WEFT_CORE_ATOMIC_H
 
 #include <sched.h>
 #include <stdbool.h>
@@ -158,4 +158,4 @@ static inline void weft__spin_unlock(weft__spinlock *l)
     weft__store_release_u32(&l->held, 0);
 }
 
-#endif /* WEFT_ATOMIC_H */
+#endif /* WEFT_CORE_ATOMIC_H */

@@ -1,6 +1,6 @@
 /* Internal helpers shared by every file of libweft. */
-#ifndef WEFT_INTERNAL_H
-#define WEFT_INTERNAL_H
+#ifndef WEFT_CORE_INTERNAL_H
+#define WEFT_CORE_INTERNAL_H
 
 #include "config.h"
 
@@ -63,4 +63,4 @@ void weft__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif
 #endif
 
-#endif /* WEFT_INTERNAL_H */
+#endif /* WEFT_CORE_INTERNAL_H */

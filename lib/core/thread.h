@@ -4,8 +4,8 @@
  * glibc's, which keeps the stacks of joined threads cached and mapped: a
  * finished runtime leaves no mapping behind.
  */
-#ifndef WEFT_THREAD_H
-#define WEFT_THREAD_H
+#ifndef WEFT_CORE_THREAD_H
+#define WEFT_CORE_THREAD_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -52,4 +52,4 @@ int weft__thread_start(struct weft__thread *t, size_t size,
  * (stack NULL) is ignored. */
 void weft__thread_join(struct weft__thread *t);
 
-#endif /* WEFT_THREAD_H */
+#endif /* WEFT_CORE_THREAD_H */

@@ -364,7 +364,7 @@ static int check_opts(const weft_executor_opts *opts)
         if (opts->reserved[i] != NULL)
             return -EINVAL;
     }
-    if (opts->max_threads > WEFT_EXECUTOR_THREADS_MAX)
+    if (opts->max_threads > WEFT_EXECUTOR_THREADS_MAX || opts->idle_ms < 0)
         return -EINVAL;
     if (opts->stack_size != 0 && (opts->stack_size < STACK_SIZE_MIN ||
                                   opts->stack_size > STACK_SIZE_MAX))
@@ -530,6 +530,12 @@ int weft_executor_destroy(weft_executor *pub)
     weft__runtime_release();
     if (is_default)
         return -EINVAL;
+    /* destroy never waits for a job: weft_executor_shutdown does. */
+    pthread_mutex_lock(&ex->mu);
+    bool busy = ex->running > 0 || ex->quick.n > 0 || ex->slow.n > 0;
+    pthread_mutex_unlock(&ex->mu);
+    if (busy)
+        return -EBUSY;
     (void)weft_executor_shutdown(ex, 0);
     executor_free(ex);
     return 0;

@@ -1,7 +1,7 @@
 /* Thread pools for blocking functions (weft/executor.h): the internals
  * the runtime and weft_fail need. */
-#ifndef WEFT_EXECUTOR_INTERNAL_H
-#define WEFT_EXECUTOR_INTERNAL_H
+#ifndef WEFT_EXEC_EXECUTOR_H
+#define WEFT_EXEC_EXECUTOR_H
 
 #include <stdbool.h>
 
@@ -18,4 +18,4 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt);
  * weft_run once every task has ended, so it waits for abandoned jobs. */
 void weft__executor_default_destroy(struct weft__runtime *rt);
 
-#endif /* WEFT_EXECUTOR_INTERNAL_H */
+#endif /* WEFT_EXEC_EXECUTOR_H */

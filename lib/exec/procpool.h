@@ -13,8 +13,8 @@
  * ctl's end of file it kills and reaps its workers and exits, and the
  * program reaps it.
  */
-#ifndef WEFT_PROCPOOL_H
-#define WEFT_PROCPOOL_H
+#ifndef WEFT_EXEC_PROCPOOL_H
+#define WEFT_EXEC_PROCPOOL_H
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -71,4 +71,4 @@ int weft__procpool_start(struct weft__runtime *rt, unsigned size);
  * killed and reaped. Called by weft_run once every task has ended. */
 void weft__procpool_stop(struct weft__runtime *rt);
 
-#endif /* WEFT_PROCPOOL_H */
+#endif /* WEFT_EXEC_PROCPOOL_H */

@@ -111,11 +111,5 @@ int weft_task_join(weft_task *task, void **result, int64_t timeout_ms)
         return -EPERM;
     if (!weft__load_acquire_u32(&task->done) && !join_wait(task, timeout_ms))
         return -ETIMEDOUT;
-    if (task->err != 0) {
-        weft__store_relaxed_u32(&task->retrieved, 1);
-        return task->err;
-    }
-    if (result != NULL)
-        *result = task->result;
-    return 0;
+    return weft__task_outcome(task, result);
 }

@@ -1,5 +1,5 @@
 /* Awaiting many tasks, and one with a time limit: asyncio's gather,
- * wait, as_completed and wait_for (weft/gather.h, weft/cancel.h), on the
+ * wait, as_completed and wait_for (weft/gather.h, weft/scope.h), on the
  * waitset machinery (waitset.h). */
 #include "flow/waitset.h"
 
@@ -9,7 +9,7 @@
 #include "core/atomic.h"
 #include "sched/wait.h"
 
-#include "weft/cancel.h"
+#include "weft/scope.h"
 #include "weft/gather.h"
 
 /* --- argument checks shared by gather, wait and as_completed --------------- */
@@ -29,19 +29,15 @@ static int check_tasks(weft_task *self, weft_task *const *tasks, size_t n)
 
 static void record(weft_outcome *out, weft_task *t)
 {
-    if (t->err != 0) {
-        weft__store_relaxed_u32(&t->retrieved, 1);
+    out->err = weft__task_outcome(t, &out->result);
+    if (out->err != 0)
         out->result = NULL;
-        out->err = t->err;
-    } else {
-        out->result = t->result;
-        out->err = 0;
-    }
 }
 
 /* --- gather ---------------------------------------------------------------- */
 
-int weft_gather(weft_task *const *tasks, size_t n, int mode, weft_outcome *out)
+int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
+                weft_outcome *out)
 {
     weft_task *self = weft_current();
     struct weft__waitset set;
@@ -101,8 +97,8 @@ int weft_gather(weft_task *const *tasks, size_t n, int mode, weft_outcome *out)
 
 /* --- wait ------------------------------------------------------------------ */
 
-int weft_wait(weft_task **tasks, size_t n, int mode, int64_t timeout_ms,
-              size_t *ndone)
+int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
+              int64_t timeout_ms)
 {
     weft_task *self = weft_current();
     struct weft__waitset set;
@@ -114,9 +110,9 @@ int weft_wait(weft_task **tasks, size_t n, int mode, int64_t timeout_ms,
 
     if (ndone != NULL)
         *ndone = 0;
-    if (ndone == NULL || (mode != WEFT_FIRST_COMPLETED &&
-                          mode != WEFT_FIRST_EXCEPTION &&
-                          mode != WEFT_ALL_COMPLETED) ||
+    if (ndone == NULL || (mode != WEFT_WAIT_FIRST_COMPLETED &&
+                          mode != WEFT_WAIT_FIRST_EXCEPTION &&
+                          mode != WEFT_WAIT_ALL_COMPLETED) ||
         (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
         return -EINVAL;
     if (self == NULL)
@@ -134,8 +130,8 @@ int weft_wait(weft_task **tasks, size_t n, int mode, int64_t timeout_ms,
         weft__waitset_add(&set, &nodes[i], tasks[i]);
 
     rc = 0;
-    while (done < n && !(mode == WEFT_FIRST_COMPLETED && done > 0) &&
-           !(mode == WEFT_FIRST_EXCEPTION && failed)) {
+    while (done < n && !(mode == WEFT_WAIT_FIRST_COMPLETED && done > 0) &&
+           !(mode == WEFT_WAIT_FIRST_EXCEPTION && failed)) {
         struct weft__wsnode *node = weft__waitset_take(&set);
         if (node == NULL) {
             rc = weft__waitset_wait(&set, 0);
@@ -146,7 +142,9 @@ int weft_wait(weft_task **tasks, size_t n, int mode, int64_t timeout_ms,
         for (; node != NULL; node = node->done_next) {
             node->taken = true;
             done++;
-            if (node->w.target->err != 0)
+            /* As in asyncio, a cancelled task has not failed. */
+            int err = node->w.target->err;
+            if (err != 0 && err != -ECANCELED)
                 failed = true;
         }
     }
@@ -184,7 +182,7 @@ struct weft_as_completed {
     struct weft__wsnode nodes[];
 };
 
-int weft_as_completed_start(weft_as_completed **out, weft_task *const *tasks,
+int weft_as_completed_create(weft_as_completed **out, weft_task *const *tasks,
                             size_t n)
 {
     weft_task *self = weft_current();
@@ -223,7 +221,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_task **task,
     if (weft_current() != it->set.owner)
         return -EPERM;
     if (it->handed == it->n)
-        return -EPIPE;
+        return -ENODATA;
     if (timeout_ms != WEFT_FOREVER)
         (void)weft_timeout_enter(&scope, timeout_ms);
     while (it->ready == NULL) {
@@ -243,29 +241,49 @@ int weft_as_completed_next(weft_as_completed *it, weft_task **task,
     return 0;
 }
 
-void weft_as_completed_end(weft_as_completed *it)
+int weft_as_completed_destroy(weft_as_completed *it)
 {
     if (it == NULL)
-        return;
+        return -EINVAL;
+    if (weft_current() != it->set.owner)
+        return -EPERM;
     /* Nodes already delivered but not handed out count as withdrawn. */
     for (struct weft__wsnode *node = it->ready; node != NULL;
          node = node->done_next)
         node->taken = true;
     weft__waitset_withdraw(&it->set, it->nodes, it->n);
     weft__free(it);
+    return 0;
 }
 
 /* --- wait_for ---------------------------------------------------------------- */
 
-int weft_wait_for(weft_task *task, int64_t timeout_ms, void **result)
+int weft_wait_for(weft_task *task, void **result, int64_t timeout_ms)
 {
+    weft_task *self = weft_current();
     weft_scope scope;
     int rc;
 
     if (result != NULL)
         *result = NULL;
-    if (timeout_ms < 0)
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC ||
+        (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
         return -EINVAL;
+    if (self == NULL)
+        return -EPERM;
+    if (task == self)
+        return -EDEADLK;
+    /* Like every await, a checkpoint for the caller's own cancellation
+     * and enclosing deadlines; but the time limit given here applies only
+     * if there is something to wait for: a finished task's outcome is
+     * there, whatever the limit (asyncio's wait_for(done, 0)). */
+    rc = weft__check_interrupt(self);
+    if (rc < 0)
+        return rc;
+    if (weft__load_acquire_u32(&task->done))
+        return weft__task_outcome(task, result);
+    if (timeout_ms == WEFT_FOREVER)
+        return weft_await(task, result);
     rc = weft_timeout_enter(&scope, timeout_ms);
     if (rc < 0)
         return rc;

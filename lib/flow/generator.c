@@ -1,4 +1,4 @@
-/* weft_gen: a producer task handing values to consumers on request (see
+/* weft_generator: a producer task handing values to consumers on request (see
  * weft/generator.h). Consumers queue for values; the producer, after each
  * value, waits until a consumer queues again: that is the backpressure. */
 #include "core/internal.h"
@@ -15,10 +15,10 @@
 
 #define GEN_MAGIC 0x67656e65u /* "gene" */
 
-struct weft_gen {
+struct weft_generator {
     uint32_t magic;
     weft__spinlock spin;
-    weft_gen_fn fn;
+    weft_generator_fn fn;
     void *arg;
     weft_spawn_opts opts;
     char *name;                  /* opts.name's copy */
@@ -26,20 +26,20 @@ struct weft_gen {
     bool started;
     bool finished;               /* the producer has returned */
     bool end_seen;               /* a consumer was told how it ended */
-    bool closing;                /* weft_gen_close has begun */
-    int end_err;                 /* -EPIPE, or the producer's error */
+    bool closing;                /* weft_generator_destroy has begun */
+    int end_err;                 /* -ENODATA, or the producer's error */
     bool has_value;              /* a value no consumer was there to take */
     void *value;
     struct weft__waitq consumers;
     struct weft__waitq producer_q; /* the producer, waiting for a request */
 };
 
-static weft_gen *gen_of(weft_gen *gen)
+static weft_generator *gen_of(weft_generator *gen)
 {
     return gen != NULL && gen->magic == GEN_MAGIC ? gen : NULL;
 }
 
-int weft_gen_create(weft_gen **out, weft_gen_fn fn, void *arg,
+int weft_generator_create(weft_generator **out, weft_generator_fn fn, void *arg,
                     const weft_spawn_opts *opts)
 {
     if (out == NULL)
@@ -47,7 +47,7 @@ int weft_gen_create(weft_gen **out, weft_gen_fn fn, void *arg,
     *out = NULL;
     if (fn == NULL)
         return -EINVAL;
-    weft_gen *gen = weft__calloc(1, sizeof *gen);
+    weft_generator *gen = weft__calloc(1, sizeof *gen);
     if (gen == NULL)
         return -ENOMEM;
     if (opts != NULL) {
@@ -77,13 +77,13 @@ int weft_gen_create(weft_gen **out, weft_gen_fn fn, void *arg,
  * later one, how it ended. */
 static void *produce(void *arg)
 {
-    weft_gen *gen = arg;
+    weft_generator *gen = arg;
     void *result = gen->fn(gen, gen->arg);
     int err = weft_current()->err;
 
     weft__spin_lock(&gen->spin);
     gen->finished = true;
-    gen->end_err = err < 0 ? err : -EPIPE;
+    gen->end_err = err < 0 ? err : -ENODATA;
     if (!weft__waitq_empty(&gen->consumers))
         gen->end_seen = true;
     weft__waitq_wake_all(&gen->consumers, gen->end_err);
@@ -93,7 +93,7 @@ static void *produce(void *arg)
 
 /* Starts the producer at the first request. Spinlock held, and dropped
  * while spawning. */
-static int start(weft_gen *gen)
+static int start(weft_generator *gen)
 {
     gen->started = true;
     weft__spin_unlock(&gen->spin);
@@ -104,9 +104,9 @@ static int start(weft_gen *gen)
     return rc;
 }
 
-int weft_gen_next(weft_gen *pub, void **value)
+int weft_generator_next(weft_generator *pub, void **value)
 {
-    weft_gen *gen = gen_of(pub);
+    weft_generator *gen = gen_of(pub);
     weft_task *self = weft_current();
     struct weft__wqnode node;
     struct weft__grant g = { NULL, NULL, 0 };
@@ -126,7 +126,7 @@ int weft_gen_next(weft_gen *pub, void **value)
     weft__spin_lock(&gen->spin);
     if (self == gen->producer || gen->closing) {
         weft__spin_unlock(&gen->spin);
-        return self == gen->producer ? -EDEADLK : -EPIPE;
+        return self == gen->producer ? -EDEADLK : -ESHUTDOWN;
     }
     if (gen->has_value) {
         gen->has_value = false;
@@ -147,7 +147,7 @@ int weft_gen_next(weft_gen *pub, void **value)
         }
         if (gen->finished || gen->has_value) { /* it ran meanwhile */
             weft__spin_unlock(&gen->spin);
-            return weft_gen_next(pub, value);
+            return weft_generator_next(pub, value);
         }
     }
     node.item = &got;
@@ -190,9 +190,9 @@ int weft_gen_next(weft_gen *pub, void **value)
     return rc;
 }
 
-int weft_gen_yield(weft_gen *pub, void *value)
+int weft_generator_yield(weft_generator *pub, void *value)
 {
-    weft_gen *gen = gen_of(pub);
+    weft_generator *gen = gen_of(pub);
     weft_task *self = weft_current();
     struct weft__grant g = { NULL, NULL, 0 };
     struct weft__wqnode node;
@@ -247,9 +247,9 @@ int weft_gen_yield(weft_gen *pub, void *value)
     return 0;
 }
 
-int weft_gen_close(weft_gen *pub)
+int weft_generator_destroy(weft_generator *pub)
 {
-    weft_gen *gen = gen_of(pub);
+    weft_generator *gen = gen_of(pub);
     weft_task *self = weft_current();
 
     if (gen == NULL)

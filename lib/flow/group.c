@@ -136,7 +136,7 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
     if (c == NULL)
         return -ENOMEM;
     pthread_mutex_lock(&g->lock);
-    rc = g->waited ? -EPIPE : g->cancelling ? -ECANCELED : 0;
+    rc = g->waited ? -ESHUTDOWN : g->cancelling ? -ECANCELED : 0;
     /* Spawned and counted under the lock, so that a wait that sees no
      * running child cannot miss it. */
     if (rc == 0)
@@ -174,7 +174,7 @@ int weft_group_wait(weft_group *g)
     pthread_mutex_lock(&g->lock);
     if (g->waited || g->waiting) {
         pthread_mutex_unlock(&g->lock);
-        return -EPIPE;
+        return -EALREADY;
     }
     g->waiting = true;
     while (g->nrunning > 0) {
@@ -205,14 +205,14 @@ int weft_group_wait(weft_group *g)
     return interrupted != 0 ? interrupted : first_err;
 }
 
-size_t weft_group_errors(weft_group *g)
+ssize_t weft_group_error_count(weft_group *g)
 {
     if (g == NULL)
-        return 0;
+        return -EINVAL;
     pthread_mutex_lock(&g->lock);
     size_t n = g->nerrors;
     pthread_mutex_unlock(&g->lock);
-    return n;
+    return (ssize_t)n;
 }
 
 int weft_group_error(weft_group *g, size_t i, weft_task **task)

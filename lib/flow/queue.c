@@ -119,16 +119,15 @@ static struct weft__qslot take(struct weft__queue *q)
 
 /* --- set-up -------------------------------------------------------------- */
 
-int weft__queue_init(struct weft__queue *q, int order, size_t cap,
+int weft__queue_init(struct weft__queue *q, weft_queue_order order, size_t cap,
                      int (*compare)(const void *, const void *),
-                     void (*dispose)(void *), uint32_t what, int closed_err)
+                     void (*dispose)(void *), uint32_t what)
 {
     q->spin = (weft__spinlock)WEFT__SPINLOCK_INIT;
     q->order = order;
     q->cap = cap;
     q->compare = compare;
     q->dispose = dispose;
-    q->closed_err = closed_err;
     q->shut = false;
     q->dropping = false;
     q->slots = NULL;
@@ -204,11 +203,11 @@ static int deliver(struct weft__queue *q, struct weft__qslot slot, bool front,
     return insert(q, slot, front);
 }
 
-static int check_wait(struct weft__queue *q, int64_t timeout_ms, bool wait)
+static int check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
 {
     if (q == NULL)
         return -EINVAL;
-    if (!wait)
+    if (flags & WEFT__QUEUE_TRY)
         return 0;
     if (weft__check_timeout(timeout_ms) < 0)
         return -EINVAL;
@@ -219,19 +218,19 @@ static int check_wait(struct weft__queue *q, int64_t timeout_ms, bool wait)
 }
 
 int weft__queue_put(struct weft__queue *q, void *item, int64_t prio,
-                    int64_t timeout_ms, bool wait)
+                    int64_t timeout_ms, unsigned flags)
 {
     struct weft__grant g = { NULL, NULL, 0 };
     struct weft__wqnode node;
     bool late;
-    int rc = check_wait(q, timeout_ms, wait);
+    int rc = check_wait(q, timeout_ms, flags);
 
     if (rc < 0)
         return rc;
     weft__spin_lock(&q->spin);
     if (q->shut) {
         weft__spin_unlock(&q->spin);
-        return q->closed_err;
+        return -ESHUTDOWN;
     }
     struct weft__qslot slot = { item, prio, q->seq };
     /* Getters wait only on an empty buffer, so the hand-over keeps FIFO. */
@@ -245,7 +244,7 @@ int weft__queue_put(struct weft__queue *q, void *item, int64_t prio,
         weft__grant_send(&g);
         return rc;
     }
-    if (!wait) {
+    if (flags & WEFT__QUEUE_TRY) {
         weft__spin_unlock(&q->spin);
         return -EAGAIN;
     }
@@ -263,7 +262,7 @@ int weft__queue_put(struct weft__queue *q, void *item, int64_t prio,
 }
 
 int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
-                    bool wait)
+                    unsigned flags)
 {
     struct weft__grant g = { NULL, NULL, 0 };
     struct weft__qslot slot;
@@ -273,7 +272,7 @@ int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
 
     if (item != NULL)
         *item = NULL;
-    rc = check_wait(q, timeout_ms, wait);
+    rc = check_wait(q, timeout_ms, flags);
     if (rc < 0)
         return rc;
     if (item == NULL)
@@ -299,9 +298,9 @@ int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
         *item = slot.item;
         return 0;
     }
-    if (q->shut || !wait) {
+    if (q->shut || (flags & WEFT__QUEUE_TRY)) {
         weft__spin_unlock(&q->spin);
-        return q->shut ? q->closed_err : -EAGAIN;
+        return q->shut ? -ESHUTDOWN : -EAGAIN;
     }
     node.item = &slot;
     rc = weft__waitq_wait(&q->getters, &q->spin, &node, timeout_ms, 0, &late);
@@ -340,8 +339,9 @@ int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
     return rc;
 }
 
-void weft__queue_shutdown(struct weft__queue *q, bool immediate)
+void weft__queue_shutdown(struct weft__queue *q, unsigned flags)
 {
+    bool immediate = (flags & WEFT_QUEUE_SHUTDOWN_IMMEDIATE) != 0;
     struct weft__qslot *dropped = NULL;
     size_t alloc = 0, head = 0, count = 0;
 
@@ -349,7 +349,7 @@ void weft__queue_shutdown(struct weft__queue *q, bool immediate)
     q->shut = true;
     if (immediate)
         q->dropping = true;
-    weft__waitq_wake_all(&q->putters, q->closed_err);
+    weft__waitq_wake_all(&q->putters, -ESHUTDOWN);
     if (immediate && q->count > 0) {
         /* The items go, counted as done for join; a fresh buffer keeps
          * the room an interrupted getter may need. */
@@ -375,7 +375,7 @@ void weft__queue_shutdown(struct weft__queue *q, bool immediate)
         }
     }
     /* Getters wait only on an empty queue: nothing is left for them. */
-    weft__waitq_wake_all(&q->getters, q->closed_err);
+    weft__waitq_wake_all(&q->getters, -ESHUTDOWN);
     weft__spin_unlock(&q->spin);
     if (dropped != NULL)
         dispose_all(q->dispose, dropped, alloc, head, count);
@@ -406,13 +406,16 @@ int weft_queue_create(weft_queue **queue, const weft_queue_opts *opts)
     if (o.order != WEFT_QUEUE_FIFO && o.order != WEFT_QUEUE_LIFO &&
         o.order != WEFT_QUEUE_PRIORITY)
         return -EINVAL;
+    for (size_t i = 0; i < WEFT__ARRAY_SIZE(o.reserved); i++) {
+        if (o.reserved[i] != NULL)
+            return -EINVAL;
+    }
     weft_queue *wq = weft__malloc(sizeof *wq);
     if (wq == NULL)
         return -ENOMEM;
     int rc = weft__queue_init(&wq->q, o.order,
                               o.maxsize != 0 ? o.maxsize : WEFT__QUEUE_UNBOUNDED,
-                              o.compare, o.dispose, WEFT__WAITING_QUEUE,
-                              -ESHUTDOWN);
+                              o.compare, o.dispose, WEFT__WAITING_QUEUE);
     if (rc < 0) {
         weft__free(wq);
         return rc;
@@ -435,33 +438,33 @@ int weft_queue_destroy(weft_queue *queue)
 
 int weft_queue_put(weft_queue *queue, void *item, int64_t timeout_ms)
 {
-    return weft__queue_put(queue_of(queue), item, 0, timeout_ms, true);
+    return weft__queue_put(queue_of(queue), item, 0, timeout_ms, 0);
 }
 
 int weft_queue_put_prio(weft_queue *queue, void *item, int64_t priority,
                         int64_t timeout_ms)
 {
-    return weft__queue_put(queue_of(queue), item, priority, timeout_ms, true);
+    return weft__queue_put(queue_of(queue), item, priority, timeout_ms, 0);
 }
 
 int weft_queue_try_put(weft_queue *queue, void *item)
 {
-    return weft__queue_put(queue_of(queue), item, 0, 0, false);
+    return weft__queue_put(queue_of(queue), item, 0, 0, WEFT__QUEUE_TRY);
 }
 
 int weft_queue_try_put_prio(weft_queue *queue, void *item, int64_t priority)
 {
-    return weft__queue_put(queue_of(queue), item, priority, 0, false);
+    return weft__queue_put(queue_of(queue), item, priority, 0, WEFT__QUEUE_TRY);
 }
 
 int weft_queue_get(weft_queue *queue, void **item, int64_t timeout_ms)
 {
-    return weft__queue_get(queue_of(queue), item, timeout_ms, true);
+    return weft__queue_get(queue_of(queue), item, timeout_ms, 0);
 }
 
 int weft_queue_try_get(weft_queue *queue, void **item)
 {
-    return weft__queue_get(queue_of(queue), item, 0, false);
+    return weft__queue_get(queue_of(queue), item, 0, WEFT__QUEUE_TRY);
 }
 
 int weft_queue_task_done(weft_queue *queue)
@@ -486,7 +489,7 @@ int weft_queue_join(weft_queue *queue, int64_t timeout_ms)
     struct weft__queue *q = queue_of(queue);
     struct weft__wqnode node;
     bool late;
-    int rc = check_wait(q, timeout_ms, true);
+    int rc = check_wait(q, timeout_ms, 0);
 
     if (rc < 0)
         return rc;
@@ -503,13 +506,13 @@ int weft_queue_join(weft_queue *queue, int64_t timeout_ms)
     return rc;
 }
 
-int weft_queue_shutdown(weft_queue *queue, bool immediate)
+int weft_queue_shutdown(weft_queue *queue, unsigned flags)
 {
     struct weft__queue *q = queue_of(queue);
 
-    if (q == NULL)
+    if (q == NULL || (flags & ~WEFT_QUEUE_SHUTDOWN_IMMEDIATE) != 0)
         return -EINVAL;
-    weft__queue_shutdown(q, immediate);
+    weft__queue_shutdown(q, flags);
     return 0;
 }
 
@@ -525,13 +528,13 @@ ssize_t weft_queue_size(weft_queue *queue)
     return (ssize_t)n;
 }
 
-int weft_queue_empty(weft_queue *queue)
+int weft_queue_is_empty(weft_queue *queue)
 {
     ssize_t n = weft_queue_size(queue);
     return n < 0 ? (int)n : n == 0;
 }
 
-int weft_queue_full(weft_queue *queue)
+int weft_queue_is_full(weft_queue *queue)
 {
     struct weft__queue *q = queue_of(queue);
 

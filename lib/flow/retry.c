@@ -9,7 +9,7 @@
 #include "sched/wait.h"
 #include "sched/task.h"
 
-#include "weft/cancel.h"
+#include "weft/scope.h"
 #include "weft/retry.h"
 #include "weft/time.h"
 
@@ -50,14 +50,18 @@ int weft_retry(weft_attempt_fn attempt, void *arg, const weft_retry_opts *opts)
         o.initial_ms = 100;
     if (o.multiplier == 0)
         o.multiplier = 2;
-    if (o.deadline_ms == 0)
-        o.deadline_ms = WEFT_FOREVER;
+    if (o.timeout_ms == 0)
+        o.timeout_ms = WEFT_FOREVER;
+    for (size_t i = 0; i < WEFT__ARRAY_SIZE(o.reserved); i++) {
+        if (o.reserved[i] != NULL)
+            return -EINVAL;
+    }
     if (o.retry_if == NULL)
         o.retry_if = default_retry_if;
     if (attempt == NULL || o.initial_ms < 0 || o.max_ms < 0 ||
         !(o.multiplier >= 1 && o.multiplier <= 1000) ||
         !(o.jitter >= 0 && o.jitter <= 1) ||
-        (o.deadline_ms < 0 && o.deadline_ms != WEFT_FOREVER))
+        (o.timeout_ms < 0 && o.timeout_ms != WEFT_FOREVER))
         return -EINVAL;
     weft_task *self = weft_current();
     if (self == NULL)
@@ -65,8 +69,8 @@ int weft_retry(weft_attempt_fn attempt, void *arg, const weft_retry_opts *opts)
     rc = weft__check_interrupt(self);
     if (rc < 0)
         return rc; /* cancelled already: not even a first attempt */
-    if (o.deadline_ms != WEFT_FOREVER) {
-        rc = weft_timeout_enter(&scope, o.deadline_ms);
+    if (o.timeout_ms != WEFT_FOREVER) {
+        rc = weft_timeout_enter(&scope, o.timeout_ms);
         if (rc < 0)
             return rc;
         scoped = true;

@@ -11,8 +11,8 @@
  * watches armed on it, so the scheduler knows when polling is due: a
  * worker with nothing armed never polls while it has tasks to run.
  */
-#ifndef WEFT_REACTOR_H
-#define WEFT_REACTOR_H
+#ifndef WEFT_REACTOR_REACTOR_H
+#define WEFT_REACTOR_REACTOR_H
 
 #include <event2/event_struct.h>
 #include <stdbool.h>
@@ -84,4 +84,4 @@ static inline bool weft__watch_armed(const struct weft__watch *w)
     return w->armed;
 }
 
-#endif /* WEFT_REACTOR_H */
+#endif /* WEFT_REACTOR_REACTOR_H */

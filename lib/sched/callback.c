@@ -109,8 +109,8 @@ void weft__callbacks_run_soon(struct weft__worker *w)
     }
 }
 
-static int schedule(bool timed, int64_t delay_ms, weft_callback fn, void *arg,
-                    weft_handle **handle)
+static int schedule(weft_handle **handle, bool timed, int64_t delay_ms,
+                    weft_callback fn, void *arg)
 {
     struct weft__worker *w = weft__worker_self();
     struct weft_handle *h;
@@ -141,33 +141,43 @@ static int schedule(bool timed, int64_t delay_ms, weft_callback fn, void *arg,
     return 0;
 }
 
-int weft_call_soon(weft_callback fn, void *arg, weft_handle **handle)
+int weft_call_soon(weft_handle **handle, weft_callback fn, void *arg)
 {
-    return schedule(false, 0, fn, arg, handle);
+    return schedule(handle, false, 0, fn, arg);
 }
 
-int weft_call_later(int64_t delay_ms, weft_callback fn, void *arg,
-                    weft_handle **handle)
+int weft_call_later(weft_handle **handle, int64_t delay_ms, weft_callback fn,
+                    void *arg)
 {
-    return schedule(true, delay_ms, fn, arg, handle);
+    return schedule(handle, true, delay_ms, fn, arg);
 }
 
 int weft_handle_cancel(weft_handle *h)
 {
     if (h == NULL)
         return -EINVAL;
-    int rc = weft__cas_u32(&h->state, PENDING, CANCELLED) ? 0 : -EALREADY;
+    if (!weft__cas_u32(&h->state, PENDING, CANCELLED)) {
+        /* Cancelled before, or dropped with its runtime: it will not
+         * run either way. */
+        return weft__load_relaxed_u32(&h->state) == CANCELLED ? 0 : -EALREADY;
+    }
     /* On its own worker, free it now rather than when its turn comes. */
-    if (rc == 0 && weft__worker_self() == h->worker) {
+    if (weft__worker_self() == h->worker) {
         if (h->timed)
             weft__watch_cancel(&h->timer);
         retire(h);
     }
-    unref(h);
-    return rc;
+    return 0;
 }
 
-void weft_handle_release(weft_handle *h)
+weft_handle *weft_handle_ref(weft_handle *h)
+{
+    if (h != NULL)
+        weft__faa_u32(&h->refs, 1);
+    return h;
+}
+
+void weft_handle_unref(weft_handle *h)
 {
     if (h != NULL)
         unref(h);

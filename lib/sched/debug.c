@@ -59,7 +59,6 @@ static const char *waiting_name(uint32_t what)
     case WEFT__WAITING_TASK: return "task";
     case WEFT__WAITING_TASKS: return "tasks";
     case WEFT__WAITING_GROUP: return "group";
-    case WEFT__WAITING_OTHER: return "wait";
     case WEFT__WAITING_LOCK: return "lock";
     case WEFT__WAITING_SEMAPHORE: return "semaphore";
     case WEFT__WAITING_EVENT: return "event";
@@ -72,6 +71,7 @@ static const char *waiting_name(uint32_t what)
     case WEFT__WAITING_THREAD: return "to_thread";
     case WEFT__WAITING_PROCESS: return "process";
     case WEFT__WAITING_FD: return "fd";
+    case WEFT__WAITING_FUTURE: return "future";
     default: return "-";
     }
 }

@@ -1,6 +1,6 @@
 /* Debug mode: slow-task reports and task dumps on SIGUSR1 (debug.c). */
-#ifndef WEFT_DEBUG_INTERNAL_H
-#define WEFT_DEBUG_INTERNAL_H
+#ifndef WEFT_SCHED_DEBUG_H
+#define WEFT_SCHED_DEBUG_H
 
 #include <stdint.h>
 
@@ -19,4 +19,4 @@ void weft__debug_stop(struct weft__runtime *rt);
 void weft__debug_slice_start(struct weft__worker *w);
 void weft__debug_slice_end(struct weft__worker *w, weft_task *t);
 
-#endif /* WEFT_DEBUG_INTERNAL_H */
+#endif /* WEFT_SCHED_DEBUG_H */

@@ -1,8 +1,8 @@
 /* Waiting in a task for a file descriptor to become readable or
  * writable, on the current worker's reactor. The building block of
  * the process pool's I/O. */
-#ifndef WEFT_FDWAIT_H
-#define WEFT_FDWAIT_H
+#ifndef WEFT_SCHED_FDWAIT_H
+#define WEFT_SCHED_FDWAIT_H
 
 #include "core/internal.h"
 
@@ -16,4 +16,4 @@
 int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags,
                   unsigned what);
 
-#endif /* WEFT_FDWAIT_H */
+#endif /* WEFT_SCHED_FDWAIT_H */

@@ -17,8 +17,8 @@
  * between the write and the read on both sides, at least one of them sees
  * the other.
  */
-#ifndef WEFT_IDLE_H
-#define WEFT_IDLE_H
+#ifndef WEFT_SCHED_IDLE_H
+#define WEFT_SCHED_IDLE_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -71,4 +71,4 @@ bool weft__idle_unpark(struct weft__idle *idle, struct weft__worker *w);
 /* True if w is registered as parked; any thread may ask. */
 bool weft__idle_is_parked(const struct weft__worker *w);
 
-#endif /* WEFT_IDLE_H */
+#endif /* WEFT_SCHED_IDLE_H */

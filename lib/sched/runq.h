@@ -18,8 +18,8 @@
  * CAS per task; weft-bench's "ring" subcommand measures both (see
  * doc/scheduler.md).
  */
-#ifndef WEFT_RUNQ_H
-#define WEFT_RUNQ_H
+#ifndef WEFT_SCHED_RUNQ_H
+#define WEFT_SCHED_RUNQ_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -139,4 +139,4 @@ static inline unsigned weft__runq_steal_half(struct weft__runq *src,
     }
 }
 
-#endif /* WEFT_RUNQ_H */
+#endif /* WEFT_SCHED_RUNQ_H */

@@ -1,7 +1,7 @@
 /* The runtime: its workers, the global queue, the idle set, the stack and
  * task-record pools, and the count of live tasks. */
-#ifndef WEFT_RUNTIME_INTERNAL_H
-#define WEFT_RUNTIME_INTERNAL_H
+#ifndef WEFT_SCHED_RUNTIME_H
+#define WEFT_SCHED_RUNTIME_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -79,4 +79,4 @@ bool weft__runtime_draining(const struct weft__runtime *rt);
  * says otherwise. */
 #define WEFT__DEFAULT_STACK_SIZE ((size_t)64 << 10)
 
-#endif /* WEFT_RUNTIME_INTERNAL_H */
+#endif /* WEFT_SCHED_RUNTIME_H */

@@ -88,21 +88,27 @@ static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
     return 0;
 }
 
+/* A deadline argument as the scope keeps it: WEFT_FOREVER is none. */
+static int64_t deadline_of(int64_t deadline_ms)
+{
+    return deadline_ms == WEFT_FOREVER ? WEFT__NO_DEADLINE : deadline_ms;
+}
+
 int weft_timeout_enter(weft_scope *scope, int64_t timeout_ms)
 {
-    if (timeout_ms < 0)
+    if (timeout_ms < 0 && timeout_ms != WEFT_FOREVER)
         return -EINVAL;
-    int64_t deadline = weft__deadline_after(weft__now_ms(), timeout_ms);
-    if (deadline == WEFT__NO_DEADLINE)
-        deadline = WEFT__NO_DEADLINE - 1; /* far, but a deadline */
+    int64_t deadline = timeout_ms == WEFT_FOREVER
+                           ? WEFT__NO_DEADLINE
+                           : weft__deadline_after(weft__now_ms(), timeout_ms);
     return scope_open(scope, false, deadline);
 }
 
 int weft_timeout_enter_at(weft_scope *scope, int64_t deadline_ms)
 {
-    if (deadline_ms < 0)
+    if (deadline_ms < 0 && deadline_ms != WEFT_FOREVER)
         return -EINVAL;
-    return scope_open(scope, false, deadline_ms);
+    return scope_open(scope, false, deadline_of(deadline_ms));
 }
 
 int weft_shield_enter(weft_scope *scope)
@@ -131,11 +137,11 @@ int weft_timeout_reschedule(weft_scope *storage, int64_t deadline_ms)
 
     if (rc < 0)
         return rc;
-    if (scope->shield || deadline_ms < 0)
+    if (scope->shield || (deadline_ms < 0 && deadline_ms != WEFT_FOREVER))
         return -EINVAL;
     /* The caller is running, so no suspension has its timer armed: the
      * new deadline applies from the next suspension on. */
-    scope->deadline = deadline_ms;
+    scope->deadline = deadline_of(deadline_ms);
     return 0;
 }
 

@@ -7,8 +7,8 @@
  * shield is open. Only one timer is armed per suspension: that of the
  * scope with the earliest deadline, on the worker the task suspends on.
  */
-#ifndef WEFT_SCOPE_H
-#define WEFT_SCOPE_H
+#ifndef WEFT_SCHED_SCOPE_H
+#define WEFT_SCHED_SCOPE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,4 +42,4 @@ void weft__scope_arm(struct weft__scope *scope, uint32_t seq);
  * worker that armed it. */
 void weft__scope_disarm(weft_task *t);
 
-#endif /* WEFT_SCOPE_H */
+#endif /* WEFT_SCHED_SCOPE_H */

@@ -12,8 +12,8 @@
  * mode the pool counts its stacks against the limit and refuses more with
  * -ENOMEM instead of letting mmap fail somewhere else.
  */
-#ifndef WEFT_STACK_H
-#define WEFT_STACK_H
+#ifndef WEFT_SCHED_STACK_H
+#define WEFT_SCHED_STACK_H
 
 #include <pthread.h>
 #include <stddef.h>
@@ -99,4 +99,4 @@ void weft__stack_free(struct weft__stack_cache *cache,
 void weft__stack_cache_flush(struct weft__stack_cache *cache,
                              struct weft__stack_pool *pool);
 
-#endif /* WEFT_STACK_H */
+#endif /* WEFT_SCHED_STACK_H */

@@ -6,8 +6,8 @@
  * "weft: stack overflow in task '<name>'" and aborts. Any other fault goes
  * to the handler that was installed before weft's.
  */
-#ifndef WEFT_OVERFLOW_H
-#define WEFT_OVERFLOW_H
+#ifndef WEFT_SCHED_STACK_GUARD_H
+#define WEFT_SCHED_STACK_GUARD_H
 
 /* Installs the handler for the life of a runtime. Returns 0 or -errno. */
 int weft__overflow_install(void);
@@ -18,4 +18,4 @@ void weft__overflow_uninstall(void);
 /* Bytes of sigaltstack each worker thread needs. */
 size_t weft__overflow_altstack_size(void);
 
-#endif /* WEFT_OVERFLOW_H */
+#endif /* WEFT_SCHED_STACK_GUARD_H */

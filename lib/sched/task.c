@@ -415,6 +415,18 @@ void weft__task_retire(weft_task *t)
         weft__runtime_stop(rt);
 }
 
+int weft__task_outcome(weft_task *t, void **result)
+{
+    if (t->err != 0) {
+        /* Whoever is given the error has seen it: not reported unretrieved. */
+        weft__store_relaxed_u32(&t->retrieved, 1);
+        return t->err;
+    }
+    if (result != NULL)
+        *result = t->result;
+    return 0;
+}
+
 int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags)
 {
     struct weft__waiter node = { .target = target, .task = self };
@@ -474,13 +486,7 @@ static int await_task(weft_task *task, void **result, bool propagate)
         (void)weft__task_wait_done(self, task, WEFT__WAIT_SHIELDED);
         return rc;
     }
-    if (task->err != 0) {
-        weft__store_relaxed_u32(&task->retrieved, 1);
-        return task->err;
-    }
-    if (result != NULL)
-        *result = task->result;
-    return 0;
+    return weft__task_outcome(task, result);
 }
 
 int weft_await(weft_task *task, void **result)
@@ -516,17 +522,30 @@ int weft_cancel(weft_task *task)
         weft__spin_unlock(&task->lock);
         return -EALREADY;
     }
-    weft__fas_u32(&task->cancel_requested, 1);
+    /* A full barrier (pairs with the exchange in weft__wait_begin): a
+     * suspension begun before this is woken below, one begun after sees
+     * the request. */
+    weft__faa_u32(&task->cancel_requested, 1);
     weft__spin_unlock(&task->lock);
     weft__wake_for_cancel(task);
     return 0;
 }
 
-int weft_task_cancelled(weft_task *task)
+int weft_task_cancelling(weft_task *task)
 {
     if (task == NULL || task->magic != WEFT__TASK_MAGIC)
         return -EINVAL;
-    return weft__load_acquire_u32(&task->cancel_requested) != 0;
+    return (int)weft__load_acquire_u32(&task->cancel_requested);
+}
+
+int weft_task_uncancel(weft_task *task)
+{
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    uint32_t n = weft__load_acquire_u32(&task->cancel_requested);
+    while (n > 0 && !weft__cas_u32(&task->cancel_requested, n, n - 1))
+        n = weft__load_acquire_u32(&task->cancel_requested);
+    return n > 0 ? (int)n - 1 : 0;
 }
 
 int weft_yield(void)
@@ -608,16 +627,17 @@ weft_task *weft_task_ref(weft_task *task)
     return task;
 }
 
-void weft_task_unref(weft_task *task)
+int weft_task_unref(weft_task *task)
 {
     if (task == NULL)
-        return;
+        return 0;
     uint32_t before = weft__faa_u32(&task->refs, (uint32_t)-1);
     WEFT__ASSERT(before > 0);
     if (before == 1) {
         report_unretrieved(task);
         weft__task_free(task);
     }
+    return 0;
 }
 
 const char *weft_task_name(weft_task *task)
@@ -655,16 +675,35 @@ int weft_task_set_name(weft_task *task, const char *name)
     return 0;
 }
 
-uint64_t weft_task_id(const weft_task *task)
+uint64_t weft_task_id(weft_task *task)
 {
     return task != NULL ? task->id : 0;
 }
 
-int weft_task_done(weft_task *task)
+int weft_task_is_done(weft_task *task)
 {
     if (task == NULL || task->magic != WEFT__TASK_MAGIC)
         return -EINVAL;
     return (int)weft__load_acquire_u32(&task->done);
+}
+
+int weft_task_is_cancelled(weft_task *task)
+{
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    /* Acquire: pairs with the release of done in weft__task_complete. */
+    return weft__load_acquire_u32(&task->done) && task->err == -ECANCELED;
+}
+
+int weft_task_result(weft_task *task, void **result)
+{
+    if (result != NULL)
+        *result = NULL;
+    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+        return -EINVAL;
+    if (!weft__load_acquire_u32(&task->done))
+        return -EINPROGRESS;
+    return weft__task_outcome(task, result);
 }
 
 const char *weft_task_errmsg(weft_task *task)

@@ -1,6 +1,6 @@
 /* The task object. */
-#ifndef WEFT_TASK_INTERNAL_H
-#define WEFT_TASK_INTERNAL_H
+#ifndef WEFT_SCHED_TASK_H
+#define WEFT_SCHED_TASK_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,7 +41,6 @@ enum weft__waiting {
     WEFT__WAITING_TASK,    /* weft_await and its kin; obj: the task */
     WEFT__WAITING_TASKS,   /* gather, wait, as_completed */
     WEFT__WAITING_GROUP,   /* weft_group_wait */
-    WEFT__WAITING_OTHER,   /* a wait of the scheduler's own */
     WEFT__WAITING_LOCK,    /* a lock or read-write lock */
     WEFT__WAITING_SEMAPHORE,
     WEFT__WAITING_EVENT,
@@ -54,6 +53,7 @@ enum weft__waiting {
     WEFT__WAITING_THREAD,  /* a job on a thread pool (weft_to_thread) */
     WEFT__WAITING_PROCESS, /* a call on the process pool */
     WEFT__WAITING_FD,      /* a file descriptor's readiness */
+    WEFT__WAITING_FUTURE,  /* weft_future_await */
 };
 
 struct weft_task {
@@ -158,6 +158,10 @@ bool weft__waiter_add(weft_task *target, struct weft__waiter *node);
  * with on_finish belongs to its finisher (and so to on_finish). */
 bool weft__waiter_remove(weft_task *target, struct weft__waiter *node);
 
+/* The outcome of t, which has finished: 0 and its result in *result (if
+ * not NULL), or its error, which counts as retrieved. */
+int weft__task_outcome(weft_task *t, void **result);
+
 /* Waits until target has finished: 0, or the -ECANCELED or -ETIMEDOUT
  * that interrupted the wait (never with WEFT__WAIT_SHIELDED). */
 int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags);
@@ -176,4 +180,4 @@ void weft__task_waiting(weft_task *self, enum weft__waiting what,
  * already been returned by the scheduler. */
 void weft__task_retire(weft_task *t);
 
-#endif /* WEFT_TASK_INTERNAL_H */
+#endif /* WEFT_SCHED_TASK_H */

@@ -4,8 +4,8 @@
  * The fields up to `shared` belong to the worker's thread alone. The rest
  * are reached by other threads through the functions that say so.
  */
-#ifndef WEFT_WORKER_H
-#define WEFT_WORKER_H
+#ifndef WEFT_SCHED_WORKER_H
+#define WEFT_SCHED_WORKER_H
 
 #include <pthread.h>
 #include <signal.h>
@@ -141,8 +141,8 @@ uint64_t weft__worker_next_id(struct weft__worker *w);
 uint64_t weft__next_id_shared(void);
 
 /* Counts an event in one of the owner's counters; relaxed, so that
- * weft_stats() may read it from another thread. */
+ * weft_runtime_get_stats() may read it from another thread. */
 #define WEFT__STAT_ADD(w, field, n)                                           \
     weft__store_relaxed_u64(&(w)->stats.field, (w)->stats.field + (n))
 
-#endif /* WEFT_WORKER_H */
+#endif /* WEFT_SCHED_WORKER_H */

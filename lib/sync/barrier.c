@@ -133,7 +133,7 @@ int weft_barrier_n_waiting(weft_barrier *pub)
     return n;
 }
 
-int weft_barrier_broken(weft_barrier *pub)
+int weft_barrier_is_broken(weft_barrier *pub)
 {
     struct weft__barrier *b = barrier_of(pub);
 

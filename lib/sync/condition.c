@@ -9,7 +9,7 @@
 #include "sync/sync.h"
 #include "sched/task.h"
 
-#include "weft/cancel.h"
+#include "weft/scope.h"
 
 _Static_assert(sizeof(struct weft__condition) <= sizeof(weft_condition),
                "weft_condition is too small");

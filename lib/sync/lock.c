@@ -158,7 +158,7 @@ int weft_lock_try_acquire(weft_lock *pub)
         return -EPERM;
     if (word_cas(lock, 0, (uintptr_t)self))
         return 0;
-    return weft__lock_owner(lock) == self ? -EDEADLK : -EBUSY;
+    return weft__lock_owner(lock) == self ? -EDEADLK : -EAGAIN;
 }
 
 int weft_lock_release(weft_lock *pub)
@@ -174,7 +174,7 @@ int weft_lock_release(weft_lock *pub)
     return 0;
 }
 
-int weft_lock_locked(weft_lock *pub)
+int weft_lock_is_locked(weft_lock *pub)
 {
     struct weft__lock *lock = weft__lock_of(pub);
 

@@ -98,7 +98,7 @@ static int wait_turn(struct weft__rwlock *rw, unsigned want, int64_t timeout_ms)
     return rc;
 }
 
-/* Takes the lock for want if nobody need be waited for: 0, -EBUSY
+/* Takes the lock for want if nobody need be waited for: 0, -EAGAIN
  * (someone must be), or -EDEADLK (self holds it for writing). Spinlock
  * held. */
 static int take_now(struct weft__rwlock *rw, weft_task *self, unsigned want)
@@ -107,7 +107,7 @@ static int take_now(struct weft__rwlock *rw, weft_task *self, unsigned want)
         return -EDEADLK;
     if (rw->writer != NULL || !weft__waitq_empty(&rw->q) ||
         (want == WANT_WRITE && rw->readers != 0))
-        return -EBUSY;
+        return -EAGAIN;
     if (want == WANT_WRITE)
         rw->writer = self;
     else
@@ -125,7 +125,7 @@ static int acquire(weft_rwlock *pub, unsigned want, int64_t timeout_ms)
         return rc;
     weft__spin_lock(&rw->spin);
     rc = take_now(rw, self, want);
-    if (rc != -EBUSY) {
+    if (rc != -EAGAIN) {
         weft__spin_unlock(&rw->spin);
         return rc;
     }
@@ -147,17 +147,17 @@ static int try_acquire(weft_rwlock *pub, unsigned want)
     return rc;
 }
 
-int weft_rwlock_read_acquire(weft_rwlock *pub, int64_t timeout_ms)
+int weft_rwlock_acquire_read(weft_rwlock *pub, int64_t timeout_ms)
 {
     return acquire(pub, WANT_READ, timeout_ms);
 }
 
-int weft_rwlock_try_read(weft_rwlock *pub)
+int weft_rwlock_try_acquire_read(weft_rwlock *pub)
 {
     return try_acquire(pub, WANT_READ);
 }
 
-int weft_rwlock_read_release(weft_rwlock *pub)
+int weft_rwlock_release_read(weft_rwlock *pub)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
     int rc = 0;
@@ -177,17 +177,17 @@ int weft_rwlock_read_release(weft_rwlock *pub)
     return rc;
 }
 
-int weft_rwlock_write_acquire(weft_rwlock *pub, int64_t timeout_ms)
+int weft_rwlock_acquire_write(weft_rwlock *pub, int64_t timeout_ms)
 {
     return acquire(pub, WANT_WRITE, timeout_ms);
 }
 
-int weft_rwlock_try_write(weft_rwlock *pub)
+int weft_rwlock_try_acquire_write(weft_rwlock *pub)
 {
     return try_acquire(pub, WANT_WRITE);
 }
 
-int weft_rwlock_write_release(weft_rwlock *pub)
+int weft_rwlock_release_write(weft_rwlock *pub)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
     weft_task *self = weft_current();

@@ -105,7 +105,7 @@ int weft_semaphore_acquire(weft_semaphore *pub, int64_t timeout_ms)
 int weft_semaphore_try_acquire(weft_semaphore *pub)
 {
     struct weft__semaphore *sem = semaphore_of(pub);
-    int rc = -EBUSY;
+    int rc = -EAGAIN;
 
     if (sem == NULL)
         return -EINVAL;

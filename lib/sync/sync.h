@@ -2,8 +2,8 @@
  * implement them (lock.c, rwlock.c, semaphore.c, event.c, condition.c,
  * barrier.c). Each guards its state with its own spinlock and queues its
  * waiters in a waitq (waitq.h). */
-#ifndef WEFT_SYNC_INTERNAL_H
-#define WEFT_SYNC_INTERNAL_H
+#ifndef WEFT_SYNC_SYNC_H
+#define WEFT_SYNC_SYNC_H
 
 #include <errno.h>
 #include <stdbool.h>
@@ -130,4 +130,4 @@ static inline int weft__wait_checks(const void *obj, int64_t timeout_ms,
     return weft__check_interrupt(*self);
 }
 
-#endif /* WEFT_SYNC_INTERNAL_H */
+#endif /* WEFT_SYNC_SYNC_H */

@@ -7,7 +7,7 @@
 #include "sched/wait.h"
 #include "sched/task.h"
 
-#include "weft/cancel.h"
+#include "weft/scope.h"
 
 void weft__waitq_push(struct weft__waitq *q, struct weft__wqnode *node)
 {

@@ -18,8 +18,8 @@
  * seq before it drops the spinlock: the node lives on the waiter's stack,
  * which may be gone once the spinlock is free.
  */
-#ifndef WEFT_WAITQ_H
-#define WEFT_WAITQ_H
+#ifndef WEFT_SYNC_WAITQ_H
+#define WEFT_SYNC_WAITQ_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -120,4 +120,4 @@ int weft__waitq_wait(struct weft__waitq *q, weft__spinlock *spin,
                      struct weft__wqnode *node, int64_t timeout_ms,
                      unsigned flags, bool *granted_late);
 
-#endif /* WEFT_WAITQ_H */
+#endif /* WEFT_SYNC_WAITQ_H */
