@@ -349,14 +349,16 @@ static int runtime_start(struct weft__runtime *rt, struct build *b)
 static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg,
                     void **result)
 {
-    weft_task *main_task;
-    /* main stays on the calling thread, as asyncio.run's does. */
+    weft_task *handle;
+    /* main stays on the calling thread, as asyncio.run's does. It cannot
+     * run before this thread enters the loop, so rt->main is set in time. */
     int rc = weft__task_create(rt->workers[0], main_fn, arg,
                                &(weft_spawn_opts){ .name = "main",
                                                    .flags = WEFT_SPAWN_PINNED },
-                               &main_task);
+                               &handle);
     if (rc < 0)
         return rc;
+    weft__task *main_task = weft__handle_record(handle);
     rt->main = main_task;
     /* Published once a task is live: a thread outside that spawns into a
      * runtime with no live task finds it stopping. */
@@ -370,7 +372,7 @@ static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg,
     rc = main_task->err;
     if (rc == 0 && result != NULL)
         *result = main_task->result;
-    weft_task_unref(main_task);
+    weft__task_unref(main_task);
     return rc;
 }
 

@@ -71,7 +71,8 @@ static int spawn_elsewhere(struct bench_opts *o, weft_task **task, weft_fn fn,
         weft_task_unref(l);
         if (rc < 0 || p.rc < 0)
             return rc < 0 ? rc : p.rc;
-        if (p.task != NULL && p.task->home->index != worker_index()) {
+        if (p.task != NULL &&
+            weft__handle_record(p.task)->home->index != worker_index()) {
             *task = p.task;
             return 0;
         }

@@ -152,10 +152,10 @@ static void *suspend_once(void *arg)
 {
     struct handoff *h = arg;
     uint32_t seq;
-    CHECK(weft__wait_begin(weft_current(), 0, &seq) == 0);
+    CHECK(weft__wait_begin(weft__task_self(), 0, &seq) == 0);
     SET(h->before, worker_index() + 1);
     SET(h->seq, seq);
-    h->reason = weft__wait_commit(weft_current());
+    h->reason = weft__wait_commit(weft__task_self());
     h->after = worker_index();
     return NULL;
 }
@@ -165,13 +165,13 @@ static void *wake_it(void *arg)
     struct handoff *h = arg;
     /* Wake it once it is off its stack: a wake while it is still
      * suspending is finished by its own worker, which keeps it. */
-    for (long spin = 0; weft__wait_state_of(h->sleeper) != WEFT__WAIT_SUSPENDED; spin++) {
+    for (long spin = 0; weft__wait_state_of(weft__handle_record(h->sleeper)) != WEFT__WAIT_SUSPENDED; spin++) {
         CHECK(spin < 100000000L);
         sched_yield();
     }
-    ck_assert(weft__wake(h->sleeper, READ(h->seq), WEFT__WAKE_DONE));
+    ck_assert(weft__wake(weft__handle_record(h->sleeper), READ(h->seq), WEFT__WAKE_DONE));
     /* A second wake of the same suspension does nothing. */
-    ck_assert(!weft__wake(h->sleeper, READ(h->seq), WEFT__WAKE_DONE));
+    ck_assert(!weft__wake(weft__handle_record(h->sleeper), READ(h->seq), WEFT__WAKE_DONE));
     return NULL;
 }
 
@@ -226,13 +226,13 @@ struct foreign {
 static void *wait_for_thread(void *arg)
 {
     struct foreign *f = arg;
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     int me = -1;
 
     while (!READ(f->ready))
         weft_yield();
     for (int i = 0; i < FOREIGN_TASKS; i++)
-        if (f->task[i] == self)
+        if (weft__handle_record(f->task[i]) == self)
             me = i;
     ck_assert_int_ge(me, 0);
     for (long r = 0; r < FOREIGN_ROUNDS; r++) {
@@ -258,7 +258,7 @@ static void *waking_thread(void *arg)
         int progress = 0;
         for (int i = 0; i < FOREIGN_TASKS; i++) {
             uint32_t seq = READ(f->seq[i]);
-            if (seq != last[i] && weft__wake(f->task[i], seq, WEFT__WAKE_DONE)) {
+            if (seq != last[i] && weft__wake(weft__handle_record(f->task[i]), seq, WEFT__WAKE_DONE)) {
                 last[i] = seq;
                 COUNT(f->wakes);
                 progress = 1;
@@ -313,7 +313,7 @@ struct all_parked {
 static void *wait_parked_rounds(void *arg)
 {
     struct all_parked *a = arg;
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     SET(a->rt, weft__worker_self()->rt);
     for (long r = 0; r < PARKED_ROUNDS; r++) {
@@ -351,7 +351,7 @@ static void *wake_parked_thread(void *arg)
             CHECK(spin < 10000000L);
             sched_yield();
         }
-        CHECK(weft__wake(a->task, seq, WEFT__WAKE_DONE));
+        CHECK(weft__wake(weft__handle_record(a->task), seq, WEFT__WAKE_DONE));
         last = seq;
     }
     return NULL;
@@ -421,7 +421,7 @@ static void wake_other(struct pinned_pair *p, int other)
 {
     for (long spin = 0;; spin++) {
         uint32_t seq = READ(p->seq[other]);
-        if (seq != 0 && weft__wake(p->task[other], seq, WEFT__WAKE_DONE))
+        if (seq != 0 && weft__wake(weft__handle_record(p->task[other]), seq, WEFT__WAKE_DONE))
             return;
         CHECK(spin < 100000000L);
         sched_yield();
@@ -434,7 +434,7 @@ static void *pinned_player(void *arg)
 {
     struct pinned_pair *p = ((void **)arg)[0];
     int me = (int)(intptr_t)((void **)arg)[1];
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     p->home[me] = worker_index();
     for (long r = 0; r < PINGPONG_ROUNDS; r++) {

@@ -60,7 +60,7 @@ struct job {
     uint32_t state;            /* atomic, enum job_state */
     void *result;
     int err;
-    weft_task *task;           /* the waiting caller */
+    weft__task *task;           /* the waiting caller */
     uint32_t seq;              /* ... and its suspension */
     uint32_t released;         /* atomic: the thread is done with a DONE job */
 };
@@ -240,7 +240,7 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
  * left, to the cleanup (then returns true). */
 static bool finish_job(struct job *job, void *result, int err)
 {
-    weft_task *task = job->task;
+    weft__task *task = job->task;
     uint32_t seq = job->seq;
 
     job->result = result;
@@ -490,7 +490,7 @@ int weft_executor_shutdown(weft_executor *pub, unsigned flags)
     pthread_mutex_unlock(&ex->mu);
     wake_dropped(dropped);
 
-    if (weft_current() != NULL) {
+    if (weft__task_self() != NULL) {
         weft_scope shield;
         (void)weft_shield_enter(&shield);
         (void)weft_event_wait(&ex->drained_event, WEFT_FOREVER);
@@ -723,7 +723,7 @@ static int collect(struct job *job, void **result)
 int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
                          void **result, const weft_job_opts *opts)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft_executor *ex;
     struct job *job;
     int rc;

@@ -48,7 +48,7 @@ struct weft__procpool {
 /* One SPAWN exchange on a blocking or non-blocking ctl. self: the task
  * doing it, which waits on ctl shielded (the exchange must not be torn),
  * or NULL before the workers start, when blocking is fine. */
-static int spawn_worker(struct weft__procpool *pool, weft_task *self,
+static int spawn_worker(struct weft__procpool *pool, weft__task *self,
                         struct slot *slot)
 {
     struct weft__fs_request req = { .op = WEFT__FS_SPAWN };
@@ -126,7 +126,7 @@ static void bury(struct weft__procpool *pool, struct slot *slot, bool kill)
 /* --- a call ------------------------------------------------------------------------ */
 
 /* Sends all of iov (advancing it), waiting for room as needed. */
-static int send_all(weft_task *self, int fd, struct iovec *iov, int iovcnt)
+static int send_all(weft__task *self, int fd, struct iovec *iov, int iovcnt)
 {
     while (iovcnt > 0) {
         if (iov->iov_len == 0) {
@@ -164,7 +164,7 @@ static int send_all(weft_task *self, int fd, struct iovec *iov, int iovcnt)
 }
 
 /* Receives exactly len bytes, waiting for them as needed. */
-static int recv_all(weft_task *self, int fd, void *buf, size_t len)
+static int recv_all(weft__task *self, int fd, void *buf, size_t len)
 {
     char *p = buf;
 
@@ -190,7 +190,7 @@ static int recv_all(weft_task *self, int fd, void *buf, size_t len)
 /* One call on a live slot. Returns the call's result (0, the function's
  * error, -ENOMEM), or with *broken set, -ECHILD or the interruption that
  * left the socket mid-message. */
-static int exchange(weft_task *self, struct slot *slot, int fn,
+static int exchange(weft__task *self, struct slot *slot, int fn,
                     const void *in, size_t in_len, void **out,
                     size_t *out_len, bool *broken)
 {
@@ -270,7 +270,7 @@ static void put_slot(struct weft__procpool *pool, struct slot *slot,
 }
 
 /* Gives a dead slot a new worker. */
-static int revive(struct weft__procpool *pool, weft_task *self,
+static int revive(struct weft__procpool *pool, weft__task *self,
                   struct slot *slot)
 {
     int rc = weft_lock_acquire(&pool->spawn_lock, WEFT_FOREVER);
@@ -290,7 +290,7 @@ static int revive(struct weft__procpool *pool, weft_task *self,
 int weft_process_call(const char *name, const void *in, size_t in_len,
                       void **out, size_t *out_len)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__procpool *pool;
     int fn, rc;
 

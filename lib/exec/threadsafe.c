@@ -55,7 +55,7 @@ static void joiner_wake(struct weft__waiter *node)
 }
 
 /* Blocks until task is done or the time is up; false on a timeout. */
-static bool join_wait(weft_task *task, int64_t timeout_ms)
+static bool join_wait(weft__task *task, int64_t timeout_ms)
 {
     struct joiner j = { .node = { .target = task, .on_finish = joiner_wake } };
     struct timespec deadline;
@@ -98,12 +98,12 @@ static bool join_wait(weft_task *task, int64_t timeout_ms)
     return done;
 }
 
-int weft_task_join(weft_task *task, void **result, int64_t timeout_ms)
+int weft_task_join(weft_task *handle, void **result, int64_t timeout_ms)
 {
     if (result != NULL)
         *result = NULL;
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC ||
-        timeout_ms < WEFT_FOREVER)
+    weft__task *task = weft__task_check(handle, "weft_task_join");
+    if (task == NULL || timeout_ms < WEFT_FOREVER)
         return -EINVAL;
     /* A worker blocked here would hold up the tasks queued on it, maybe
      * the very one awaited. */

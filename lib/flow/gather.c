@@ -14,20 +14,25 @@
 
 /* --- argument checks shared by gather, wait and as_completed --------------- */
 
-static int check_tasks(weft_task *self, weft_task *const *tasks, size_t n)
+static int check_tasks(weft__task *self, weft_task *const *tasks, size_t n,
+                       const char *api)
 {
     if (n > 0 && tasks == NULL)
         return -EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (tasks[i] == NULL || tasks[i]->magic != WEFT__TASK_MAGIC)
+        weft__task *t = weft__task_check(tasks[i], api);
+        if (t == NULL)
             return -EINVAL;
-        if (tasks[i] == self)
+        if (t == self)
             return -EDEADLK;
     }
     return 0;
 }
 
-static void record(weft_outcome *out, weft_task *t)
+/* The record of tasks[i], checked already. */
+#define REC(i) weft__handle_record(tasks[i])
+
+static void record(weft_outcome *out, weft__task *t)
 {
     out->err = weft__task_outcome(t, &out->result);
     if (out->err != 0)
@@ -39,7 +44,7 @@ static void record(weft_outcome *out, weft_task *t)
 int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
                 weft_outcome *out)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__waitset set;
     struct weft__wsnode *nodes;
     int interrupted = 0, first_err = 0;
@@ -51,7 +56,7 @@ int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
-    int rc = check_tasks(self, tasks, n);
+    int rc = check_tasks(self, tasks, n, "weft_gather");
     if (rc < 0)
         return rc;
     if (n == 0)
@@ -61,7 +66,7 @@ int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
         return -ENOMEM;
     weft__waitset_init(&set, self);
     for (size_t i = 0; i < n; i++)
-        weft__waitset_add(&set, &nodes[i], tasks[i]);
+        weft__waitset_add(&set, &nodes[i], REC(i));
 
     for (size_t remaining = n; remaining > 0;) {
         struct weft__wsnode *node = weft__waitset_take(&set);
@@ -73,20 +78,20 @@ int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
                 interrupted = rc;
                 flags = WEFT__WAIT_SHIELDED;
                 for (size_t i = 0; i < n; i++)
-                    (void)weft_cancel(tasks[i]);
+                    (void)weft__task_cancel(REC(i));
             }
             continue;
         }
         for (; node != NULL; node = node->done_next) {
             size_t i = (size_t)(node - nodes);
             remaining--;
-            record(&out[i], tasks[i]);
+            record(&out[i], REC(i));
             if (mode == WEFT_GATHER_FAIL_FAST && out[i].err != 0 &&
                 first_err == 0 && !interrupted) {
                 first_err = out[i].err;
                 flags = WEFT__WAIT_SHIELDED;
                 for (size_t j = 0; j < n; j++)
-                    (void)weft_cancel(tasks[j]);
+                    (void)weft__task_cancel(REC(j));
             }
         }
     }
@@ -100,7 +105,7 @@ int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
 int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
               int64_t timeout_ms)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__waitset set;
     struct weft__wsnode *nodes;
     weft_scope scope;
@@ -117,7 +122,7 @@ int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
-    rc = check_tasks(self, tasks, n);
+    rc = check_tasks(self, tasks, n, "weft_wait");
     if (rc < 0 || n == 0)
         return rc;
     nodes = weft__calloc(n, sizeof *nodes);
@@ -127,7 +132,7 @@ int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
         (void)weft_timeout_enter(&scope, timeout_ms);
     weft__waitset_init(&set, self);
     for (size_t i = 0; i < n; i++)
-        weft__waitset_add(&set, &nodes[i], tasks[i]);
+        weft__waitset_add(&set, &nodes[i], REC(i));
 
     rc = 0;
     while (done < n && !(mode == WEFT_WAIT_FIRST_COMPLETED && done > 0) &&
@@ -159,7 +164,7 @@ int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
     size_t k = 0;
     for (size_t pass = 0; pass < 2; pass++) {
         for (size_t i = k; i < n; i++) {
-            bool is_done = weft__load_acquire_u32(&tasks[i]->done) != 0;
+            bool is_done = weft__load_acquire_u32(&REC(i)->done) != 0;
             if (is_done == (pass == 0)) {
                 weft_task *t = tasks[i];
                 memmove(&tasks[k + 1], &tasks[k], (i - k) * sizeof *tasks);
@@ -185,7 +190,7 @@ struct weft_as_completed {
 int weft_as_completed_create(weft_as_completed **out, weft_task *const *tasks,
                             size_t n)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     weft_as_completed *it;
 
     if (out == NULL)
@@ -193,7 +198,7 @@ int weft_as_completed_create(weft_as_completed **out, weft_task *const *tasks,
     *out = NULL;
     if (self == NULL)
         return -EPERM;
-    int rc = check_tasks(self, tasks, n);
+    int rc = check_tasks(self, tasks, n, "weft_as_completed_create");
     if (rc < 0)
         return rc;
     it = weft__calloc(1, sizeof *it + n * sizeof it->nodes[0]);
@@ -202,7 +207,7 @@ int weft_as_completed_create(weft_as_completed **out, weft_task *const *tasks,
     it->n = n;
     weft__waitset_init(&it->set, self);
     for (size_t i = 0; i < n; i++)
-        weft__waitset_add(&it->set, &it->nodes[i], tasks[i]);
+        weft__waitset_add(&it->set, &it->nodes[i], REC(i));
     *out = it;
     return 0;
 }
@@ -218,7 +223,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_task **task,
     if (it == NULL || task == NULL ||
         (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
         return -EINVAL;
-    if (weft_current() != it->set.owner)
+    if (weft__task_self() != it->set.owner)
         return -EPERM;
     if (it->handed == it->n)
         return -ENODATA;
@@ -237,7 +242,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_task **task,
     it->ready = node->done_next;
     node->taken = true;
     it->handed++;
-    *task = node->w.target;
+    *task = weft__task_handle(node->w.target);
     return 0;
 }
 
@@ -245,7 +250,7 @@ int weft_as_completed_destroy(weft_as_completed *it)
 {
     if (it == NULL)
         return -EINVAL;
-    if (weft_current() != it->set.owner)
+    if (weft__task_self() != it->set.owner)
         return -EPERM;
     /* Nodes already delivered but not handed out count as withdrawn. */
     for (struct weft__wsnode *node = it->ready; node != NULL;
@@ -258,16 +263,16 @@ int weft_as_completed_destroy(weft_as_completed *it)
 
 /* --- wait_for ---------------------------------------------------------------- */
 
-int weft_wait_for(weft_task *task, void **result, int64_t timeout_ms)
+int weft_wait_for(weft_task *handle, void **result, int64_t timeout_ms)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     weft_scope scope;
     int rc;
 
     if (result != NULL)
         *result = NULL;
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC ||
-        (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
+    weft__task *task = weft__task_check(handle, "weft_wait_for");
+    if (task == NULL || (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
@@ -283,12 +288,12 @@ int weft_wait_for(weft_task *task, void **result, int64_t timeout_ms)
     if (weft__load_acquire_u32(&task->done))
         return weft__task_outcome(task, result);
     if (timeout_ms == WEFT_FOREVER)
-        return weft_await(task, result);
+        return weft_await(handle, result);
     rc = weft_timeout_enter(&scope, timeout_ms);
     if (rc < 0)
         return rc;
     /* On expiry the await cancels the task and waits for it to finish. */
-    rc = weft_await(task, result);
+    rc = weft_await(handle, result);
     (void)weft_scope_leave(&scope);
     return rc;
 }

@@ -22,7 +22,7 @@ struct weft_generator {
     void *arg;
     weft_spawn_opts opts;
     char *name;                  /* opts.name's copy */
-    weft_task *producer;         /* set once started */
+    weft_task *producer;         /* set (by spawn) before it starts */
     bool started;
     bool finished;               /* the producer has returned */
     bool end_seen;               /* a consumer was told how it ended */
@@ -79,7 +79,7 @@ static void *produce(void *arg)
 {
     weft_generator *gen = arg;
     void *result = gen->fn(gen, gen->arg);
-    int err = weft_current()->err;
+    int err = weft__task_self()->err;
 
     weft__spin_lock(&gen->spin);
     gen->finished = true;
@@ -107,7 +107,7 @@ static int start(weft_generator *gen)
 int weft_generator_next(weft_generator *pub, void **value)
 {
     weft_generator *gen = gen_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__wqnode node;
     struct weft__grant g = { NULL, NULL, 0 };
     void *got = NULL;
@@ -124,9 +124,9 @@ int weft_generator_next(weft_generator *pub, void **value)
     if (rc < 0)
         return rc;
     weft__spin_lock(&gen->spin);
-    if (self == gen->producer || gen->closing) {
+    if (self == weft__handle_record(gen->producer) || gen->closing) {
         weft__spin_unlock(&gen->spin);
-        return self == gen->producer ? -EDEADLK : -ESHUTDOWN;
+        return self == weft__handle_record(gen->producer) ? -EDEADLK : -ESHUTDOWN;
     }
     if (gen->has_value) {
         gen->has_value = false;
@@ -193,7 +193,7 @@ int weft_generator_next(weft_generator *pub, void **value)
 int weft_generator_yield(weft_generator *pub, void *value)
 {
     weft_generator *gen = gen_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__grant g = { NULL, NULL, 0 };
     struct weft__wqnode node;
     bool late;
@@ -204,7 +204,7 @@ int weft_generator_yield(weft_generator *pub, void *value)
     if (self == NULL)
         return -EPERM;
     weft__spin_lock(&gen->spin);
-    if (self != gen->producer) {
+    if (self != weft__handle_record(gen->producer)) {
         weft__spin_unlock(&gen->spin);
         return -EPERM;
     }
@@ -250,31 +250,31 @@ int weft_generator_yield(weft_generator *pub, void *value)
 int weft_generator_destroy(weft_generator *pub)
 {
     weft_generator *gen = gen_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     if (gen == NULL)
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
     weft__spin_lock(&gen->spin);
-    if (self == gen->producer || gen->closing ||
+    if (self == weft__handle_record(gen->producer) || gen->closing ||
         !weft__waitq_empty(&gen->consumers)) {
-        int rc = self == gen->producer ? -EDEADLK
+        int rc = self == weft__handle_record(gen->producer) ? -EDEADLK
                  : gen->closing        ? -EINVAL
                                        : -EBUSY;
         weft__spin_unlock(&gen->spin);
         return rc;
     }
     gen->closing = true;
-    weft_task *producer = gen->producer;
+    weft__task *producer = weft__handle_record(gen->producer);
     weft__spin_unlock(&gen->spin);
     if (producer != NULL) {
-        (void)weft_cancel(producer);
+        (void)weft__task_cancel(producer);
         (void)weft__task_wait_done(self, producer, WEFT__WAIT_SHIELDED);
         /* Its error went to a consumer, or the consumer chose to stop. */
         if (gen->end_seen || producer->err == -ECANCELED)
             weft__store_relaxed_u32(&producer->retrieved, 1);
-        weft_task_unref(producer);
+        weft__task_unref(producer);
     }
     gen->magic = 0;
     weft__free(gen->name);

@@ -23,7 +23,7 @@ struct weft_group;
 struct child {
     struct weft__waiter node;   /* in the task's waits; its hook gets it */
     struct weft_group *group;
-    weft_task *task;            /* the group's reference */
+    weft__task *task;            /* the group's reference */
     struct weft__list link;     /* in the group's list of running ones */
 };
 
@@ -37,10 +37,14 @@ struct weft_group {
     bool cancelling;            /* a child failed, or the waiter stopped */
     bool waiting;               /* weft_group_wait is running */
     bool waited;                /* weft_group_wait has returned */
-    weft_task *waiter;          /* the waiting task, while suspended */
+    weft__task *waiter;         /* the waiting task, while suspended */
     uint32_t waiter_seq;        /* ... its suspension, or 0 */
+    weft__task *body;           /* the task that created the group (a
+                                   reference), or NULL */
+    bool body_cancelled;        /* the group cancelled the body, and has
+                                   yet to take it back */
     int first_err;
-    weft_task **errors;         /* failed children, in order */
+    weft__task **errors;         /* failed children, in order */
     size_t nerrors;
     size_t cap;
 };
@@ -56,6 +60,9 @@ int weft_group_create(weft_group **out)
     if (g == NULL)
         return -ENOMEM;
     weft__list_init(&g->running);
+    g->body = weft__task_self();
+    if (g->body != NULL)
+        weft__faa_u32(&g->body->refs, 1);
     int rc = pthread_mutex_init(&g->lock, NULL);
     if (rc != 0) {
         weft__free(g);
@@ -72,19 +79,19 @@ static void cancel_children(weft_group *g)
 
     g->cancelling = true;
     weft__list_foreach(it, &g->running)
-        (void)weft_cancel(weft__list_entry(it, struct child, link)->task);
+        (void)weft__task_cancel(weft__list_entry(it, struct child, link)->task);
 }
 
-static void keep_error(weft_group *g, weft_task *t)
+static void keep_error(weft_group *g, weft__task *t)
 {
     if (g->nerrors == g->cap) {
         size_t cap = g->cap == 0 ? 4 : g->cap * 2;
-        weft_task **bigger = weft__realloc(g->errors, cap * sizeof *bigger);
+        weft__task **bigger = weft__realloc(g->errors, cap * sizeof *bigger);
         if (bigger == NULL) {
             /* Out of memory: the error cannot be kept, so it is said. */
             weft__log("task group: no memory to keep an error (%s)",
                       weft_err_name(t->err));
-            weft_task_unref(t);
+            weft__task_unref(t);
             return;
         }
         g->errors = bigger;
@@ -98,7 +105,7 @@ static void child_finished(struct weft__waiter *node)
 {
     struct child *c = WEFT__CONTAINER_OF(node, struct child, node);
     weft_group *g = c->group;
-    weft_task *t = c->task;
+    weft__task *t = c->task;
 
     pthread_mutex_lock(&g->lock);
     weft__list_remove(&c->link);
@@ -112,8 +119,14 @@ static void child_finished(struct weft__waiter *node)
         keep_error(g, t);
         if (!g->cancelling)
             cancel_children(g);
+        /* As asyncio's TaskGroup cancels its parent: the body, if it has
+         * not reached weft_group_wait, is cancelled at its next
+         * suspension, and the wait takes that back. */
+        if (g->body != NULL && !g->waiting && !g->waited &&
+            !g->body_cancelled && weft__task_cancel(g->body) == 0)
+            g->body_cancelled = true;
     } else {
-        weft_task_unref(t);
+        weft__task_unref(t);
     }
     if (g->nrunning == 0 && g->waiter_seq != 0)
         weft__wake(g->waiter, g->waiter_seq, WEFT__WAKE_DONE);
@@ -125,7 +138,7 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
                      const weft_spawn_opts *opts)
 {
     struct child *c;
-    weft_task *t;
+    weft_task *h;
     int rc;
 
     if (task != NULL)
@@ -140,18 +153,19 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
     /* Spawned and counted under the lock, so that a wait that sees no
      * running child cannot miss it. */
     if (rc == 0)
-        rc = weft_spawn_ex(&t, fn, arg, opts);
+        rc = weft_spawn_ex(&h, fn, arg, opts);
     if (rc < 0) {
         pthread_mutex_unlock(&g->lock);
         weft__free(c);
         return rc;
     }
+    weft__task *t = weft__handle_record(h);
     c->group = g;
     c->task = t;
     weft__list_push_back(&g->running, &c->link);
     g->nrunning++;
     if (task != NULL)
-        *task = weft_task_ref(t);
+        *task = weft_task_ref(h);
     c->node.target = t;
     c->node.on_finish = child_finished;
     bool added = weft__waiter_add(t, &c->node);
@@ -163,7 +177,7 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
 
 int weft_group_wait(weft_group *g)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     int interrupted = 0;
     unsigned flags = 0;
 
@@ -177,6 +191,13 @@ int weft_group_wait(weft_group *g)
         return -EALREADY;
     }
     g->waiting = true;
+    /* The group cancelled its body (a child failed): the body, waiting
+     * now, has the cancellation taken back, as asyncio's TaskGroup does
+     * in __aexit__; one of anybody else's stays. */
+    if (g->body_cancelled && self == g->body) {
+        (void)weft__task_uncancel(self);
+        g->body_cancelled = false;
+    }
     while (g->nrunning > 0) {
         uint32_t seq;
         int rc = weft__wait_begin(self, flags, &seq);
@@ -202,7 +223,9 @@ int weft_group_wait(weft_group *g)
     g->waited = true;
     int first_err = g->first_err;
     pthread_mutex_unlock(&g->lock);
-    return interrupted != 0 ? interrupted : first_err;
+    /* A child's error comes first, as asyncio raises the ExceptionGroup
+     * before a propagated cancellation. */
+    return first_err != 0 ? first_err : interrupted;
 }
 
 ssize_t weft_group_error_count(weft_group *g)
@@ -226,7 +249,7 @@ int weft_group_error(weft_group *g, size_t i, weft_task **task)
     pthread_mutex_lock(&g->lock);
     if (i < g->nerrors) {
         if (task != NULL)
-            *task = g->errors[i];
+            *task = weft__task_handle(g->errors[i]);
         rc = g->errors[i]->err;
     }
     pthread_mutex_unlock(&g->lock);
@@ -243,7 +266,9 @@ int weft_group_destroy(weft_group *g)
     if (busy)
         return -EBUSY;
     for (size_t i = 0; i < g->nerrors; i++)
-        weft_task_unref(g->errors[i]);
+        weft__task_unref(g->errors[i]);
+    if (g->body != NULL)
+        weft__task_unref(g->body);
     weft__free(g->errors);
     pthread_mutex_destroy(&g->lock);
     weft__free(g);

@@ -211,7 +211,7 @@ static int check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
         return 0;
     if (weft__check_timeout(timeout_ms) < 0)
         return -EINVAL;
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     if (self == NULL)
         return -EPERM;
     return weft__check_interrupt(self);

@@ -63,7 +63,7 @@ int weft_retry(weft_attempt_fn attempt, void *arg, const weft_retry_opts *opts)
         !(o.jitter >= 0 && o.jitter <= 1) ||
         (o.timeout_ms < 0 && o.timeout_ms != WEFT_FOREVER))
         return -EINVAL;
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     if (self == NULL)
         return -EPERM;
     rc = weft__check_interrupt(self);

@@ -4,7 +4,7 @@
 #include "core/atomic.h"
 #include "sched/wait.h"
 
-void weft__waitset_init(struct weft__waitset *set, weft_task *owner)
+void weft__waitset_init(struct weft__waitset *set, weft__task *owner)
 {
     set->owner = owner;
     set->seq = 0;
@@ -47,7 +47,7 @@ static void deliver(struct weft__waiter *w)
 }
 
 void weft__waitset_add(struct weft__waitset *set, struct weft__wsnode *node,
-                       weft_task *target)
+                       weft__task *target)
 {
     node->w.target = target;
     node->w.on_finish = deliver;
@@ -75,7 +75,7 @@ struct weft__wsnode *weft__waitset_take(struct weft__waitset *set)
 
 int weft__waitset_wait(struct weft__waitset *set, unsigned flags)
 {
-    weft_task *self = set->owner;
+    weft__task *self = set->owner;
 
     for (;;) {
         uint32_t seq;

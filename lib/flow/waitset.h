@@ -35,18 +35,18 @@ struct weft__wsnode {
 };
 
 struct weft__waitset {
-    weft_task *owner;          /* the task that waits */
+    weft__task *owner;          /* the task that waits */
     uint32_t seq;              /* atomic: its current suspension, or 0 */
     struct weft__wsnode *done; /* atomic: finished nodes, a stack */
     uint32_t delivering;       /* atomic: finishers still touching the set */
 };
 
-void weft__waitset_init(struct weft__waitset *set, weft_task *owner);
+void weft__waitset_init(struct weft__waitset *set, weft__task *owner);
 
 /* Registers node with target; a target that has already finished is
  * delivered at once. */
 void weft__waitset_add(struct weft__waitset *set, struct weft__wsnode *node,
-                       weft_task *target);
+                       weft__task *target);
 
 /* Takes the nodes delivered so far, oldest first, or NULL. */
 struct weft__wsnode *weft__waitset_take(struct weft__waitset *set);

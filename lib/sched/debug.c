@@ -25,7 +25,7 @@ void weft__debug_slice_start(struct weft__worker *w)
                             (uint64_t)weft__now_ns());
 }
 
-void weft__debug_slice_end(struct weft__worker *w, weft_task *t)
+void weft__debug_slice_end(struct weft__worker *w, weft__task *t)
 {
     int64_t ran = weft__now_ns() - w->slice_start;
     if (ran < w->rt->slow_task_ns)
@@ -78,7 +78,7 @@ static const char *waiting_name(uint32_t what)
 
 /* Copies what the dump shows of t; called with its registry locked, which
  * keeps it alive. */
-static void snapshot(struct weft__runtime *rt, weft_task *t, struct row *r,
+static void snapshot(struct weft__runtime *rt, weft__task *t, struct row *r,
                      int64_t now_ns)
 {
     r->id = t->id;
@@ -167,7 +167,7 @@ int weft_dump(FILE *out)
         weft__list_foreach(it, &reg->tasks) {
             if (n == want)
                 break;
-            snapshot(rt, weft__list_entry(it, weft_task, reg_link), &rows[n++],
+            snapshot(rt, weft__list_entry(it, weft__task, reg_link), &rows[n++],
                      now_ns);
         }
         weft__spin_unlock(&reg->lock);

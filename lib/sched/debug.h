@@ -6,6 +6,8 @@
 
 #include "core/internal.h"
 
+typedef struct weft__task weft__task; /* sched/task.h */
+
 struct weft__runtime;
 struct weft__worker;
 
@@ -17,6 +19,6 @@ void weft__debug_stop(struct weft__runtime *rt);
 /* A task starts running on w / gives w up: in debug mode, a task that ran
  * longer than the threshold without suspending is reported. */
 void weft__debug_slice_start(struct weft__worker *w);
-void weft__debug_slice_end(struct weft__worker *w, weft_task *t);
+void weft__debug_slice_end(struct weft__worker *w, weft__task *t);
 
 #endif /* WEFT_SCHED_DEBUG_H */

@@ -15,7 +15,7 @@ _Static_assert(WEFT__FD_READ == WEFT__WATCH_READ &&
 /* A wait in progress; on the waiting task's stack, as a sleep's timer. */
 struct fd_wait {
     struct weft__watch watch;
-    weft_task *task;
+    weft__task *task;
     uint32_t seq;
 };
 
@@ -26,7 +26,7 @@ static void fd_ready(struct weft__watch *watch)
     weft__wake(wait->task, wait->seq, WEFT__WAKE_DONE);
 }
 
-int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags,
+int weft__fd_wait(weft__task *self, int fd, short events, unsigned flags,
                   unsigned what)
 {
     struct fd_wait wait;

@@ -6,6 +6,8 @@
 
 #include "core/internal.h"
 
+typedef struct weft__task weft__task; /* sched/task.h */
+
 #define WEFT__FD_READ 0x02  /* EV_READ */
 #define WEFT__FD_WRITE 0x04 /* EV_WRITE */
 
@@ -13,7 +15,7 @@
  * flags: as weft__wait_begin's. what: the enum weft__waiting task dumps
  * show for the wait. Returns 0, -ECANCELED, -ETIMEDOUT or
  * -ENOMEM. The task resumes on the worker it suspended on. */
-int weft__fd_wait(weft_task *self, int fd, short events, unsigned flags,
+int weft__fd_wait(weft__task *self, int fd, short events, unsigned flags,
                   unsigned what);
 
 #endif /* WEFT_SCHED_FDWAIT_H */

@@ -23,7 +23,7 @@ uint64_t weft__globalq_len(const struct weft__globalq *q)
     return weft__load_acquire_u64(&q->len);
 }
 
-void weft__globalq_push(struct weft__globalq *q, weft_task *const *tasks,
+void weft__globalq_push(struct weft__globalq *q, weft__task *const *tasks,
                        unsigned n)
 {
     if (n == 0)
@@ -37,7 +37,7 @@ void weft__globalq_push(struct weft__globalq *q, weft_task *const *tasks,
     weft__mutex_unlock(&q->lock);
 }
 
-unsigned weft__globalq_pop(struct weft__globalq *q, weft_task **out,
+unsigned weft__globalq_pop(struct weft__globalq *q, weft__task **out,
                           unsigned max)
 {
     unsigned n = 0;

@@ -45,12 +45,12 @@
 
 /* --- queues of one worker ------------------------------------------------ */
 
-static void own_push(struct weft__worker *w, weft_task *t)
+static void own_push(struct weft__worker *w, weft__task *t)
 {
     weft__fifo_push(&w->own, &t->qlink);
 }
 
-static weft_task *own_pop(struct weft__worker *w)
+static weft__task *own_pop(struct weft__worker *w)
 {
     struct weft__slink *link = weft__fifo_pop(&w->own);
     return link != NULL ? weft__task_of_qlink(link) : NULL;
@@ -89,9 +89,9 @@ static void note_depth(struct weft__worker *w)
 
 /* Adds a ready, unpinned task to the back of w's ring; a full ring sends
  * its older half and t to the global queue. */
-static void runq_push(struct weft__worker *w, weft_task *t)
+static void runq_push(struct weft__worker *w, weft__task *t)
 {
-    weft_task *batch[WEFT__RUNQ_CAP / 2 + 1];
+    weft__task *batch[WEFT__RUNQ_CAP / 2 + 1];
 
     while (!weft__runq_push(&w->runq, t)) {
         unsigned n = weft__runq_claim_half(&w->runq, batch);
@@ -108,7 +108,7 @@ static void runq_push(struct weft__worker *w, weft_task *t)
  * (telling a parked worker), unless it must run on w: a pinned task, or
  * one whose suspension armed a timer here that it has yet to disarm.
  * Those go to w's own queue, which only w takes from. */
-static void enqueue(struct weft__worker *w, weft_task *t)
+static void enqueue(struct weft__worker *w, weft__task *t)
 {
     if (t->pinned || t->armed_on != NULL) {
         WEFT__ASSERT(t->pinned ? t->home == w : t->armed_on == w);
@@ -121,10 +121,10 @@ static void enqueue(struct weft__worker *w, weft_task *t)
 
 /* Takes tasks from the global queue: one to run, and up to a fair share
  * more into w's ring. */
-static weft_task *global_pop(struct weft__worker *w)
+static weft__task *global_pop(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
-    weft_task *batch[GLOBAL_BATCH];
+    weft__task *batch[GLOBAL_BATCH];
     uint64_t len = weft__globalq_len(&rt->globalq);
     unsigned room = WEFT__RUNQ_CAP - weft__runq_len(&w->runq);
 
@@ -154,9 +154,9 @@ static weft_task *global_pop(struct weft__worker *w)
 /* The next task from w's own sources, in the order of doc/scheduler.md:
  * the LIFO slot (a few in a row), every 61st pick the global queue, its
  * own queue and the ring in turn, then the global queue. */
-static weft_task *next_local(struct weft__worker *w)
+static weft__task *next_local(struct weft__worker *w)
 {
-    weft_task *t;
+    weft__task *t;
 
     if (w->lifo != NULL) {
         if (w->lifo_polls < MAX_LIFO_POLLS) {
@@ -186,7 +186,7 @@ static weft_task *next_local(struct weft__worker *w)
     return global_pop(w);
 }
 
-void weft__sched_push(struct weft__worker *w, weft_task *task)
+void weft__sched_push(struct weft__worker *w, weft__task *task)
 {
     enqueue(w, task);
 }
@@ -195,7 +195,7 @@ void weft__sched_push(struct weft__worker *w, weft_task *task)
 
 /* A wake from a thread outside the runtime: to the worker that must take
  * the task, or else to the global queue, waking a worker to take it. */
-static void ready_from_outside(struct weft__runtime *rt, weft_task *task)
+static void ready_from_outside(struct weft__runtime *rt, weft__task *task)
 {
     struct weft__worker *to = task->armed_on;
     if (to == NULL && task->pinned)
@@ -208,7 +208,7 @@ static void ready_from_outside(struct weft__runtime *rt, weft_task *task)
     }
 }
 
-void weft__sched_ready(weft_task *task)
+void weft__sched_ready(weft__task *task)
 {
     struct weft__worker *w = weft__worker_self();
     struct weft__runtime *rt = task->rt;
@@ -237,7 +237,7 @@ void weft__sched_ready(weft_task *task)
     /* A wake on a worker goes to its LIFO slot: the woken task runs next,
      * while what it needs is still in this core's cache. The task it
      * displaces goes to the back of the queue. */
-    weft_task *displaced = w->lifo;
+    weft__task *displaced = w->lifo;
     w->lifo = task;
     if (displaced != NULL)
         enqueue(w, displaced);
@@ -248,7 +248,7 @@ void weft__sched_ready(weft_task *task)
 /* Finishes the business of the context that just switched away. */
 static void after_switch(struct weft__worker *w)
 {
-    weft_task *prev = w->prev;
+    weft__task *prev = w->prev;
     enum weft__switch_action action = w->prev_action;
 
     w->prev = NULL;
@@ -279,7 +279,7 @@ static void after_switch(struct weft__worker *w)
 
 /* Switches from `from` (NULL: the scheduler) to `to` (NULL: the
  * scheduler), telling the sanitizers which stack is about to run. */
-static void switch_to(struct weft__worker *w, weft_task *from, weft_task *to)
+static void switch_to(struct weft__worker *w, weft__task *from, weft__task *to)
 {
     struct weft__ctx *from_ctx = from != NULL ? &from->ctx : &w->sched_ctx;
     struct weft__ctx *to_ctx = to != NULL ? &to->ctx : &w->sched_ctx;
@@ -315,7 +315,7 @@ static void switch_to(struct weft__worker *w, weft_task *from, weft_task *to)
 }
 
 /* Called by a context right after it is switched back in. */
-static void switched_in(struct weft__worker *w, weft_task *self)
+static void switched_in(struct weft__worker *w, weft__task *self)
 {
 #ifdef WEFT__ASAN
     __sanitizer_finish_switch_fiber(self != NULL ? self->asan_fake_stack
@@ -329,7 +329,7 @@ static void switched_in(struct weft__worker *w, weft_task *self)
 
 static void task_entry(void *arg)
 {
-    weft_task *t = arg;
+    weft__task *t = arg;
     struct weft__worker *w = weft__worker_self();
 
 #ifdef WEFT__ASAN
@@ -343,7 +343,7 @@ static void task_entry(void *arg)
 /* Gives t a stack and a first frame if it has never run. A task whose
  * stack cannot be had fails with -ENOMEM without running, and one
  * cancelled before it started ends with -ECANCELED without running. */
-static bool prepare(struct weft__worker *w, weft_task *t)
+static bool prepare(struct weft__worker *w, weft__task *t)
 {
     struct weft__stack *st;
 
@@ -384,22 +384,22 @@ static void poll_reactor(struct weft__worker *w)
 
 /* The next task a task handing over may switch to directly, or NULL to go
  * to the scheduler (nothing local, or libevent is due a poll). */
-static weft_task *next_from_task(struct weft__worker *w)
+static weft__task *next_from_task(struct weft__worker *w)
 {
     for (;;) {
         /* Callbacks run on the worker's own stack: go there first. */
         if (poll_due(w) || w->soon != NULL)
             return NULL;
-        weft_task *t = next_local(w);
+        weft__task *t = next_local(w);
         if (t == NULL || prepare(w, t))
             return t;
     }
 }
 
-static void switch_away(weft_task *self, enum weft__switch_action action)
+static void switch_away(weft__task *self, enum weft__switch_action action)
 {
     struct weft__worker *w = weft__worker_self();
-    weft_task *next = next_from_task(w);
+    weft__task *next = next_from_task(w);
 
     w->prev = self;
     w->prev_action = action;
@@ -418,12 +418,12 @@ static bool has_local_work(struct weft__worker *w)
            weft__globalq_len(&w->rt->globalq) > 0;
 }
 
-void weft__sched_suspend(weft_task *self)
+void weft__sched_suspend(weft__task *self)
 {
     switch_away(self, WEFT__SWITCH_SUSPEND);
 }
 
-void weft__sched_yield(weft_task *self)
+void weft__sched_yield(weft__task *self)
 {
     struct weft__worker *w = weft__worker_self();
 
@@ -438,7 +438,7 @@ void weft__sched_yield(weft_task *self)
     switch_away(self, WEFT__SWITCH_YIELD);
 }
 
-void weft__sched_exit(weft_task *self)
+void weft__sched_exit(weft__task *self)
 {
     switch_away(self, WEFT__SWITCH_EXIT);
     WEFT__ASSERT(!"a finished task was resumed");
@@ -459,7 +459,7 @@ static uint32_t next_random(struct weft__worker *w)
 
 /* Looks for work elsewhere: half the queue of another worker, or the
  * global queue. Only while fewer than half of the workers search. */
-static weft_task *search(struct weft__worker *w)
+static weft__task *search(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
     unsigned n = rt->nworkers;
@@ -484,7 +484,7 @@ static weft_task *search(struct weft__worker *w)
                 return weft__runq_pop(&w->runq);
             }
         }
-        weft_task *t = global_pop(w);
+        weft__task *t = global_pop(w);
         if (t != NULL)
             return t;
         /* Back off before the next round: a thief spinning on a victim's
@@ -565,7 +565,7 @@ static void park(struct weft__worker *w)
         WEFT__STAT_ADD(w, unparks, 1);
 }
 
-static void run(struct weft__worker *w, weft_task *t)
+static void run(struct weft__worker *w, weft__task *t)
 {
     switch_to(w, NULL, t);
     switched_in(w, NULL);
@@ -579,7 +579,7 @@ void weft__sched_loop(struct weft__worker *w)
             weft__callbacks_run_soon(w);
         if (w->ticks >= POLL_INTERVAL)
             poll_reactor(w);
-        weft_task *t = next_local(w);
+        weft__task *t = next_local(w);
         if (t == NULL)
             t = search(w);
         if (w->searching && t != NULL) {

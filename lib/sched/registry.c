@@ -5,7 +5,7 @@
 #include "sched/task.h"
 #include "sched/worker.h"
 
-void weft__registry_add(struct weft__worker *w, weft_task *t)
+void weft__registry_add(struct weft__worker *w, weft__task *t)
 {
     struct weft__registry *reg = &w->registry;
 
@@ -16,7 +16,7 @@ void weft__registry_add(struct weft__worker *w, weft_task *t)
     weft__spin_unlock(&reg->lock);
 }
 
-void weft__registry_remove(weft_task *t)
+void weft__registry_remove(weft__task *t)
 {
     struct weft__registry *reg = t->registry;
 

@@ -27,6 +27,8 @@
 #include "core/atomic.h"
 #include "core/internal.h"
 
+typedef struct weft__task weft__task; /* sched/task.h */
+
 #define WEFT__RUNQ_CAP 256u
 #define WEFT__RUNQ_MASK (WEFT__RUNQ_CAP - 1)
 #define WEFT__CACHELINE 64
@@ -38,7 +40,7 @@ struct weft__runq {
     uint32_t tail __attribute__((aligned(WEFT__CACHELINE)));
     /* Read and written with relaxed atomics: a thief may read a slot the
      * owner is refilling, then drop what it read when its CAS fails. */
-    weft_task *slot[WEFT__RUNQ_CAP] __attribute__((aligned(WEFT__CACHELINE)));
+    weft__task *slot[WEFT__RUNQ_CAP] __attribute__((aligned(WEFT__CACHELINE)));
 };
 
 static inline void weft__runq_init(struct weft__runq *q)
@@ -57,7 +59,7 @@ static inline unsigned weft__runq_len(const struct weft__runq *q)
 }
 
 /* Owner only. Adds t at the back; false if the queue is full. */
-static inline bool weft__runq_push(struct weft__runq *q, weft_task *t)
+static inline bool weft__runq_push(struct weft__runq *q, weft__task *t)
 {
     uint32_t tail = weft__load_relaxed_u32(&q->tail);
     uint32_t head = weft__load_acquire_u32(&q->head);
@@ -71,7 +73,7 @@ static inline bool weft__runq_push(struct weft__runq *q, weft_task *t)
 }
 
 /* Owner only. Takes the task at the front, or NULL. */
-static inline weft_task *weft__runq_pop(struct weft__runq *q)
+static inline weft__task *weft__runq_pop(struct weft__runq *q)
 {
     uint32_t head = weft__load_acquire_u32(&q->head);
 
@@ -79,7 +81,7 @@ static inline weft_task *weft__runq_pop(struct weft__runq *q)
         uint32_t tail = weft__load_relaxed_u32(&q->tail);
         if (head == tail)
             return NULL;
-        weft_task *t =
+        weft__task *t =
             weft__load_relaxed_ptr((void *const *)&q->slot[head & WEFT__RUNQ_MASK]);
         if (weft__cas_u32(&q->head, head, head + 1))
             return t;
@@ -91,7 +93,7 @@ static inline weft_task *weft__runq_pop(struct weft__runq *q)
  * oldest tasks) into out[] for the global queue. Returns the count, or 0
  * if thieves made room meanwhile (then push again). */
 static inline unsigned weft__runq_claim_half(struct weft__runq *q,
-                                             weft_task **out)
+                                             weft__task **out)
 {
     const unsigned n = WEFT__RUNQ_CAP / 2;
     uint32_t head = weft__load_acquire_u32(&q->head);
@@ -125,7 +127,7 @@ static inline unsigned weft__runq_steal_half(struct weft__runq *src,
         if (n > room)
             n = room;
         for (uint32_t i = 0; i < n; i++) {
-            weft_task *t = weft__load_relaxed_ptr(
+            weft__task *t = weft__load_relaxed_ptr(
                 (void *const *)&src->slot[(head + i) & WEFT__RUNQ_MASK]);
             weft__store_relaxed_ptr(
                 (void **)&dst->slot[(dtail + i) & WEFT__RUNQ_MASK], t);

@@ -83,9 +83,9 @@ void weft__runtime_main_ended(struct weft__runtime *rt)
         weft__spin_lock(&reg->lock);
         struct weft__list *it;
         weft__list_foreach(it, &reg->tasks) {
-            weft_task *t = weft__list_entry(it, weft_task, reg_link);
+            weft__task *t = weft__list_entry(it, weft__task, reg_link);
             /* Lock order: registry, then task (in weft_cancel). */
-            if (t != rt->main && weft_cancel(t) == 0)
+            if (t != rt->main && weft__task_cancel(t) == 0)
                 cancelled++;
         }
         weft__spin_unlock(&reg->lock);

@@ -11,6 +11,8 @@
 #include "sched/idle.h"
 #include "sched/globalq.h"
 #include "core/internal.h"
+
+typedef struct weft__task weft__task; /* sched/task.h */
 #include "core/list.h"
 #include "sched/stack.h"
 #include "core/thread.h"
@@ -26,7 +28,7 @@ struct weft__runtime {
     struct weft__stack_pool stacks;
     uint64_t live;        /* atomic: tasks created and not yet retired */
     uint32_t stopping;    /* atomic: set once live fell to 0 */
-    weft_task *main;      /* the task weft_run started */
+    weft__task *main;      /* the task weft_run started */
     bool debug;           /* debug mode */
     int64_t slow_task_ns; /* debug mode reports tasks running this long */
     struct weft__thread dump_thread; /* debug mode: dumps on SIGUSR1 */
@@ -37,7 +39,7 @@ struct weft__runtime {
     /* Task structs the worker caches overflowed into; kept until the
      * runtime ends, so that a burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;
-    struct weft__slink *task_pool; /* a stack, through weft_task.qlink */
+    struct weft__slink *task_pool; /* a stack, through weft__task.qlink */
     struct weft__procpool *procs;  /* the process pool, or NULL */
     unsigned blocking_threads;     /* the default pool's maximum */
     struct weft_executor *blocking; /* atomic: the default pool, made on

@@ -13,7 +13,7 @@ _Static_assert(sizeof(struct weft__scope) <= sizeof(weft_scope),
 _Static_assert(_Alignof(struct weft__scope) <= _Alignof(weft_scope),
                "weft_scope is not aligned enough for a scope record");
 
-struct weft__scope *weft__scope_deadline(weft_task *t)
+struct weft__scope *weft__scope_deadline(weft__task *t)
 {
     struct weft__scope *best = NULL;
 
@@ -37,7 +37,7 @@ static void deadline_fired(struct weft__watch *watch)
 void weft__scope_arm(struct weft__scope *scope, uint32_t seq)
 {
     struct weft__worker *w = weft__worker_self();
-    weft_task *t = scope->task;
+    weft__task *t = scope->task;
     int64_t left = scope->deadline - weft__now_ms();
 
     scope->seq = seq;
@@ -50,7 +50,7 @@ void weft__scope_arm(struct weft__scope *scope, uint32_t seq)
     t->armed_on = w;
 }
 
-void weft__scope_disarm(weft_task *t)
+void weft__scope_disarm(weft__task *t)
 {
     struct weft__scope *scope = t->armed_scope;
 
@@ -67,7 +67,7 @@ void weft__scope_disarm(weft_task *t)
 /* Validates and links a new scope of the calling task. */
 static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__scope *scope = (struct weft__scope *)(void *)storage;
 
     if (storage == NULL)
@@ -119,7 +119,7 @@ int weft_shield_enter(weft_scope *scope)
 /* The open scope behind storage, owned by the calling task, or an error. */
 static int scope_of_caller(weft_scope *storage, struct weft__scope **out)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct weft__scope *scope = (struct weft__scope *)(void *)storage;
 
     if (storage == NULL || scope->magic != WEFT__SCOPE_MAGIC)

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "core/internal.h"
+
+typedef struct weft__task weft__task; /* sched/task.h */
 #include "reactor/reactor.h"
 
 #define WEFT__SCOPE_MAGIC 0x73636f70u /* "scop": the record is open */
@@ -24,7 +26,7 @@ struct weft__scope {
     bool shield;                /* a shield, not a timeout */
     bool expired;               /* its deadline passed while it was open */
     struct weft__scope *outer;  /* the enclosing scope of the same task */
-    weft_task *task;            /* the task that opened it */
+    weft__task *task;            /* the task that opened it */
     int64_t deadline;           /* weft_now() milliseconds */
     uint32_t seq;               /* the suspension its timer wakes */
     struct weft__watch timer;   /* the deadline, while a suspension waits */
@@ -32,7 +34,7 @@ struct weft__scope {
 
 /* The timeout scope whose deadline applies to a suspension of t now: the
  * earliest among those above the innermost shield, or NULL. */
-struct weft__scope *weft__scope_deadline(weft_task *t);
+struct weft__scope *weft__scope_deadline(weft__task *t);
 
 /* Arms scope's deadline for suspension seq of its task, on the calling
  * worker. */
@@ -40,6 +42,6 @@ void weft__scope_arm(struct weft__scope *scope, uint32_t seq);
 
 /* Disarms the timer of t's current suspension, if one was armed. On the
  * worker that armed it. */
-void weft__scope_disarm(weft_task *t);
+void weft__scope_disarm(weft__task *t);
 
 #endif /* WEFT_SCHED_SCOPE_H */

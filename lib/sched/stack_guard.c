@@ -34,7 +34,7 @@ static void append_u64(char *buf, size_t *len, size_t cap, uint64_t v)
         buf[(*len)++] = digits[--n];
 }
 
-static void report_overflow(const weft_task *t)
+static void report_overflow(const weft__task *t)
 {
     char line[128];
     size_t len = 0;
@@ -54,7 +54,7 @@ static void report_overflow(const weft_task *t)
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
     struct weft__worker *w = weft__worker_self();
-    const weft_task *t = w != NULL ? w->current : NULL;
+    const weft__task *t = w != NULL ? w->current : NULL;
 
     if (t != NULL && t->stack != NULL) {
         uintptr_t addr = (uintptr_t)info->si_addr;

@@ -35,13 +35,13 @@ static char *copy_name(const char *name)
 
 /* The task structs cached by a worker, and the runtime's pool behind
  * them, are stacks linked through qlink. */
-static void stack_push(struct weft__slink **top, weft_task *t)
+static void stack_push(struct weft__slink **top, weft__task *t)
 {
     t->qlink.next = *top;
     *top = &t->qlink;
 }
 
-static weft_task *stack_pop(struct weft__slink **top)
+static weft__task *stack_pop(struct weft__slink **top)
 {
     struct weft__slink *link = *top;
     if (link == NULL)
@@ -50,7 +50,23 @@ static weft_task *stack_pop(struct weft__slink **top)
     return weft__task_of_qlink(link);
 }
 
-static weft_task *task_alloc(struct weft__worker *w)
+/* Generations for fresh records, so that a record the allocator gives
+ * back at a freed one's address does not start where that one ended. */
+static uint32_t gen_seed; /* atomic */
+
+static weft__task *record_new(void)
+{
+    weft__task *t = weft__malloc(sizeof *t);
+    if (t != NULL) {
+        t->wait = 0;
+        t->name = NULL;
+        t->errmsg = NULL;
+        t->gen = weft__faa_u32(&gen_seed, 0x9e37u);
+    }
+    return t;
+}
+
+static weft__task *task_alloc(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
 
@@ -61,36 +77,41 @@ static weft_task *task_alloc(struct weft__worker *w)
         weft__mutex_lock(&rt->task_pool_lock);
         for (unsigned i = 0; i < TASK_REFILL_BATCH && rt->task_pool; i++) {
             struct weft__slink *top = rt->task_pool;
-            weft_task *p = stack_pop(&top);
+            weft__task *p = stack_pop(&top);
             weft__store_relaxed_ptr((void **)&rt->task_pool, top);
             stack_push(&w->task_cache, p);
             w->task_cache_n++;
         }
         weft__mutex_unlock(&rt->task_pool_lock);
     }
-    weft_task *t = stack_pop(&w->task_cache);
+    weft__task *t = stack_pop(&w->task_cache);
     if (t != NULL) {
         w->task_cache_n--;
         return t;
     }
-    t = weft__malloc(sizeof *t);
-    if (t != NULL)
-        t->wait = 0;
-    return t;
+    return record_new();
 }
 
-void weft__task_free(weft_task *t)
+/* A record just freed keeps its name and message until it is reused, so
+ * that a stale handle to it can still be reported with the task's name. */
+static void record_clear(weft__task *t)
+{
+    weft__free(t->errmsg);
+    weft__free(t->name);
+    t->errmsg = NULL;
+    t->name = NULL;
+}
+
+void weft__task_free(weft__task *t)
 {
     struct weft__worker *w = weft__worker_self();
 
-    weft__free(t->errmsg);
-    weft__free(t->name);
-    t->magic = 0; /* a released handle is told apart, while not reused */
-#ifdef WEFT__ASAN
-    /* Reuse would hide a use after free from ASan. */
-    w = NULL;
-#endif
+    /* From now on every handle to the task is stale. */
+    weft__store_relaxed_u32(&t->magic, 0);
+    weft__store_relaxed_u32(&t->gen, t->gen + 1);
     if (w == NULL) {
+        /* Off the workers there is no cache to keep it in. */
+        record_clear(t);
         weft__free(t);
         return;
     }
@@ -110,19 +131,23 @@ void weft__task_free(weft_task *t)
 
 void weft__task_cache_flush(struct weft__worker *w)
 {
-    weft_task *t;
+    weft__task *t;
 
-    while ((t = stack_pop(&w->task_cache)) != NULL)
+    while ((t = stack_pop(&w->task_cache)) != NULL) {
+        record_clear(t);
         weft__free(t);
+    }
     w->task_cache_n = 0;
 }
 
 void weft__task_pool_drain(struct weft__runtime *rt)
 {
-    weft_task *t;
+    weft__task *t;
 
-    while ((t = stack_pop(&rt->task_pool)) != NULL)
+    while ((t = stack_pop(&rt->task_pool)) != NULL) {
+        record_clear(t);
         weft__free(t);
+    }
 }
 
 static int check_spawn_opts(const struct weft__runtime *rt,
@@ -147,17 +172,17 @@ static int check_spawn_opts(const struct weft__runtime *rt,
 }
 
 /* Undoes weft__task_init for a task that never went live. */
-static void task_discard(weft_task *t)
+static void task_discard(weft__task *t)
 {
-    weft__free(t->name);
     weft__stack_unreserve(&t->rt->stacks);
-    t->magic = 0;
+    weft__store_relaxed_u32(&t->magic, 0);
+    record_clear(t);
     weft__free(t);
 }
 
 int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
                     weft_fn fn, void *arg, const weft_spawn_opts *opts,
-                    bool handle, weft_task **out)
+                    bool handle, weft__task **out)
 {
     unsigned cls;
     int rc;
@@ -180,19 +205,17 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
         weft__stack_unreserve(&rt->stacks);
         return -ENOMEM;
     }
-    /* Off the workers there is no cache: a fresh record, whose suspension
-     * numbers start at 0. */
-    weft_task *t = w != NULL ? task_alloc(w) : weft__malloc(sizeof *t);
+    /* Off the workers there is no cache: a fresh record. */
+    weft__task *t = w != NULL ? task_alloc(w) : record_new();
     if (t == NULL) {
         weft__free(name);
         weft__stack_unreserve(&rt->stacks);
         return -ENOMEM;
     }
-    if (w == NULL)
-        t->wait = 0;
+    record_clear(t); /* what its previous task left for reports */
     /* Field by field: a ucontext backend's context is a kilobyte that the
      * first switch overwrites anyway. */
-    t->magic = WEFT__TASK_MAGIC;
+    weft__store_relaxed_u32(&t->magic, WEFT__TASK_MAGIC);
     t->qlink.next = NULL;
     t->stack = NULL;
     /* Suspension numbers go on from the struct's previous task, so that a
@@ -246,7 +269,7 @@ static bool live_enter_foreign(struct weft__runtime *rt)
     return true;
 }
 
-int weft__task_publish(weft_task *t, struct weft__worker *w)
+int weft__task_publish(weft__task *t, struct weft__worker *w)
 {
     struct weft__runtime *rt = t->rt;
 
@@ -272,7 +295,7 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
                   weft_fn fn, void *arg, const weft_spawn_opts *opts,
                   weft_task **out)
 {
-    weft_task *t;
+    weft__task *t;
     int rc = weft__task_init(rt, w, fn, arg, opts, out != NULL, &t);
 
     if (out != NULL)
@@ -280,7 +303,7 @@ static int create(struct weft__runtime *rt, struct weft__worker *w,
     if (rc < 0)
         return rc;
     if (out != NULL)
-        *out = t;
+        *out = weft__task_handle(t);
     rc = weft__task_publish(t, w);
     if (rc < 0 && out != NULL)
         *out = NULL;
@@ -318,7 +341,7 @@ int weft_spawn(weft_task **task, weft_fn fn, void *arg)
     return weft_spawn_ex(task, fn, arg, NULL);
 }
 
-void weft__task_body(weft_task *t)
+void weft__task_body(weft__task *t)
 {
     void *result = t->fn(t->arg);
     /* A failed task's result is not kept: awaiters get NULL. */
@@ -336,7 +359,7 @@ static void wait_released(struct weft__waiter *node)
     weft__spin_until_u32(&node->released, 1);
 }
 
-bool weft__waiter_add(weft_task *target, struct weft__waiter *node)
+bool weft__waiter_add(weft__task *target, struct weft__waiter *node)
 {
     weft__spin_lock(&target->lock);
     if (target->done) {
@@ -350,7 +373,7 @@ bool weft__waiter_add(weft_task *target, struct weft__waiter *node)
     return true;
 }
 
-bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
+bool weft__waiter_remove(weft__task *target, struct weft__waiter *node)
 {
     weft__spin_lock(&target->lock);
     if (!target->done) {
@@ -367,7 +390,7 @@ bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
     return false;
 }
 
-void weft__task_complete(weft_task *t, int err, const char *msg)
+void weft__task_complete(weft__task *t, int err, const char *msg)
 {
     struct weft__list waiters, *it, *next;
 
@@ -404,18 +427,18 @@ void weft__task_complete(weft_task *t, int err, const char *msg)
     }
 }
 
-void weft__task_retire(weft_task *t)
+void weft__task_retire(weft__task *t)
 {
     struct weft__runtime *rt = t->rt;
 
     weft__registry_remove(t);
     weft__stack_unreserve(&rt->stacks);
-    weft_task_unref(t);
+    weft__task_unref(t);
     if (weft__faa_u64(&rt->live, (uint64_t)-1) == 1)
         weft__runtime_stop(rt);
 }
 
-int weft__task_outcome(weft_task *t, void **result)
+int weft__task_outcome(weft__task *t, void **result)
 {
     if (t->err != 0) {
         /* Whoever is given the error has seen it: not reported unretrieved. */
@@ -427,7 +450,7 @@ int weft__task_outcome(weft_task *t, void **result)
     return 0;
 }
 
-int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags)
+int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags)
 {
     struct weft__waiter node = { .target = target, .task = self };
     int rc;
@@ -454,25 +477,74 @@ int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags)
     return weft__wake_error(reason);
 }
 
+/* --- handles ------------------------------------------------------------- */
+
+weft__task *weft__task_self(void)
+{
+    struct weft__worker *w = weft__worker_self();
+    return w != NULL ? w->current : NULL;
+}
+
+weft_task *weft_current(void)
+{
+    return weft__task_handle(weft__task_self());
+}
+
+/* Says that api was given a stale handle, naming the task if its record
+ * still holds the name (it was released, and not reused since). */
+__attribute__((cold, noinline)) static void report_stale(weft_task *h,
+                                                         const char *api)
+{
+    weft__task *t = weft__handle_record(h);
+    uint32_t gen = weft__load_relaxed_u32(&t->gen);
+    char what[WEFT_TASK_NAME_MAX + 32];
+
+    if (weft__load_relaxed_u32(&t->magic) == 0 &&
+        gen == weft__handle_gen(h) + 1 && t->name != NULL)
+        snprintf(what, sizeof what, "task '%s'", t->name);
+    else
+        snprintf(what, sizeof what, "a task");
+    weft__log("%s: the handle of %s whose last reference was dropped "
+              "(weft_task_unref) was used: a double release, or a use "
+              "after release", api, what);
+}
+
+weft__task *weft__task_check(weft_task *h, const char *api)
+{
+    if (h == NULL)
+        return NULL;
+    weft__task *t = weft__handle_record(h);
+    uint32_t want = weft__handle_gen(h);
+    /* Relaxed: a live handle's record is stable while its holder has a
+     * reference; for a stale one these are the facts the report needs. */
+    if (WEFT__LIKELY(weft__load_relaxed_u32(&t->magic) == WEFT__TASK_MAGIC &&
+                     (want == UINT32_MAX ||
+                      (weft__load_relaxed_u32(&t->gen) & 0xffffu) == want)))
+        return t;
+    report_stale(h, api);
+    return NULL;
+}
+
+/* --- awaiting -------------------------------------------------------------- */
+
 /* weft_await and weft_await_shielded; propagate: pass the caller's
  * cancellation or timeout on to task. */
-static int await_task(weft_task *task, void **result, bool propagate)
+static int await_task(weft_task *handle, void **result, bool propagate,
+                      const char *api)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     if (result != NULL)
         *result = NULL;
-    if (task == NULL)
-        return -EINVAL;
     if (self == NULL)
-        return -EPERM;
-    /* A released handle is caught while its memory is not reused. */
-    if (task->magic != WEFT__TASK_MAGIC)
+        return handle == NULL ? -EINVAL : -EPERM;
+    weft__task *task = weft__task_check(handle, api);
+    if (task == NULL)
         return -EINVAL;
     if (task == self)
         return -EDEADLK;
     /* Every await delivers a pending cancellation or deadline, even of a
-     * finished task: cancellation cannot be swallowed by accident. */
+     * finished task: it is a checkpoint (weft(7), "API conventions"). */
     int rc = weft__check_interrupt(self);
     if (rc == 0)
         rc = weft__task_wait_done(self, task, 0);
@@ -482,7 +554,7 @@ static int await_task(weft_task *task, void **result, bool propagate)
         /* As asyncio's await does: the awaited task is cancelled too, and
          * awaited to its end, so nothing it does outlives the caller's
          * wait unnoticed. */
-        (void)weft_cancel(task);
+        (void)weft__task_cancel(task);
         (void)weft__task_wait_done(self, task, WEFT__WAIT_SHIELDED);
         return rc;
     }
@@ -491,16 +563,29 @@ static int await_task(weft_task *task, void **result, bool propagate)
 
 int weft_await(weft_task *task, void **result)
 {
-    return await_task(task, result, true);
+    return await_task(task, result, true, "weft_await");
 }
 
 int weft_await_shielded(weft_task *task, void **result)
 {
-    return await_task(task, result, false);
+    return await_task(task, result, false, "weft_await_shielded");
 }
 
-void weft__task_waiting(weft_task *self, enum weft__waiting what,
-                        const weft_task *on)
+int weft_task_result(weft_task *handle, void **result)
+{
+    if (result != NULL)
+        *result = NULL;
+    weft__task *task = weft__task_check(handle, "weft_task_result");
+    if (task == NULL)
+        return -EINVAL;
+    /* Acquire: pairs with the release of done in weft__task_complete. */
+    if (!weft__load_acquire_u32(&task->done))
+        return -EINPROGRESS;
+    return weft__task_outcome(task, result);
+}
+
+void weft__task_waiting(weft__task *self, enum weft__waiting what,
+                        const weft__task *on)
 {
     weft__store_relaxed_u64(&self->waiting_on, on != NULL ? on->id : 0);
     weft__store_relaxed_u64((uint64_t *)&self->waiting_since,
@@ -511,10 +596,8 @@ void weft__task_waiting(weft_task *self, enum weft__waiting what,
 
 /* --- cancellation ------------------------------------------------------- */
 
-int weft_cancel(weft_task *task)
+int weft__task_cancel(weft__task *task)
 {
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
-        return -EINVAL;
     /* Under the lock, against completion: a request made here is seen by
      * the task's completion, which then ends it cancelled. */
     weft__spin_lock(&task->lock);
@@ -531,26 +614,44 @@ int weft_cancel(weft_task *task)
     return 0;
 }
 
-int weft_task_cancelling(weft_task *task)
+int weft_cancel(weft_task *handle)
 {
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+    weft__task *task = weft__task_check(handle, "weft_cancel");
+
+    if (task == NULL)
+        return -EINVAL;
+    return weft__task_cancel(task);
+}
+
+int weft_task_cancelling(weft_task *handle)
+{
+    weft__task *task = weft__task_check(handle, "weft_task_cancelling");
+
+    if (task == NULL)
         return -EINVAL;
     return (int)weft__load_acquire_u32(&task->cancel_requested);
 }
 
-int weft_task_uncancel(weft_task *task)
+int weft__task_uncancel(weft__task *task)
 {
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
-        return -EINVAL;
     uint32_t n = weft__load_acquire_u32(&task->cancel_requested);
     while (n > 0 && !weft__cas_u32(&task->cancel_requested, n, n - 1))
         n = weft__load_acquire_u32(&task->cancel_requested);
     return n > 0 ? (int)n - 1 : 0;
 }
 
+int weft_task_uncancel(weft_task *handle)
+{
+    weft__task *task = weft__task_check(handle, "weft_task_uncancel");
+
+    if (task == NULL)
+        return -EINVAL;
+    return weft__task_uncancel(task);
+}
+
 int weft_yield(void)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     if (self == NULL)
         return -EPERM;
     /* A suspension point like any other: cancellation and deadlines. */
@@ -563,7 +664,7 @@ int weft_yield(void)
 
 void *weft_fail(int err, const char *fmt, ...)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     char *msg = NULL;
 
     /* A blocking function on a pool thread fails its job; its message is
@@ -598,15 +699,11 @@ void *weft_fail(int err, const char *fmt, ...)
     return NULL;
 }
 
-weft_task *weft_current(void)
-{
-    struct weft__worker *w = weft__worker_self();
-    return w != NULL ? w->current : NULL;
-}
+/* --- references and names ------------------------------------------------- */
 
 /* asyncio's "Task exception was never retrieved": a task that failed and
  * whose error nobody was given is reported when it is freed. */
-static void report_unretrieved(weft_task *t)
+static void report_unretrieved(weft__task *t)
 {
     if (!weft__load_acquire_u32(&t->done) || t->err == 0 ||
         t->err == -ECANCELED || weft__load_relaxed_u32(&t->retrieved))
@@ -620,47 +717,61 @@ static void report_unretrieved(weft_task *t)
               t->errmsg != NULL ? t->errmsg : "");
 }
 
-weft_task *weft_task_ref(weft_task *task)
+weft_task *weft_task_ref(weft_task *handle)
 {
-    if (task != NULL)
-        weft__faa_u32(&task->refs, 1);
-    return task;
+    weft__task *task = weft__task_check(handle, "weft_task_ref");
+
+    if (task == NULL)
+        return NULL;
+    weft__faa_u32(&task->refs, 1);
+    return handle;
 }
 
-int weft_task_unref(weft_task *task)
+void weft__task_unref(weft__task *task)
 {
-    if (task == NULL)
-        return 0;
     uint32_t before = weft__faa_u32(&task->refs, (uint32_t)-1);
     WEFT__ASSERT(before > 0);
     if (before == 1) {
         report_unretrieved(task);
         weft__task_free(task);
     }
+}
+
+int weft_task_unref(weft_task *handle)
+{
+    if (handle == NULL)
+        return 0;
+    weft__task *task = weft__task_check(handle, "weft_task_unref");
+    if (task == NULL)
+        return -EINVAL;
+    weft__task_unref(task);
     return 0;
 }
 
-const char *weft_task_name(weft_task *task)
+const char *weft_task_name(weft_task *handle)
 {
     char fallback[WEFT_TASK_NAME_MAX + 1];
     const char *name;
+    weft__task *task = weft__task_check(handle, "weft_task_name");
 
     if (task == NULL)
         return NULL;
-    /* Formatted on first request: most tasks are never asked. */
-    snprintf(fallback, sizeof fallback, "task-%" PRIu64, task->id);
     weft__spin_lock(&task->lock);
-    if (task->name == NULL)
+    if (task->name == NULL) {
+        /* Made on first request: most tasks are never asked. */
+        snprintf(fallback, sizeof fallback, "task-%" PRIu64, task->id);
         task->name = copy_name(fallback);
+    }
     name = task->name;
     weft__spin_unlock(&task->lock);
     /* Out of memory: a static string still names something. */
     return name != NULL ? name : "task";
 }
 
-int weft_task_set_name(weft_task *task, const char *name)
+int weft_task_set_name(weft_task *handle, const char *name)
 {
     char *copy, *old;
+    weft__task *task = weft__task_check(handle, "weft_task_set_name");
 
     if (task == NULL || name == NULL || name[0] == '\0')
         return -EINVAL;
@@ -675,39 +786,35 @@ int weft_task_set_name(weft_task *task, const char *name)
     return 0;
 }
 
-uint64_t weft_task_id(weft_task *task)
+uint64_t weft_task_id(weft_task *handle)
 {
+    weft__task *task = weft__task_check(handle, "weft_task_id");
     return task != NULL ? task->id : 0;
 }
 
-int weft_task_is_done(weft_task *task)
+int weft_task_is_done(weft_task *handle)
 {
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+    weft__task *task = weft__task_check(handle, "weft_task_is_done");
+
+    if (task == NULL)
         return -EINVAL;
     return (int)weft__load_acquire_u32(&task->done);
 }
 
-int weft_task_is_cancelled(weft_task *task)
+int weft_task_is_cancelled(weft_task *handle)
 {
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
+    weft__task *task = weft__task_check(handle, "weft_task_is_cancelled");
+
+    if (task == NULL)
         return -EINVAL;
     /* Acquire: pairs with the release of done in weft__task_complete. */
     return weft__load_acquire_u32(&task->done) && task->err == -ECANCELED;
 }
 
-int weft_task_result(weft_task *task, void **result)
+const char *weft_task_errmsg(weft_task *handle)
 {
-    if (result != NULL)
-        *result = NULL;
-    if (task == NULL || task->magic != WEFT__TASK_MAGIC)
-        return -EINVAL;
-    if (!weft__load_acquire_u32(&task->done))
-        return -EINPROGRESS;
-    return weft__task_outcome(task, result);
-}
+    weft__task *task = weft__task_check(handle, "weft_task_errmsg");
 
-const char *weft_task_errmsg(weft_task *task)
-{
     if (task == NULL || !weft__load_acquire_u32(&task->done))
         return NULL;
     /* Whoever reads the message has seen the error. */

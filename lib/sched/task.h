@@ -14,6 +14,10 @@
 struct weft__runtime;
 struct weft__worker;
 
+/* A task record. Users hold handles (weft_task *), which name a record
+ * and its generation; the library works on records. */
+typedef struct weft__task weft__task;
+
 struct weft__scope;
 
 /* One wait for a task to finish, linked into that task's list. It lives
@@ -24,8 +28,8 @@ struct weft__scope;
  * releases the node. */
 struct weft__waiter {
     struct weft__list link;       /* in target's list, under its lock */
-    weft_task *target;            /* the task waited for */
-    weft_task *task;              /* a single wait: the waiting task */
+    weft__task *target;            /* the task waited for */
+    weft__task *task;              /* a single wait: the waiting task */
     uint32_t seq;                 /* ... and its suspension */
     uint32_t released;            /* atomic: the finisher is done with it */
     void (*on_finish)(struct weft__waiter *node);
@@ -56,8 +60,10 @@ enum weft__waiting {
     WEFT__WAITING_FUTURE,  /* weft_future_await */
 };
 
-struct weft_task {
-    uint32_t magic;             /* WEFT__TASK_MAGIC until freed */
+struct weft__task {
+    uint32_t magic;             /* WEFT__TASK_MAGIC while live (relaxed) */
+    uint32_t gen;               /* generation, in every handle to it: one
+                                   more each time the record is freed */
     struct weft__slink qlink;   /* in a run queue, an inbox or a cache:
                                    owned by whichever holds the task */
     struct weft__ctx ctx;       /* saved registers while not running */
@@ -103,10 +109,60 @@ struct weft_task {
 #endif
 };
 
-static inline weft_task *weft__task_of_qlink(struct weft__slink *link)
+static inline weft__task *weft__task_of_qlink(struct weft__slink *link)
 {
-    return WEFT__CONTAINER_OF(link, weft_task, qlink);
+    return WEFT__CONTAINER_OF(link, weft__task, qlink);
 }
+
+/* Handles. A handle is its record's address with the record's generation
+ * in the top 16 bits, which no user-space address uses on x86_64 or
+ * aarch64 Linux (47 and 48 bits). A handle kept after the task's last
+ * reference was dropped (and its record reused, perhaps) no longer
+ * matches and is reported, never taken for another task. Where pointers
+ * have no spare bits, handles are plain addresses and only the magic
+ * number tells a released task apart. */
+#if UINTPTR_MAX > 0xffffffffu
+#define WEFT__HANDLE_GEN_SHIFT 48
+#define WEFT__HANDLE_ADDR_MASK (((uintptr_t)1 << WEFT__HANDLE_GEN_SHIFT) - 1)
+static inline weft_task *weft__task_handle(const weft__task *t)
+{
+    if (t == NULL)
+        return NULL;
+    return (weft_task *)((uintptr_t)t | ((uintptr_t)(t->gen & 0xffffu)
+                                         << WEFT__HANDLE_GEN_SHIFT));
+}
+static inline weft__task *weft__handle_record(const weft_task *h)
+{
+    return (weft__task *)((uintptr_t)h & WEFT__HANDLE_ADDR_MASK);
+}
+static inline uint32_t weft__handle_gen(const weft_task *h)
+{
+    return (uint32_t)((uintptr_t)h >> WEFT__HANDLE_GEN_SHIFT);
+}
+#else
+static inline weft_task *weft__task_handle(const weft__task *t)
+{
+    return (weft_task *)(uintptr_t)t;
+}
+static inline weft__task *weft__handle_record(const weft_task *h)
+{
+    return (weft__task *)(uintptr_t)h;
+}
+static inline uint32_t weft__handle_gen(const weft_task *h)
+{
+    (void)h;
+    return UINT32_MAX; /* "any": only the magic is checked */
+}
+#endif
+
+/* The live record behind handle h, or NULL: for NULL, and for a stale
+ * handle, which is reported on stderr as the caller's mistake, naming
+ * api (the public function it was given to) and the task when its record
+ * still holds the name. */
+weft__task *weft__task_check(weft_task *h, const char *api);
+
+/* The calling task's record, or NULL outside a task. */
+weft__task *weft__task_self(void);
 
 /* Creates a task on worker w (the caller's worker) and makes it ready.
  * refs is 2 when the caller wants a handle, else 1: the runtime's own
@@ -116,7 +172,7 @@ int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
 
 /* Frees a task struct whose last reference is gone: into the calling
  * worker's cache, or to the allocator off the workers. */
-void weft__task_free(weft_task *t);
+void weft__task_free(weft__task *t);
 
 /* Gives every struct cached by w, and then the runtime's pool, back to the
  * allocator. */
@@ -133,8 +189,8 @@ void weft__task_pool_drain(struct weft__runtime *rt);
  * stopping. */
 int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
                     weft_fn fn, void *arg, const weft_spawn_opts *opts,
-                    bool handle, weft_task **out);
-int weft__task_publish(weft_task *t, struct weft__worker *w);
+                    bool handle, weft__task **out);
+int weft__task_publish(weft__task *t, struct weft__worker *w);
 
 /* Like weft__task_create, from a thread that is not a worker of rt: the
  * task goes to the global queue (a pinned one to worker 0). */
@@ -143,41 +199,46 @@ int weft__task_create_foreign(struct weft__runtime *rt, weft_fn fn,
                               weft_task **out);
 
 /* Runs in a new task's context: the body, then completion. */
-void weft__task_body(weft_task *t);
+void weft__task_body(weft__task *t);
 
 /* Marks t finished and wakes its awaiters. err != 0 fails it first with
  * that error and message (for a task that could never start). */
-void weft__task_complete(weft_task *t, int err, const char *msg);
+void weft__task_complete(weft__task *t, int err, const char *msg);
 
 /* Links a wait to target, unless it has finished (then false). */
-bool weft__waiter_add(weft_task *target, struct weft__waiter *node);
+bool weft__waiter_add(weft__task *target, struct weft__waiter *node);
 
 /* Unlinks a wait that ended otherwise than by target finishing. Returns
  * true if it was unlinked; false if target finished meanwhile, in which
  * case a single wait's node is released before this returns, and a node
  * with on_finish belongs to its finisher (and so to on_finish). */
-bool weft__waiter_remove(weft_task *target, struct weft__waiter *node);
+bool weft__waiter_remove(weft__task *target, struct weft__waiter *node);
 
 /* The outcome of t, which has finished: 0 and its result in *result (if
  * not NULL), or its error, which counts as retrieved. */
-int weft__task_outcome(weft_task *t, void **result);
+int weft__task_outcome(weft__task *t, void **result);
 
 /* Waits until target has finished: 0, or the -ECANCELED or -ETIMEDOUT
  * that interrupted the wait (never with WEFT__WAIT_SHIELDED). */
-int weft__task_wait_done(weft_task *self, weft_task *target, unsigned flags);
+int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags);
 
 /* Adds t to / removes t from the registry of live tasks (registry.c). */
-void weft__registry_add(struct weft__worker *w, weft_task *t);
-void weft__registry_remove(weft_task *t);
+void weft__registry_add(struct weft__worker *w, weft__task *t);
+void weft__registry_remove(weft__task *t);
 
 /* Notes what the calling task is about to wait on (and, with
  * WEFT__WAITING_NOTHING, that it has stopped). Cheap: a coarse clock. */
-void weft__task_waiting(weft_task *self, enum weft__waiting what,
-                        const weft_task *on);
+void weft__task_waiting(weft__task *self, enum weft__waiting what,
+                        const weft__task *on);
+
+/* weft_cancel, weft_task_uncancel and weft_task_unref on a record. */
+int weft__task_cancel(weft__task *task);
+int weft__task_uncancel(weft__task *task);
+void weft__task_unref(weft__task *task);
 
 /* Releases what a finished task held for running: its stack reservation,
  * its place in the live count and the runtime's reference. Its stack has
  * already been returned by the scheduler. */
-void weft__task_retire(weft_task *t);
+void weft__task_retire(weft__task *t);
 
 #endif /* WEFT_SCHED_TASK_H */

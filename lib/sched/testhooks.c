@@ -8,7 +8,7 @@ int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
                          weft_fn fn, void *arg, const weft_spawn_opts *opts,
                          weft_task **out)
 {
-    weft_task *t;
+    weft__task *t;
     int rc = weft__task_init(w->rt, w, fn, arg, opts, out != NULL, &t);
 
     if (out != NULL)
@@ -18,6 +18,6 @@ int weft__task_create_on(struct weft__worker *w, struct weft__worker *home,
     t->home = home;
     t->pinned = true;
     if (out != NULL)
-        *out = t;
+        *out = weft__task_handle(t);
     return weft__task_publish(t, w);
 }

@@ -13,7 +13,7 @@
  * is not sleeping. */
 struct sleep_timer {
     struct weft__watch watch;
-    weft_task *task;
+    weft__task *task;
     uint32_t seq;
 };
 
@@ -27,7 +27,7 @@ static void timer_fired(struct weft__watch *watch)
 
 int weft_sleep(int64_t ms)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     struct sleep_timer timer;
     int rc;
 

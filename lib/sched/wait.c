@@ -23,7 +23,7 @@
 /* Wait-word flags. */
 #define WORD_SHIELDED 0x1u /* cancellation may not wake this suspension */
 
-int weft__check_interrupt(weft_task *self)
+int weft__check_interrupt(weft__task *self)
 {
     if (self->shields == 0 && weft__load_acquire_u32(&self->cancel_requested))
         return -ECANCELED;
@@ -35,7 +35,7 @@ int weft__check_interrupt(weft_task *self)
     return 0;
 }
 
-int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq_out)
+int weft__wait_begin(weft__task *self, unsigned flags, uint32_t *seq_out)
 {
     bool shielded = (flags & WEFT__WAIT_SHIELDED) || self->shields > 0;
     struct weft__scope *dl = NULL;
@@ -78,12 +78,12 @@ int weft__wake_error(int reason)
     }
 }
 
-enum weft__wait_state weft__wait_state_of(const weft_task *task)
+enum weft__wait_state weft__wait_state_of(const weft__task *task)
 {
     return (enum weft__wait_state)WAIT_STATE(weft__load_acquire_u64(&task->wait));
 }
 
-bool weft__wake(weft_task *task, uint32_t seq, int reason)
+bool weft__wake(weft__task *task, uint32_t seq, int reason)
 {
     uint64_t word = weft__load_acquire_u64(&task->wait);
 
@@ -104,7 +104,7 @@ bool weft__wake(weft_task *task, uint32_t seq, int reason)
     }
 }
 
-void weft__wake_for_cancel(weft_task *task)
+void weft__wake_for_cancel(weft__task *task)
 {
     uint64_t word = weft__load_acquire_u64(&task->wait);
     int state = WAIT_STATE(word);
@@ -116,7 +116,7 @@ void weft__wake_for_cancel(weft_task *task)
      * its next suspension; or it is shielded, and sees it after. */
 }
 
-bool weft__wait_publish(weft_task *task)
+bool weft__wait_publish(weft__task *task)
 {
     uint64_t word = weft__load_acquire_u64(&task->wait);
 
@@ -131,7 +131,7 @@ bool weft__wait_publish(weft_task *task)
 
 /* The suspension is over: disarm its deadline, and note in the scope
  * that it expired if that is what ended it. */
-static int end_wait(weft_task *self, uint64_t word)
+static int end_wait(weft__task *self, uint64_t word)
 {
     int reason = WAIT_REASON(word);
 
@@ -143,7 +143,7 @@ static int end_wait(weft_task *self, uint64_t word)
     return reason;
 }
 
-int weft__wait_commit(weft_task *self)
+int weft__wait_commit(weft__task *self)
 {
     uint64_t word = weft__load_acquire_u64(&self->wait);
 
@@ -155,7 +155,7 @@ int weft__wait_commit(weft_task *self)
     return end_wait(self, word);
 }
 
-int weft__wait_abort(weft_task *self)
+int weft__wait_abort(weft__task *self)
 {
     uint64_t word = weft__load_acquire_u64(&self->wait);
 

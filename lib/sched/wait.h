@@ -27,6 +27,8 @@
 
 #include "core/internal.h"
 
+typedef struct weft__task weft__task; /* sched/task.h */
+
 struct weft__worker;
 
 enum weft__wait_state {
@@ -55,10 +57,10 @@ enum weft__wake_reason {
  * passed; in both cases nothing was begun. If a timeout scope is open,
  * begin arms its deadline on the current worker, and the task will resume
  * on that worker to disarm it. */
-int weft__wait_begin(weft_task *self, unsigned flags, uint32_t *seq);
+int weft__wait_begin(weft__task *self, unsigned flags, uint32_t *seq);
 
 /* Suspends until woken; returns the reason. */
-int weft__wait_commit(weft_task *self);
+int weft__wait_commit(weft__task *self);
 
 /* The error a suspension that ended for `reason` reports: 0 for the
  * event it waited for, -ECANCELED, or -ETIMEDOUT. */
@@ -67,29 +69,29 @@ int weft__wake_error(int reason);
 /* Ends a suspension that was begun but is no longer needed. Returns the
  * reason of a wake that arrived meanwhile (the waker believes it woke the
  * task, so the caller must honour it), or WEFT__WAKE_NONE. */
-int weft__wait_abort(weft_task *self);
+int weft__wait_abort(weft__task *self);
 
 /* Where task is in the protocol (SUSPENDED: off its stack, not merely
  * about to suspend). For task dumps and tests: it may be stale at once. */
-enum weft__wait_state weft__wait_state_of(const weft_task *task);
+enum weft__wait_state weft__wait_state_of(const weft__task *task);
 
 /* Wakes task if it is still in suspension seq. Returns true if this call
  * woke it, false if it was woken already or has moved on. */
-bool weft__wake(weft_task *task, uint32_t seq, int reason);
+bool weft__wake(weft__task *task, uint32_t seq, int reason);
 
 /* Called by the context that took over from a task that suspended, once
  * the task is off its stack: marks the suspension SUSPENDED. Returns false
  * if the task was woken meanwhile, which leaves queueing it to the
  * caller. */
-bool weft__wait_publish(weft_task *task);
+bool weft__wait_publish(weft__task *task);
 
 /* Wakes task with WEFT__WAKE_CANCEL from whatever suspension it is in,
  * unless that suspension is shielded. */
-void weft__wake_for_cancel(weft_task *task);
+void weft__wake_for_cancel(weft__task *task);
 
 /* The cancellation or deadline that would refuse a suspension of self
  * now, as weft__wait_begin does, without suspending: 0, -ECANCELED or
  * -ETIMEDOUT. For suspension points that do not wait (weft_yield). */
-int weft__check_interrupt(weft_task *self);
+int weft__check_interrupt(weft__task *self);
 
 #endif /* WEFT_SCHED_WAIT_H */

@@ -133,7 +133,7 @@ void weft__worker_wake(struct weft__worker *w)
     weft__reactor_wake(&w->reactor);
 }
 
-void weft__worker_inbox_push(struct weft__worker *w, weft_task *t)
+void weft__worker_inbox_push(struct weft__worker *w, weft__task *t)
 {
     struct weft__slink *head;
 

@@ -15,6 +15,8 @@
 #include "arch/context.h"
 #include "reactor/reactor.h"
 #include "core/internal.h"
+
+typedef struct weft__task weft__task; /* sched/task.h */
 #include "core/list.h"
 #include "sched/runq.h"
 #include "sched/stack.h"
@@ -27,7 +29,7 @@ struct weft__runtime;
  * them and removed by whichever worker retires them, hence the lock. */
 struct weft__registry {
     weft__spinlock lock;
-    struct weft__list tasks;        /* weft_task.reg_link */
+    struct weft__list tasks;        /* weft__task.reg_link */
     uint64_t count;
 };
 
@@ -44,15 +46,15 @@ struct weft__worker {
     /* --- owned by the worker's thread --------------------------------- */
     struct weft__runtime *rt;
     unsigned index;
-    weft_task *current;             /* running task, or NULL; stored
+    weft__task *current;             /* running task, or NULL; stored
                                        relaxed, as task dumps read it */
     int64_t slice_start;            /* debug mode: when current started
                                        running, in ns (relaxed) */
-    weft_task *lifo;                /* LIFO slot: the task woken last */
+    weft__task *lifo;                /* LIFO slot: the task woken last */
     unsigned lifo_polls;            /* LIFO tasks run in a row */
     struct weft__fifo own;          /* ready tasks that must run here (pinned,
                                        or holding a timer here) */
-    weft_task *prev;                /* context left by the last switch */
+    weft__task *prev;                /* context left by the last switch */
     enum weft__switch_action prev_action;
     unsigned ticks;                 /* task switches since the last poll */
     uint64_t tick;                  /* task picks, for the 61st-tick rule */
@@ -120,7 +122,7 @@ void weft__worker_join(struct weft__worker *w);
 void weft__worker_wake(struct weft__worker *w);
 
 /* Hands over a ready task that must run on w. Any thread. */
-void weft__worker_inbox_push(struct weft__worker *w, weft_task *t);
+void weft__worker_inbox_push(struct weft__worker *w, weft__task *t);
 
 /* The calling thread's worker, or NULL. Never inlined, so that a caller
  * that resumes on another thread after a switch reads its new worker

@@ -64,7 +64,7 @@ static void release_round(struct weft__barrier *b, bool broken)
 int weft_barrier_wait(weft_barrier *pub, int64_t timeout_ms)
 {
     struct weft__barrier *b = barrier_of(pub);
-    weft_task *self;
+    weft__task *self;
     struct weft__wqnode node;
     bool late;
     int rc;

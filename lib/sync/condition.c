@@ -49,11 +49,11 @@ int weft_condition_destroy(weft_condition *pub)
 }
 
 /* The checks every call but init and destroy shares. */
-static int begin(struct weft__condition *c, weft_task **self)
+static int begin(struct weft__condition *c, weft__task **self)
 {
     if (c == NULL)
         return -EINVAL;
-    *self = weft_current();
+    *self = weft__task_self();
     if (*self == NULL || weft__lock_owner(c->lock) != *self)
         return -EPERM;
     return 0;
@@ -63,7 +63,7 @@ static int begin(struct weft__condition *c, weft_task **self)
  * if any. The lock is released once self is queued, so no notify sent
  * after the release can miss it, and taken back (shielded: it cannot
  * fail) before returning, whatever happened. */
-static int wait_once(struct weft__condition *c, weft_task *self)
+static int wait_once(struct weft__condition *c, weft__task *self)
 {
     struct weft__wqnode node;
     bool late;
@@ -98,7 +98,7 @@ int weft_condition_wait_for(weft_condition *pub, bool (*pred)(void *),
                             void *arg, int64_t timeout_ms)
 {
     struct weft__condition *c = condition_of(pub);
-    weft_task *self;
+    weft__task *self;
     weft_scope scope;
     int rc;
 
@@ -129,7 +129,7 @@ int weft_condition_wait_for(weft_condition *pub, bool (*pred)(void *),
 int weft_condition_notify(weft_condition *pub, unsigned n)
 {
     struct weft__condition *c = condition_of(pub);
-    weft_task *self;
+    weft__task *self;
     int woken = 0;
     int rc = begin(c, &self);
 

@@ -78,7 +78,7 @@ int weft_event_is_set(weft_event *pub)
 int weft_event_wait(weft_event *pub, int64_t timeout_ms)
 {
     struct weft__event *ev = event_of(pub);
-    weft_task *self;
+    weft__task *self;
     struct weft__wqnode node;
     bool late;
     int rc;

@@ -147,7 +147,7 @@ int weft_future_await(weft_future *pub, void **value, int64_t timeout_ms)
 {
     struct weft_future *f = future_of(pub);
     struct weft__wqnode node;
-    weft_task *self;
+    weft__task *self;
     bool late;
 
     if (value != NULL)

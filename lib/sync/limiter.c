@@ -71,7 +71,7 @@ static int64_t reserve(weft_limiter *l, unsigned n, int64_t now,
 
 int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     int64_t new_tat;
 
     if (l == NULL || n == 0 || n > l->burst || weft__check_timeout(timeout_ms) < 0)

@@ -81,7 +81,7 @@ static void hand_on(struct weft__lock *lock, struct weft__grant *g)
                          (weft__waitq_empty(&lock->q) ? 0 : WEFT__LOCK_WAITERS));
 }
 
-int weft__lock_acquire(struct weft__lock *lock, weft_task *self,
+int weft__lock_acquire(struct weft__lock *lock, weft__task *self,
                        int64_t timeout_ms, unsigned flags)
 {
     struct weft__wqnode node;
@@ -102,7 +102,7 @@ int weft__lock_acquire(struct weft__lock *lock, weft_task *self,
             }
             continue;
         }
-        if ((weft_task *)(word & ~WEFT__LOCK_WAITERS) == self) {
+        if ((weft__task *)(word & ~WEFT__LOCK_WAITERS) == self) {
             weft__spin_unlock(&lock->spin);
             return -EDEADLK;
         }
@@ -124,7 +124,7 @@ int weft__lock_acquire(struct weft__lock *lock, weft_task *self,
     return rc;
 }
 
-void weft__lock_release(struct weft__lock *lock, weft_task *self)
+void weft__lock_release(struct weft__lock *lock, weft__task *self)
 {
     struct weft__grant g;
 
@@ -139,7 +139,7 @@ void weft__lock_release(struct weft__lock *lock, weft_task *self)
 int weft_lock_acquire(weft_lock *pub, int64_t timeout_ms)
 {
     struct weft__lock *lock = weft__lock_of(pub);
-    weft_task *self;
+    weft__task *self;
     int rc = weft__wait_checks(lock, timeout_ms, &self);
 
     if (rc < 0)
@@ -150,7 +150,7 @@ int weft_lock_acquire(weft_lock *pub, int64_t timeout_ms)
 int weft_lock_try_acquire(weft_lock *pub)
 {
     struct weft__lock *lock = weft__lock_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     if (lock == NULL)
         return -EINVAL;
@@ -164,7 +164,7 @@ int weft_lock_try_acquire(weft_lock *pub)
 int weft_lock_release(weft_lock *pub)
 {
     struct weft__lock *lock = weft__lock_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     if (lock == NULL)
         return -EINVAL;

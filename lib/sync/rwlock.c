@@ -101,7 +101,7 @@ static int wait_turn(struct weft__rwlock *rw, unsigned want, int64_t timeout_ms)
 /* Takes the lock for want if nobody need be waited for: 0, -EAGAIN
  * (someone must be), or -EDEADLK (self holds it for writing). Spinlock
  * held. */
-static int take_now(struct weft__rwlock *rw, weft_task *self, unsigned want)
+static int take_now(struct weft__rwlock *rw, weft__task *self, unsigned want)
 {
     if (rw->writer == self)
         return -EDEADLK;
@@ -118,7 +118,7 @@ static int take_now(struct weft__rwlock *rw, weft_task *self, unsigned want)
 static int acquire(weft_rwlock *pub, unsigned want, int64_t timeout_ms)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
-    weft_task *self;
+    weft__task *self;
     int rc = weft__wait_checks(rw, timeout_ms, &self);
 
     if (rc < 0)
@@ -135,7 +135,7 @@ static int acquire(weft_rwlock *pub, unsigned want, int64_t timeout_ms)
 static int try_acquire(weft_rwlock *pub, unsigned want)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     if (rw == NULL)
         return -EINVAL;
@@ -164,7 +164,7 @@ int weft_rwlock_release_read(weft_rwlock *pub)
 
     if (rw == NULL)
         return -EINVAL;
-    if (weft_current() == NULL)
+    if (weft__task_self() == NULL)
         return -EPERM;
     weft__spin_lock(&rw->spin);
     if (rw->readers == 0) {
@@ -190,7 +190,7 @@ int weft_rwlock_try_acquire_write(weft_rwlock *pub)
 int weft_rwlock_release_write(weft_rwlock *pub)
 {
     struct weft__rwlock *rw = rwlock_of(pub);
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     int rc = 0;
 
     if (rw == NULL)

@@ -75,7 +75,7 @@ static int put_permit(struct weft__semaphore *sem, struct weft__grant *g)
 int weft_semaphore_acquire(weft_semaphore *pub, int64_t timeout_ms)
 {
     struct weft__semaphore *sem = semaphore_of(pub);
-    weft_task *self;
+    weft__task *self;
     struct weft__wqnode node;
     struct weft__grant g;
     bool late;

@@ -11,6 +11,8 @@
 
 #include "core/atomic.h"
 #include "core/internal.h"
+
+typedef struct weft__task weft__task; /* sched/task.h */
 #include "sched/wait.h"
 #include "sync/waitq.h"
 
@@ -41,24 +43,24 @@ struct weft__lock {
 
 /* Acquires lock for self, which has been checked: with flags 0, as
  * weft_lock_acquire; with WEFT__WAIT_SHIELDED it cannot fail. */
-int weft__lock_acquire(struct weft__lock *lock, weft_task *self,
+int weft__lock_acquire(struct weft__lock *lock, weft__task *self,
                        int64_t timeout_ms, unsigned flags);
 /* Releases lock, which self holds. */
-void weft__lock_release(struct weft__lock *lock, weft_task *self);
+void weft__lock_release(struct weft__lock *lock, weft__task *self);
 /* The record behind a public lock, if it is one; else NULL. */
 struct weft__lock *weft__lock_of(weft_lock *lock);
 
-static inline weft_task *weft__lock_owner(struct weft__lock *lock)
+static inline weft__task *weft__lock_owner(struct weft__lock *lock)
 {
     uintptr_t word = (uintptr_t)weft__load_acquire_ptr((void *const *)&lock->word);
-    return (weft_task *)(word & ~WEFT__LOCK_WAITERS);
+    return (weft__task *)(word & ~WEFT__LOCK_WAITERS);
 }
 
 struct weft__rwlock {
     uint32_t magic;
     weft__spinlock spin;
     uint32_t readers;          /* tasks holding it for reading */
-    weft_task *writer;         /* the task holding it for writing, or NULL */
+    weft__task *writer;         /* the task holding it for writing, or NULL */
     struct weft__waitq q;      /* readers and writers, in arrival order */
 };
 
@@ -120,11 +122,11 @@ static inline int weft__check_timeout(int64_t timeout_ms)
  * cancellation or passed deadline: every wait is a suspension point,
  * even one that need not wait. */
 static inline int weft__wait_checks(const void *obj, int64_t timeout_ms,
-                                    weft_task **self)
+                                    weft__task **self)
 {
     if (obj == NULL || weft__check_timeout(timeout_ms) < 0)
         return -EINVAL;
-    *self = weft_current();
+    *self = weft__task_self();
     if (*self == NULL)
         return -EPERM;
     return weft__check_interrupt(*self);

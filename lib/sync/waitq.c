@@ -63,7 +63,7 @@ void weft__waitq_wake_all(struct weft__waitq *q, int result)
 int weft__waitq_prepare(struct weft__waitq *q, struct weft__wqnode *node,
                         unsigned flags)
 {
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
     int rc = weft__wait_begin(self, flags, &node->seq);
 
     if (rc < 0)
@@ -90,7 +90,7 @@ static void wait_released(struct weft__wqnode *node)
 int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
                       struct weft__wqnode *node, bool *granted_late)
 {
-    weft_task *self = node->task;
+    weft__task *self = node->task;
     int rc;
 
     *granted_late = false;

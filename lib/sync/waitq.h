@@ -31,7 +31,7 @@
 
 struct weft__wqnode {
     struct weft__list link; /* in the queue, oldest first */
-    weft_task *task;       /* the waiting task */
+    weft__task *task;       /* the waiting task */
     uint32_t seq;          /* its suspension */
     bool granted;          /* under the spinlock: it got what it waited for */
     uint32_t released;     /* atomic: the granter is done with the node */
@@ -57,7 +57,7 @@ static inline void weft__waitq_init(struct weft__waitq *q, uint32_t what)
 /* A wake the caller sends once its spinlock is released. */
 struct weft__grant {
     struct weft__wqnode *node;
-    weft_task *task;
+    weft__task *task;
     uint32_t seq;
 };
 
