@@ -274,4 +274,41 @@ static inline void log_event(struct event_log *log, const char *event)
     log->text[log->len] = '\0';
 }
 
+/* 1 if weft_dump shows task suspended in a wait (on `on`, as the dump
+ * names it: "sleep", "event", "task 12"..., if not NULL), else 0. */
+static inline int task_is_waiting(weft_task *task, const char *on)
+{
+    char *buf = NULL, *line, *save = NULL;
+    size_t size = 0;
+    int found = 0;
+    FILE *f = open_memstream(&buf, &size);
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(weft_dump(f), 1);
+    fclose(f);
+    for (line = strtok_r(buf, "\n", &save); line != NULL && !found;
+         line = strtok_r(NULL, "\n", &save)) {
+        /* id, state, worker, name (no spaces in the tests' names), then
+         * what it waits on */
+        unsigned long long id;
+        char state[16], worker[16], name[WEFT_TASK_NAME_MAX + 1];
+        int rest = 0;
+        if (sscanf(line, "%llu %15s %15s %47s %n", &id, state, worker, name,
+                   &rest) == 4 && rest > 0 && id == weft_task_id(task) &&
+            strcmp(state, "waiting") == 0)
+            found = on == NULL || strncmp(line + rest, on, strlen(on)) == 0;
+    }
+    free(buf);
+    return found;
+}
+
+/* Yields until task is suspended in a wait (see task_is_waiting): for a
+ * test that must act on a task only once it waits, where a sleep would
+ * only make that likely. The Check time-out bounds it. */
+static inline void wait_until_waiting(weft_task *task, const char *on)
+{
+    while (!task_is_waiting(task, on))
+        ck_assert_int_eq(weft_yield(), 0);
+}
+
 #endif /* WEFT_TESTUTIL_H */

@@ -223,6 +223,7 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
     t->wait &= ~(uint64_t)UINT32_MAX;
     t->cancel_requested = weft__runtime_draining(rt) ? 1 : 0;
     t->retrieved = 0;
+    t->locks_held = 0;
     t->scopes = NULL;
     t->shields = 0;
     t->armed_scope = NULL;

@@ -73,6 +73,8 @@ struct weft__task {
     uint32_t done;              /* atomic: 1 once the task has finished */
     uint32_t cancel_requested;  /* atomic, sticky: weft_cancel() was called */
     uint32_t retrieved;         /* atomic: its error reached someone */
+    uint32_t locks_held;        /* locks (and write locks) it holds; the
+                                   task's own */
     weft__spinlock lock;        /* guards waiters, the move to done, and
                                    cancel_requested against it */
     unsigned stack_cls;         /* stack size class to take at first run */

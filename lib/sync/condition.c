@@ -54,21 +54,42 @@ static int begin(struct weft__condition *c, weft__task **self)
     if (c == NULL)
         return -EINVAL;
     *self = weft__task_self();
-    if (*self == NULL || weft__lock_owner(c->lock) != *self)
+    if (*self == NULL || !weft__lock_held_by(c->lock, *self))
         return -EPERM;
     return 0;
 }
 
+/* Where a waiter's node is, in its want: on the condition's queue, or
+ * moved by a notify to the lock's. Changed under the condition's
+ * spinlock. */
+enum { ON_CONDITION = 0, MOVED_TO_LOCK = 1 };
+
+/* Notifies the first waiter: its node moves to the lock's queue, where it
+ * waits its turn for the lock as if it had asked for it then (wait
+ * morphing). So notified waiters reacquire the lock in the order they
+ * began to wait, and none wakes only to find the lock held. Both
+ * spinlocks held, the condition's first. */
+static void notify_first(struct weft__condition *c)
+{
+    struct weft__wqnode *node = weft__waitq_first(&c->q);
+
+    weft__waitq_unlink(&c->q, node);
+    node->want = MOVED_TO_LOCK;
+    weft__lock_enqueue_locked(c->lock, node);
+}
+
 /* One wait, with self holding the lock, under the caller's time-out scope
  * if any. The lock is released once self is queued, so no notify sent
- * after the release can miss it, and taken back (shielded: it cannot
- * fail) before returning, whatever happened. */
+ * after the release can miss it, and held again before returning,
+ * whatever happened: granted by the lock once notified, or taken back
+ * (shielded: it cannot fail) if the wait was cut short first. */
 static int wait_once(struct weft__condition *c, weft__task *self)
 {
+    struct weft__lock *lock = c->lock;
     struct weft__wqnode node;
-    bool late;
     int rc;
 
+    node.want = ON_CONDITION;
     weft__spin_lock(&c->spin);
     rc = weft__waitq_prepare(&c->q, &node, 0);
     if (rc < 0) {
@@ -76,16 +97,34 @@ static int wait_once(struct weft__condition *c, weft__task *self)
         return rc; /* cancelled or timed out: the lock stays held */
     }
     /* The condition's spinlock is taken before the lock's, never after. */
-    weft__lock_release(c->lock, self);
-    rc = weft__waitq_sleep(&c->q, &c->spin, &node, &late);
-    if (rc < 0) {
-        /* A notification that came as it was interrupted goes on to the
-         * next waiter, which would otherwise have been passed over. */
-        if (late && !weft__waitq_empty(&c->q))
-            weft__waitq_wake_locked(&c->q, weft__waitq_first(&c->q));
-        weft__spin_unlock(&c->spin);
+    weft__lock_release(lock, self);
+    weft__spin_unlock(&c->spin);
+    weft__task_waiting(self, WEFT__WAITING_CONDITION, NULL);
+    rc = weft__wake_error(weft__wait_commit(self));
+    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+    if (rc == 0) {
+        /* Only the lock's grant wakes a waiter (a notify moves it): it
+         * owns the lock now. */
+        weft__waitq_wait_released(&node);
+        self->locks_held++;
+        return 0;
     }
-    (void)weft__lock_acquire(c->lock, self, WEFT_FOREVER, WEFT__WAIT_SHIELDED);
+    weft__spin_lock(&c->spin);
+    if (node.want == ON_CONDITION) {
+        /* Not notified: it leaves the queue, and takes the lock back. */
+        weft__waitq_unlink(&c->q, &node);
+        weft__spin_unlock(&c->spin);
+        (void)weft__lock_acquire(lock, self, WEFT_FOREVER, WEFT__WAIT_SHIELDED);
+        return rc;
+    }
+    /* Notified as it was interrupted: it keeps its place in the lock's
+     * queue, and the notification goes on to the next waiter, which
+     * would otherwise have been passed over. */
+    weft__spin_lock(&lock->spin);
+    if (!weft__waitq_empty(&c->q))
+        notify_first(c);
+    weft__spin_unlock(&c->spin);
+    weft__lock_wait_granted(lock, self, &node);
     return rc;
 }
 
@@ -136,9 +175,14 @@ int weft_condition_notify(weft_condition *pub, unsigned n)
     if (rc < 0)
         return rc;
     weft__spin_lock(&c->spin);
-    while ((unsigned)woken < n && woken < INT_MAX && !weft__waitq_empty(&c->q)) {
-        weft__waitq_wake_locked(&c->q, weft__waitq_first(&c->q));
-        woken++;
+    if (!weft__waitq_empty(&c->q)) {
+        weft__spin_lock(&c->lock->spin);
+        while ((unsigned)woken < n && woken < INT_MAX &&
+               !weft__waitq_empty(&c->q)) {
+            notify_first(c);
+            woken++;
+        }
+        weft__spin_unlock(&c->lock->spin);
     }
     weft__spin_unlock(&c->spin);
     return woken;

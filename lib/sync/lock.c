@@ -4,29 +4,31 @@
 
 #include <errno.h>
 
+#include "sched/task.h"
 #include "sched/wait.h"
 #include "sync/sync.h"
-#include "sched/task.h"
 
 _Static_assert(sizeof(struct weft__lock) <= sizeof(weft_lock),
                "weft_lock is too small");
 _Static_assert(_Alignof(struct weft__lock) <= _Alignof(weft_lock),
                "weft_lock is not aligned enough");
 
-static inline uintptr_t word_load(struct weft__lock *lock)
+/* The lock word's atomics. Acquire and release pair with each other: what
+ * an owner wrote before its release is seen by the next owner. */
+static inline uint64_t word_load(struct weft__lock *lock)
 {
-    return (uintptr_t)weft__load_acquire_ptr((void *const *)&lock->word);
+    return weft__load_acquire_u64(&lock->word);
 }
 
-static inline bool word_cas(struct weft__lock *lock, uintptr_t expect,
-                            uintptr_t desired)
+static inline bool word_cas(struct weft__lock *lock, uint64_t expect,
+                            uint64_t desired)
 {
-    return weft__cas_ptr((void **)&lock->word, (void *)expect, (void *)desired);
+    return weft__cas_u64(&lock->word, expect, desired);
 }
 
-static inline void word_store(struct weft__lock *lock, uintptr_t word)
+static inline void word_store(struct weft__lock *lock, uint64_t word)
 {
-    weft__store_release_ptr((void **)&lock->word, (void *)word);
+    weft__store_release_u64(&lock->word, word);
 }
 
 struct weft__lock *weft__lock_of(weft_lock *pub)
@@ -77,8 +79,32 @@ static void hand_on(struct weft__lock *lock, struct weft__grant *g)
         return;
     }
     struct weft__wqnode *next = weft__waitq_grant(&lock->q, g);
-    word_store(lock, (uintptr_t)next->task |
+    word_store(lock, weft__lock_word_of(next->task->id) |
                          (weft__waitq_empty(&lock->q) ? 0 : WEFT__LOCK_WAITERS));
+}
+
+/* Sets WAITERS in the word of a held lock, unless it is set. Spinlock
+ * held; false if the lock turned out to be free. */
+static bool mark_waiters(struct weft__lock *lock)
+{
+    for (;;) {
+        uint64_t word = word_load(lock);
+        if (word == 0)
+            return false;
+        /* With WAITERS set the owner's release comes through the
+         * spinlock, so the word stays as it is while it is held. */
+        if ((word & WEFT__LOCK_WAITERS) ||
+            word_cas(lock, word, word | WEFT__LOCK_WAITERS))
+            return true;
+    }
+}
+
+/* The acquire is done: one more lock the task holds, for the report of a
+ * task that ends holding one. */
+static int acquired(weft__task *self)
+{
+    self->locks_held++;
+    return 0;
 }
 
 int weft__lock_acquire(struct weft__lock *lock, weft__task *self,
@@ -86,35 +112,30 @@ int weft__lock_acquire(struct weft__lock *lock, weft__task *self,
 {
     struct weft__wqnode node;
     struct weft__grant g = { NULL, NULL, 0 };
+    uint64_t mine = weft__lock_word_of(self->id);
     bool late;
     int rc;
 
-    if (word_cas(lock, 0, (uintptr_t)self))
-        return 0;
+    if (word_cas(lock, 0, mine))
+        return acquired(self);
     weft__spin_lock(&lock->spin);
     for (;;) {
-        uintptr_t word = word_load(lock);
-        if (word == 0) {
-            /* Freed since; no one waits, or it would have been handed on. */
-            if (word_cas(lock, 0, (uintptr_t)self)) {
-                weft__spin_unlock(&lock->spin);
-                return 0;
-            }
-            continue;
-        }
-        if ((weft__task *)(word & ~WEFT__LOCK_WAITERS) == self) {
+        uint64_t word = word_load(lock);
+        if ((word & ~WEFT__LOCK_WAITERS) == mine) {
             weft__spin_unlock(&lock->spin);
             return -EDEADLK;
         }
-        /* With WAITERS set the owner's release comes through the
-         * spinlock, so the word stays as it is while it is held. */
-        if ((word & WEFT__LOCK_WAITERS) ||
-            word_cas(lock, word, word | WEFT__LOCK_WAITERS))
+        if (mark_waiters(lock))
             break;
+        /* Freed since; no one waits, or it would have been handed on. */
+        if (word_cas(lock, 0, mine)) {
+            weft__spin_unlock(&lock->spin);
+            return acquired(self);
+        }
     }
     rc = weft__waitq_wait(&lock->q, &lock->spin, &node, timeout_ms, flags, &late);
     if (rc == 0)
-        return 0; /* the releaser made self the owner */
+        return acquired(self); /* the releaser made self the owner */
     if (late)
         hand_on(lock, &g); /* made owner as it was interrupted: pass it on */
     else if (weft__waitq_empty(&lock->q))
@@ -128,12 +149,40 @@ void weft__lock_release(struct weft__lock *lock, weft__task *self)
 {
     struct weft__grant g;
 
-    if (word_cas(lock, (uintptr_t)self, 0))
+    self->locks_held--;
+    if (word_cas(lock, weft__lock_word_of(self->id), 0))
         return;
     weft__spin_lock(&lock->spin);
     hand_on(lock, &g);
     weft__spin_unlock(&lock->spin);
     weft__grant_send(&g);
+}
+
+void weft__lock_enqueue_locked(struct weft__lock *lock,
+                               struct weft__wqnode *node)
+{
+    bool held = mark_waiters(lock);
+    WEFT__ASSERT(held); /* the notifier holds it */
+    node->granted = false;
+    node->released = 0;
+    weft__waitq_push(&lock->q, node);
+}
+
+void weft__lock_wait_granted(struct weft__lock *lock, weft__task *self,
+                             struct weft__wqnode *node)
+{
+    while (!node->granted) {
+        /* A new suspension, shielded: only the grant ends it. The granter
+         * reads (task, seq) under the spinlock, so it wakes this one. */
+        int rc = weft__wait_begin(self, WEFT__WAIT_SHIELDED, &node->seq);
+        WEFT__ASSERT(rc == 0);
+        weft__spin_unlock(&lock->spin);
+        (void)weft__wait_commit(self);
+        weft__spin_lock(&lock->spin);
+    }
+    weft__spin_unlock(&lock->spin);
+    weft__waitq_wait_released(node);
+    (void)acquired(self);
 }
 
 int weft_lock_acquire(weft_lock *pub, int64_t timeout_ms)
@@ -156,9 +205,9 @@ int weft_lock_try_acquire(weft_lock *pub)
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
-    if (word_cas(lock, 0, (uintptr_t)self))
-        return 0;
-    return weft__lock_owner(lock) == self ? -EDEADLK : -EAGAIN;
+    if (word_cas(lock, 0, weft__lock_word_of(self->id)))
+        return acquired(self);
+    return weft__lock_held_by(lock, self) ? -EDEADLK : -EAGAIN;
 }
 
 int weft_lock_release(weft_lock *pub)
@@ -168,7 +217,7 @@ int weft_lock_release(weft_lock *pub)
 
     if (lock == NULL)
         return -EINVAL;
-    if (self == NULL || weft__lock_owner(lock) != self)
+    if (self == NULL || !weft__lock_held_by(lock, self))
         return -EPERM;
     weft__lock_release(lock, self);
     return 0;

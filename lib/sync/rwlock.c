@@ -33,7 +33,7 @@ int weft_rwlock_init(weft_rwlock *pub)
         return -EINVAL;
     rw->spin = (weft__spinlock)WEFT__SPINLOCK_INIT;
     rw->readers = 0;
-    rw->writer = NULL;
+    rw->writer = 0;
     weft__waitq_init(&rw->q, WEFT__WAITING_LOCK);
     rw->magic = WEFT__RWLOCK_MAGIC;
     return 0;
@@ -46,7 +46,7 @@ int weft_rwlock_destroy(weft_rwlock *pub)
     if (rw == NULL)
         return -EINVAL;
     weft__spin_lock(&rw->spin);
-    if (rw->readers != 0 || rw->writer != NULL || !weft__waitq_empty(&rw->q)) {
+    if (rw->readers != 0 || rw->writer != 0 || !weft__waitq_empty(&rw->q)) {
         weft__spin_unlock(&rw->spin);
         return -EBUSY;
     }
@@ -63,10 +63,10 @@ static void grant_next(struct weft__rwlock *rw)
 {
     struct weft__wqnode *head;
 
-    while ((head = weft__waitq_first(&rw->q)) != NULL && rw->writer == NULL) {
+    while ((head = weft__waitq_first(&rw->q)) != NULL && rw->writer == 0) {
         if (head->want == WANT_WRITE) {
             if (rw->readers == 0) {
-                rw->writer = head->task;
+                rw->writer = head->task->id;
                 weft__waitq_wake_locked(&rw->q, head);
             }
             return;
@@ -85,11 +85,14 @@ static int wait_turn(struct weft__rwlock *rw, unsigned want, int64_t timeout_ms)
 
     node.want = want;
     int rc = weft__waitq_wait(&rw->q, &rw->spin, &node, timeout_ms, 0, &late);
-    if (rc == 0)
+    if (rc == 0) {
+        if (want == WANT_WRITE)
+            node.task->locks_held++;
         return 0;
+    }
     if (late) {
         if (want == WANT_WRITE)
-            rw->writer = NULL;
+            rw->writer = 0;
         else
             rw->readers--;
     }
@@ -103,15 +106,17 @@ static int wait_turn(struct weft__rwlock *rw, unsigned want, int64_t timeout_ms)
  * held. */
 static int take_now(struct weft__rwlock *rw, weft__task *self, unsigned want)
 {
-    if (rw->writer == self)
+    if (rw->writer == self->id)
         return -EDEADLK;
-    if (rw->writer != NULL || !weft__waitq_empty(&rw->q) ||
+    if (rw->writer != 0 || !weft__waitq_empty(&rw->q) ||
         (want == WANT_WRITE && rw->readers != 0))
         return -EAGAIN;
-    if (want == WANT_WRITE)
-        rw->writer = self;
-    else
+    if (want == WANT_WRITE) {
+        rw->writer = self->id;
+        self->locks_held++;
+    } else {
         rw->readers++;
+    }
     return 0;
 }
 
@@ -198,10 +203,11 @@ int weft_rwlock_release_write(weft_rwlock *pub)
     if (self == NULL)
         return -EPERM;
     weft__spin_lock(&rw->spin);
-    if (rw->writer != self) {
+    if (rw->writer != self->id) {
         rc = -EPERM;
     } else {
-        rw->writer = NULL;
+        rw->writer = 0;
+        self->locks_held--;
         grant_next(rw);
     }
     weft__spin_unlock(&rw->spin);

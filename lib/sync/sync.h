@@ -12,7 +12,7 @@
 #include "core/atomic.h"
 #include "core/internal.h"
 
-typedef struct weft__task weft__task; /* sched/task.h */
+#include "sched/task.h"
 #include "sched/wait.h"
 #include "sync/waitq.h"
 
@@ -28,16 +28,18 @@ typedef struct weft__task weft__task; /* sched/task.h */
 #define WEFT__CONDITION_MAGIC 0x636f6e64u /* "cond" */
 #define WEFT__BARRIER_MAGIC 0x62617272u   /* "barr" */
 
-/* The lock word: the owning task, with WAITERS set while its waitq is
- * not empty. Free is 0. Uncontended acquire and release are one
- * compare-and-swap each; with WAITERS set, both go through the spinlock,
- * under which the word is stable. */
-#define WEFT__LOCK_WAITERS ((uintptr_t)1)
+/* The lock word: the owning task's id shifted left by one, with WAITERS
+ * set while its waitq is not empty; free is 0. The owner is named by its
+ * id, never by its record, so a record reused by another task cannot
+ * inherit a lock its previous task held. Uncontended acquire and release
+ * are one compare-and-swap each; with WAITERS set, both go through the
+ * spinlock, under which the word is stable. */
+#define WEFT__LOCK_WAITERS ((uint64_t)1)
 
 struct weft__lock {
     uint32_t magic;
     weft__spinlock spin;
-    uintptr_t word;            /* atomic */
+    uint64_t word;             /* atomic */
     struct weft__waitq q;
 };
 
@@ -50,17 +52,38 @@ void weft__lock_release(struct weft__lock *lock, weft__task *self);
 /* The record behind a public lock, if it is one; else NULL. */
 struct weft__lock *weft__lock_of(weft_lock *lock);
 
-static inline weft__task *weft__lock_owner(struct weft__lock *lock)
+/* Queues node, a suspended waiter of a condition that the notifier moves
+ * here instead of waking it (no barging: it reacquires in its turn), to
+ * be granted the lock as if it had asked. The caller holds the lock, and
+ * the lock's spinlock. */
+void weft__lock_enqueue_locked(struct weft__lock *lock,
+                               struct weft__wqnode *node);
+
+/* For a node weft__lock_enqueue_locked queued whose task was woken
+ * otherwise (cancelled, a deadline): waits, shielded, until the lock is
+ * granted to it. Called with the lock's spinlock held; drops it. */
+void weft__lock_wait_granted(struct weft__lock *lock, weft__task *self,
+                             struct weft__wqnode *node);
+
+static inline uint64_t weft__lock_word_of(uint64_t id)
 {
-    uintptr_t word = (uintptr_t)weft__load_acquire_ptr((void *const *)&lock->word);
-    return (weft__task *)(word & ~WEFT__LOCK_WAITERS);
+    return id << 1;
+}
+
+/* True if self holds lock. */
+static inline bool weft__lock_held_by(struct weft__lock *lock,
+                                      const weft__task *self)
+{
+    uint64_t word = weft__load_acquire_u64(&lock->word);
+    return (word & ~WEFT__LOCK_WAITERS) == weft__lock_word_of(self->id);
 }
 
 struct weft__rwlock {
     uint32_t magic;
     weft__spinlock spin;
     uint32_t readers;          /* tasks holding it for reading */
-    weft__task *writer;         /* the task holding it for writing, or NULL */
+    uint64_t writer;           /* the id of the task holding it for
+                                  writing, or 0 */
     struct weft__waitq q;      /* readers and writers, in arrival order */
 };
 

@@ -75,16 +75,11 @@ int weft__waitq_prepare(struct weft__waitq *q, struct weft__wqnode *node,
     return 0;
 }
 
-/* A granter may still be waking the task: wait until it lets go. It is a
- * few instructions away, unless its thread was preempted there. */
-static void wait_released(struct weft__wqnode *node)
+void weft__waitq_wait_released(struct weft__wqnode *node)
 {
-    for (unsigned spins = 0; !weft__load_acquire_u32(&node->released); spins++) {
-        if (spins < 1000)
-            weft__cpu_relax();
-        else
-            sched_yield();
-    }
+    /* Pairs with the release store in weft__grant_send and
+     * weft__waitq_wake_locked. */
+    weft__spin_until_u32(&node->released, 1);
 }
 
 int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
@@ -100,13 +95,13 @@ int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     if (rc == 0) {
         /* Only a granter wakes with WEFT__WAKE_DONE. */
-        wait_released(node);
+        weft__waitq_wait_released(node);
         return 0;
     }
     weft__spin_lock(spin);
     if (node->granted) {
         *granted_late = true; /* granted as it was interrupted */
-        wait_released(node);
+        weft__waitq_wait_released(node);
     } else {
         weft__waitq_unlink(q, node);
     }

@@ -104,6 +104,11 @@ int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
  * spinlock held: for waking several waiters in one go. */
 void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node);
 
+/* A granter may still be waking the task of a granted node: waits until
+ * it lets go of the node (a few instructions away, unless its thread was
+ * preempted there). */
+void weft__waitq_wait_released(struct weft__wqnode *node);
+
 /* Grants every node, each told result, and wakes them. Spinlock held. */
 void weft__waitq_wake_all(struct weft__waitq *q, int result);
 
