@@ -81,23 +81,25 @@ static inline void weft_scope_guard_leave(weft_scope_guard *g)
 #define WEFT__SCOPE_CAT2(a, b) a##b
 #define WEFT__SCOPE_CAT(a, b) WEFT__SCOPE_CAT2(a, b)
 #define WEFT__SCOPE_VAR WEFT__SCOPE_CAT(weft__scope_guard_, __LINE__)
-#define WEFT__WITH_SCOPE(enter, rc)                                           \
+#define WEFT__WITH_SCOPE(enter, weft__rc)                                     \
     for (weft_scope_guard WEFT__SCOPE_VAR                                     \
              __attribute__((cleanup(weft_scope_guard_leave))) =               \
-                 { .rc = &(rc), .once = 1 };                                  \
+                 { .rc = &(weft__rc), .once = 1 };                            \
          WEFT__SCOPE_VAR.once &&                                              \
-         (WEFT__SCOPE_VAR.entered = ((rc) = (enter)) == 0);                   \
+         (WEFT__SCOPE_VAR.entered = ((weft__rc) = (enter)) == 0);             \
          WEFT__SCOPE_VAR.once = 0)
 
 /* The block under a timeout of timeout_ms, or a deadline at deadline_ms. */
-#define WEFT_WITH_TIMEOUT(timeout_ms, rc)                                     \
-    WEFT__WITH_SCOPE(weft_timeout_enter(&WEFT__SCOPE_VAR.scope, (timeout_ms)), rc)
-#define WEFT_WITH_TIMEOUT_AT(deadline_ms, rc)                                 \
-    WEFT__WITH_SCOPE(weft_timeout_enter_at(&WEFT__SCOPE_VAR.scope, (deadline_ms)), rc)
+#define WEFT_WITH_TIMEOUT(timeout_ms, weft__rc)                               \
+    WEFT__WITH_SCOPE(weft_timeout_enter(&WEFT__SCOPE_VAR.scope, (timeout_ms)), \
+                     weft__rc)
+#define WEFT_WITH_TIMEOUT_AT(deadline_ms, weft__rc)                           \
+    WEFT__WITH_SCOPE(weft_timeout_enter_at(&WEFT__SCOPE_VAR.scope,            \
+                                           (deadline_ms)), weft__rc)
 /* The block shielded from cancellation and enclosing deadlines: cleanup
  * that must finish (asyncio's `await shield(...)` for a whole block). */
-#define WEFT_WITH_SHIELD(rc)                                                  \
-    WEFT__WITH_SCOPE(weft_shield_enter(&WEFT__SCOPE_VAR.scope), rc)
+#define WEFT_WITH_SHIELD(weft__rc)                                            \
+    WEFT__WITH_SCOPE(weft_shield_enter(&WEFT__SCOPE_VAR.scope), weft__rc)
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #include "sched/scope.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 #include "core/clock.h"
 #include "sched/task.h"
@@ -13,17 +15,99 @@ _Static_assert(sizeof(struct weft__scope) <= sizeof(weft_scope),
 _Static_assert(_Alignof(struct weft__scope) <= _Alignof(weft_scope),
                "weft_scope is not aligned enough for a scope record");
 
+/* A name for t in messages. */
+static const char *name_of(const weft__task *t, char *buf, size_t size)
+{
+    if (t->name != NULL)
+        return t->name;
+    snprintf(buf, size, "task-%" PRIu64, t->id);
+    return buf;
+}
+
+/* Closes every open scope of t without reading their records. t is
+ * running, so no suspension of it has a deadline armed. */
+static void drop_all(weft__task *t)
+{
+    t->scopes = NULL;
+    t->shields = 0;
+    t->nscopes = 0;
+}
+
+/* True if scope, an open scope of t, still looks it: its record says so,
+ * and, if it is on t's stack, it lies above sp, in a frame that has not
+ * returned. Reads nothing that could fault: the stack stays mapped. */
+static bool looks_open(const weft__task *t, const struct weft__scope *scope,
+                       const void *sp)
+{
+    const struct weft__stack *st = t->stack;
+    const char *p = (const char *)scope;
+
+    if (st != NULL && p >= (const char *)st->lo &&
+        p < (const char *)st->lo + st->size && p < (const char *)sp)
+        return false;
+    return scope->magic == WEFT__SCOPE_MAGIC && scope->self == scope &&
+           scope->task == t;
+}
+
+/* Says that a scope of t went away unleft, and closes them all. */
+__attribute__((cold, noinline)) static void scope_gone(weft__task *t)
+{
+    char buf[32];
+    weft__log("task '%s': a timeout or shield scope was left open by a "
+              "function that has returned (every weft_timeout_enter and "
+              "weft_shield_enter needs its weft_scope_leave before the "
+              "function returns; WEFT_WITH_TIMEOUT and WEFT_WITH_SHIELD do "
+              "it): the task's %u open scope%s are closed",
+              name_of(t, buf, sizeof buf), t->nscopes,
+              t->nscopes == 1 ? "" : "s");
+    drop_all(t);
+}
+
+/* Checks every open scope of t from the innermost out; false (and all
+ * closed) if one has gone. */
+static bool scopes_ok(weft__task *t)
+{
+    const void *sp = __builtin_frame_address(0);
+
+    for (const struct weft__scope *s = t->scopes; s != NULL; s = s->outer) {
+        if (!looks_open(t, s, sp)) {
+            scope_gone(t);
+            return false;
+        }
+    }
+    return true;
+}
+
 struct weft__scope *weft__scope_deadline(weft__task *t)
 {
+    const void *sp = __builtin_frame_address(0);
     struct weft__scope *best = NULL;
 
     for (struct weft__scope *s = t->scopes; s != NULL && !s->shield;
          s = s->outer) {
+        if (WEFT__UNLIKELY(!looks_open(t, s, sp))) {
+            scope_gone(t);
+            return NULL;
+        }
         if (s->deadline != WEFT__NO_DEADLINE &&
             (best == NULL || s->deadline < best->deadline))
             best = s;
     }
     return best;
+}
+
+void weft__scopes_end(weft__task *t)
+{
+    char buf[32];
+    unsigned shields = t->shields, timeouts = t->nscopes - t->shields;
+
+    weft__log("task '%s' returned inside %u timeout scope%s and %u shield "
+              "scope%s it never left (every weft_timeout_enter and "
+              "weft_shield_enter needs its weft_scope_leave; "
+              "WEFT_WITH_TIMEOUT and WEFT_WITH_SHIELD do it): they are "
+              "closed", name_of(t, buf, sizeof buf), timeouts,
+              timeouts == 1 ? "" : "s", shields, shields == 1 ? "" : "s");
+    drop_all(t);
 }
 
 static void deadline_fired(struct weft__watch *watch)
@@ -74,7 +158,9 @@ static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
+    (void)scopes_ok(self);
     scope->magic = WEFT__SCOPE_MAGIC;
+    scope->self = scope;
     scope->shield = shield;
     scope->expired = false;
     scope->timer.armed = false;
@@ -83,6 +169,7 @@ static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
     scope->seq = 0;
     scope->outer = self->scopes;
     self->scopes = scope;
+    self->nscopes++;
     if (shield)
         self->shields++;
     return 0;
@@ -122,10 +209,13 @@ static int scope_of_caller(weft_scope *storage, struct weft__scope **out)
     weft__task *self = weft__task_self();
     struct weft__scope *scope = (struct weft__scope *)(void *)storage;
 
-    if (storage == NULL || scope->magic != WEFT__SCOPE_MAGIC)
+    if (storage == NULL || scope->magic != WEFT__SCOPE_MAGIC ||
+        scope->self != scope)
         return -EINVAL;
     if (self == NULL || scope->task != self)
         return -EPERM;
+    if (!scopes_ok(self))
+        return -EINVAL; /* closed with the one that went away */
     *out = scope;
     return 0;
 }
@@ -155,8 +245,10 @@ int weft_scope_leave(weft_scope *storage)
     if (scope->task->scopes != scope)
         return -EINVAL; /* scopes are left innermost first */
     scope->task->scopes = scope->outer;
+    scope->task->nscopes--;
     if (scope->shield)
         scope->task->shields--;
     scope->magic = 0;
+    scope->self = NULL;
     return scope->expired ? 1 : 0;
 }

@@ -23,6 +23,8 @@ typedef struct weft__task weft__task; /* sched/task.h */
 
 struct weft__scope {
     uint32_t magic;             /* WEFT__SCOPE_MAGIC while open */
+    const struct weft__scope *self; /* its own address, while open: a
+                                   record overwritten since is told */
     bool shield;                /* a shield, not a timeout */
     bool expired;               /* its deadline passed while it was open */
     struct weft__scope *outer;  /* the enclosing scope of the same task */
@@ -33,8 +35,14 @@ struct weft__scope {
 };
 
 /* The timeout scope whose deadline applies to a suspension of t now: the
- * earliest among those above the innermost shield, or NULL. */
+ * earliest among those above the innermost shield, or NULL. If a scope
+ * of t has gone without being left (the function that entered it has
+ * returned), says so and closes all of t's scopes. */
 struct weft__scope *weft__scope_deadline(weft__task *t);
+
+/* Called as t's body returns: closes the scopes it left open, saying
+ * which. Their records are in frames that have returned: none is read. */
+void weft__scopes_end(weft__task *t);
 
 /* Arms scope's deadline for suspension seq of its task, on the calling
  * worker. */

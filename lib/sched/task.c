@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/thread.h"
 #include "sched/runtime.h"
+#include "sched/scope.h"
 #include "sched/loop.h"
 #include "sched/wait.h"
 #include "sched/worker.h"
@@ -226,6 +227,7 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
     t->locks_held = 0;
     t->scopes = NULL;
     t->shields = 0;
+    t->nscopes = 0;
     t->armed_scope = NULL;
     t->armed_on = NULL;
     t->waiting = WEFT__WAITING_NOTHING;
@@ -342,9 +344,29 @@ int weft_spawn(weft_task **task, weft_fn fn, void *arg)
     return weft_spawn_ex(task, fn, arg, NULL);
 }
 
+/* The mistakes a task can end with, said as it ends. */
+__attribute__((cold, noinline)) static void report_ended_holding(weft__task *t)
+{
+    char fallback[32];
+    snprintf(fallback, sizeof fallback, "task-%" PRIu64, t->id);
+    weft__log("task '%s' ended holding %u lock%s (weft_lock or a "
+              "weft_rwlock's write side): %s locked, and tasks waiting "
+              "for %s wait until their time-outs (release every lock "
+              "before returning; WEFT_WITH_LOCK releases it on every way "
+              "out)", t->name != NULL ? t->name : fallback, t->locks_held,
+              t->locks_held == 1 ? "" : "s",
+              t->locks_held == 1 ? "it stays" : "they stay",
+              t->locks_held == 1 ? "it" : "them");
+}
+
 void weft__task_body(weft__task *t)
 {
     void *result = t->fn(t->arg);
+    /* Before any call that could reuse the dead frames' stack. */
+    if (WEFT__UNLIKELY(t->scopes != NULL))
+        weft__scopes_end(t);
+    if (WEFT__UNLIKELY(t->locks_held != 0))
+        report_ended_holding(t);
     /* A failed task's result is not kept: awaiters get NULL. */
     if (t->err == 0)
         t->result = result;

@@ -90,6 +90,7 @@ struct weft__task {
     bool pinned;                /* WEFT_SPAWN_PINNED */
     struct weft__scope *scopes; /* innermost open timeout or shield scope */
     unsigned shields;           /* shield scopes open */
+    unsigned nscopes;           /* scopes open, shields included */
     struct weft__scope *armed_scope; /* whose deadline this suspension armed */
     /* The worker holding a timer of the current suspension (a sleep or a
      * deadline): a wake from elsewhere sends the task back there, since
