@@ -38,11 +38,11 @@ static void run_group(const struct job *jobs, int n)
     for (int i = 0; i < n; i++)
         weft_group_spawn(g, NULL, work, (void *)&jobs[i], NULL);
     int rc = weft_group_wait(g);
-    printf("  group: %s, %zu error(s)\n", weft_err_name(rc),
-           weft_group_error_count(g));
-    for (size_t i = 0; i < weft_group_error_count(g); i++) {
+    ssize_t nerrors = weft_group_error_count(g);
+    printf("  group: %s, %zd error(s)\n", weft_err_name(rc), nerrors);
+    for (ssize_t i = 0; i < nerrors; i++) {
         weft_task *t;
-        int err = weft_group_error(g, i, &t);
+        int err = weft_group_error(g, (size_t)i, &t);
         printf("    %s: %s\n", weft_err_name(err), weft_task_errmsg(t));
     }
     weft_group_destroy(g);

@@ -42,6 +42,7 @@
 
 #include "bench.h"
 #include "sched/runq.h"
+#include "sched/task.h"
 #include "sched/wait.h"
 
 static long current_rss_kib(void)
@@ -193,7 +194,7 @@ static void *player(void *arg)
 {
     struct ping_pong *pp = ((void **)arg)[0];
     int me = (int)(intptr_t)((void **)arg)[1];
-    weft_task *self = weft_current();
+    weft__task *self = weft__task_self();
 
     for (long r = 0; r < pp->rounds; r++) {
         uint32_t seq;
@@ -203,7 +204,8 @@ static void *player(void *arg)
         __atomic_store_n(&pp->seq[me], seq, __ATOMIC_RELEASE);
         if (me == 0 || r > 0) {
             uint32_t other = __atomic_load_n(&pp->seq[!me], __ATOMIC_ACQUIRE);
-            if (!weft__wake(pp->player[!me], other, WEFT__WAKE_DONE))
+            if (!weft__wake(weft__handle_record(pp->player[!me]), other,
+                            WEFT__WAKE_DONE))
                 return weft_fail(WEFT_EIO, "round %ld: wake failed", r);
         }
         if (me == 0 && r == pp->rounds - 1)
@@ -378,7 +380,7 @@ static void *gather_main(void *arg)
 
 /* Items are small integers cast to task pointers: the queues never look
  * behind them. Item 0 is never used, so NULL means "none". */
-#define ITEM(i) ((weft_task *)(uintptr_t)(i))
+#define ITEM(i) ((weft__task *)(uintptr_t)(i))
 
 struct ring_race {
     int use_ck;
@@ -391,7 +393,7 @@ struct ring_race {
     int done;              /* atomic */
 };
 
-static void take(struct ring_race *rr, weft_task *t)
+static void take(struct ring_race *rr, weft__task *t)
 {
     __atomic_fetch_add(&rr->seen[(uintptr_t)t], 1, __ATOMIC_RELAXED);
 }
@@ -412,7 +414,7 @@ static void *thief(void *arg)
                 got++;
             }
         } else if (weft__runq_steal_half(rr->owner_q, mine) > 0) {
-            weft_task *t;
+            weft__task *t;
             while ((t = weft__runq_pop(mine)) != NULL) {
                 take(rr, t);
                 got++;
