@@ -298,6 +298,54 @@ START_TEST(test_as_completed_in_finishing_order)
 }
 END_TEST
 
+/* asyncio.wait(FIRST_EXCEPTION) does not count a cancelled task as an
+ * exception: the wait goes on until one fails. */
+static void *cancel_me(void *arg)
+{
+    (void)arg;
+    weft_sleep(TEST_TIMEOUT * 1000);
+    return NULL;
+}
+
+static void *fail_soon(void *arg)
+{
+    (void)arg;
+    return weft_fail(WEFT_EIO, "failed");
+}
+
+static void *first_exception_main(void *arg)
+{
+    weft_task *t[3], *order[3];
+    size_t ndone = 0;
+    (void)arg;
+    ck_assert_int_eq(weft_spawn(&t[0], cancel_me, NULL), 0);
+    ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(weft_cancel(t[0]), 0);
+    ck_assert_int_eq(weft_await(t[0], NULL), -ECANCELED);
+    ck_assert_int_eq(weft_spawn(&t[1], fail_soon, NULL), 0);
+    ck_assert_int_eq(weft_spawn(&t[2], cancel_me, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        order[i] = t[i];
+    ck_assert_int_eq(weft_wait(order, 3, WEFT_WAIT_FIRST_EXCEPTION, &ndone,
+                               WEFT_FOREVER), 0);
+    ck_assert_uint_eq(ndone, 2);
+    ck_assert_ptr_eq(order[0], t[0]);
+    ck_assert_ptr_eq(order[1], t[1]);
+    ck_assert_ptr_eq(order[2], t[2]);
+    ck_assert_int_eq(weft_await(t[1], NULL), WEFT_EIO);
+    ck_assert_int_eq(weft_cancel(t[2]), 0);
+    ck_assert_int_eq(weft_await(t[2], NULL), -ECANCELED);
+    for (int i = 0; i < 3; i++)
+        weft_task_unref(t[i]);
+    return NULL;
+}
+
+START_TEST(test_first_exception_is_not_a_cancellation)
+{
+    ck_assert_int_eq(run_on(1, first_exception_main, NULL), 0);
+}
+END_TEST
+
 static Suite *gather_suite(void)
 {
     Suite *s = suite_create("gather");
@@ -311,6 +359,7 @@ static Suite *gather_suite(void)
     tcase_add_test(tc, test_wait_modes_and_timeout);
     tcase_add_test(tc, test_wait_bad_arguments);
     tcase_add_test(tc, test_as_completed_in_finishing_order);
+    tcase_add_test(tc, test_first_exception_is_not_a_cancellation);
     suite_add_tcase(s, tc);
     return s;
 }

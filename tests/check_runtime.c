@@ -154,6 +154,26 @@ START_TEST(test_stack_guard_environment)
 }
 END_TEST
 
+/* asyncio.run returns main's result. */
+static void *return_value(void *arg)
+{
+    return arg;
+}
+
+START_TEST(test_run_hands_back_mains_result)
+{
+    void *r = NULL;
+    ck_assert_int_eq(weft_run(return_value, (void *)0x1234, &r, NULL), 0);
+    ck_assert_ptr_eq(r, (void *)0x1234);
+    r = (void *)1;
+    ck_assert_int_eq(weft_run(return_failure, NULL, &r, NULL), WEFT_ETIMEDOUT);
+    ck_assert_ptr_null(r);
+    r = (void *)1;
+    ck_assert_int_eq(weft_run(NULL, NULL, &r, NULL), -EINVAL);
+    ck_assert_ptr_null(r);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -168,6 +188,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, test_stack_size_environment);
     tcase_add_test(tc, test_stack_size_environment_rejects_bad_values);
     tcase_add_test(tc, test_stack_guard_environment);
+    tcase_add_test(tc, test_run_hands_back_mains_result);
     suite_add_tcase(s, tc);
     return s;
 }

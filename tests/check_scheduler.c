@@ -630,6 +630,54 @@ START_TEST(test_stats_and_worker_count)
 }
 END_TEST
 
+/* With one worker, woken tasks run in the order they were woken, as in
+ * asyncio's single loop (no LIFO slot jumps the queue). */
+struct wake_order {
+    weft_event ev;
+    struct event_log log;
+    int waiting;
+};
+
+static void *order_waiter(void *arg)
+{
+    struct wake_order *o = ((void **)arg)[0];
+    const char *name = ((void **)arg)[1];
+    o->waiting++;
+    CHECK(weft_event_wait(&o->ev, WEFT_FOREVER) == 0);
+    log_event(&o->log, name);
+    return NULL;
+}
+
+static void *wake_order_main(void *arg)
+{
+    struct wake_order *o = arg;
+    void *args[3][2] = { { o, "1" }, { o, "2" }, { o, "3" } };
+    weft_task *t[3];
+    ck_assert_int_eq(weft_event_init(&o->ev), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(weft_spawn(&t[i], order_waiter, args[i]), 0);
+    while (o->waiting < 3)
+        ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(weft_yield(), 0); /* the last one is queued now */
+    log_event(&o->log, "set");
+    ck_assert_int_eq(weft_event_set(&o->ev), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(weft_await(t[i], NULL), 0);
+        weft_task_unref(t[i]);
+    }
+    ck_assert_int_eq(weft_event_destroy(&o->ev), 0);
+    return NULL;
+}
+
+START_TEST(test_one_worker_runs_woken_tasks_in_wake_order)
+{
+    static struct wake_order o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(run_on(1, wake_order_main, &o), 0);
+    ck_assert_str_eq(o.log.text, "set 1 2 3");
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -644,6 +692,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_spawn_await_loop_across_workers);
     tcase_add_test(tc, test_pinned_tasks_stay_on_their_worker);
     tcase_add_test(tc, test_stats_and_worker_count);
+    tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
     suite_add_tcase(s, tc);
     return s;
 }

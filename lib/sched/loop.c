@@ -110,8 +110,12 @@ static void runq_push(struct weft__worker *w, weft__task *t)
  * Those go to w's own queue, which only w takes from. */
 static void enqueue(struct weft__worker *w, weft__task *t)
 {
-    if (t->pinned || t->armed_on != NULL) {
-        WEFT__ASSERT(t->pinned ? t->home == w : t->armed_on == w);
+    /* Alone, a worker keeps every ready task in its own FIFO: nobody
+     * steals, and one unbounded queue keeps asyncio's order (a bounded
+     * ring would spill its older half to the global queue). */
+    if (t->pinned || t->armed_on != NULL || w->alone) {
+        WEFT__ASSERT(t->pinned ? t->home == w
+                               : t->armed_on == NULL || t->armed_on == w);
         own_push(w, t);
         return;
     }
@@ -234,7 +238,13 @@ void weft__sched_ready(weft__task *task)
         weft__worker_inbox_push(task->home, task);
         return;
     }
-    /* A wake on a worker goes to its LIFO slot: the woken task runs next,
+    /* Alone, a worker runs woken tasks in the order they were woken, as
+     * asyncio's single loop does: at the back of its queue. */
+    if (w->alone) {
+        enqueue(w, task);
+        return;
+    }
+    /* Otherwise a wake goes to the LIFO slot: the woken task runs next,
      * while what it needs is still in this core's cache. The task it
      * displaces goes to the back of the queue. */
     weft__task *displaced = w->lifo;

@@ -62,6 +62,7 @@ struct weft__worker {
     struct weft_handle *soon_tail;
     struct weft_handle *later;      /* call_later callbacks pending */
     bool searching;                 /* counted as a searcher in rt->idle */
+    bool alone;                     /* the runtime's only worker */
     uint32_t rng;                   /* xorshift state for victim choice */
     uint64_t next_id;               /* task ids, taken in blocks */
     uint64_t id_limit;
