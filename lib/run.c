@@ -409,7 +409,7 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
         weft__globalq_destroy(&rt->globalq);
     if (b->task_pool) {
         weft__task_pool_drain(rt);
-        pthread_mutex_destroy(&rt->task_pool_lock);
+        weft__mutex_destroy(&rt->task_pool_lock);
     }
     if (b->stacks)
         weft__stack_pool_destroy(&rt->stacks);

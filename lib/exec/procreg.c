@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/thread.h"
 #include "sched/runtime.h"
 
 struct entry {
@@ -43,7 +44,7 @@ int weft_process_register(const char *name, weft_process_fn fn)
 
     if (fn == NULL || !valid_name(name))
         return -EINVAL;
-    pthread_mutex_lock(&table_lock);
+    weft__mutex_lock(&table_lock);
     if (weft__runtime_active()) {
         rc = -EBUSY;
     } else if (find_locked(name) >= 0) {
@@ -59,7 +60,7 @@ int weft_process_register(const char *name, weft_process_fn fn)
             count++;
         }
     }
-    pthread_mutex_unlock(&table_lock);
+    weft__mutex_unlock(&table_lock);
     return rc;
 }
 
@@ -69,7 +70,7 @@ int weft_process_unregister(const char *name)
 
     if (!valid_name(name))
         return -EINVAL;
-    pthread_mutex_lock(&table_lock);
+    weft__mutex_lock(&table_lock);
     if (weft__runtime_active()) {
         rc = -EBUSY;
     } else if ((rc = find_locked(name)) >= 0) {
@@ -81,7 +82,7 @@ int weft_process_unregister(const char *name)
         }
         rc = 0;
     }
-    pthread_mutex_unlock(&table_lock);
+    weft__mutex_unlock(&table_lock);
     return rc;
 }
 
@@ -90,8 +91,8 @@ void weft__process_freeze(void)
     /* register checks for a runtime under the lock: once this has held
      * it, a register in progress has finished, and later ones see the
      * runtime and refuse. */
-    pthread_mutex_lock(&table_lock);
-    pthread_mutex_unlock(&table_lock);
+    weft__mutex_lock(&table_lock);
+    weft__mutex_unlock(&table_lock);
 }
 
 /* While a runtime runs the table cannot change: no lock is needed. */
@@ -113,9 +114,9 @@ int weft__process_fn_find(const char *name)
 /* At unload or exit, so that leak checkers see the table freed. */
 __attribute__((destructor)) static void free_table(void)
 {
-    pthread_mutex_lock(&table_lock);
+    weft__mutex_lock(&table_lock);
     free(table);
     table = NULL;
     count = 0;
-    pthread_mutex_unlock(&table_lock);
+    weft__mutex_unlock(&table_lock);
 }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "core/atomic.h"
+#include "core/thread.h"
 #include "sched/wait.h"
 #include "sched/task.h"
 #include "sched/worker.h"
@@ -107,7 +108,7 @@ static void child_finished(struct weft__waiter *node)
     weft_group *g = c->group;
     weft__task *t = c->task;
 
-    pthread_mutex_lock(&g->lock);
+    weft__mutex_lock(&g->lock);
     weft__list_remove(&c->link);
     g->nrunning--;
     /* A child the group cancelled did not fail; any other error is kept,
@@ -130,7 +131,7 @@ static void child_finished(struct weft__waiter *node)
     }
     if (g->nrunning == 0 && g->waiter_seq != 0)
         weft__wake(g->waiter, g->waiter_seq, WEFT__WAKE_DONE);
-    pthread_mutex_unlock(&g->lock);
+    weft__mutex_unlock(&g->lock);
     weft__free(c);
 }
 
@@ -148,14 +149,14 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
     c = weft__calloc(1, sizeof *c);
     if (c == NULL)
         return -ENOMEM;
-    pthread_mutex_lock(&g->lock);
+    weft__mutex_lock(&g->lock);
     rc = g->waited ? -ESHUTDOWN : g->cancelling ? -ECANCELED : 0;
     /* Spawned and counted under the lock, so that a wait that sees no
      * running child cannot miss it. */
     if (rc == 0)
         rc = weft_spawn_ex(&h, fn, arg, opts);
     if (rc < 0) {
-        pthread_mutex_unlock(&g->lock);
+        weft__mutex_unlock(&g->lock);
         weft__free(c);
         return rc;
     }
@@ -169,7 +170,7 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
     c->node.target = t;
     c->node.on_finish = child_finished;
     bool added = weft__waiter_add(t, &c->node);
-    pthread_mutex_unlock(&g->lock);
+    weft__mutex_unlock(&g->lock);
     if (!added)
         child_finished(&c->node); /* it finished already */
     return 0;
@@ -185,9 +186,9 @@ int weft_group_wait(weft_group *g)
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
-    pthread_mutex_lock(&g->lock);
+    weft__mutex_lock(&g->lock);
     if (g->waited || g->waiting) {
-        pthread_mutex_unlock(&g->lock);
+        weft__mutex_unlock(&g->lock);
         return -EALREADY;
     }
     g->waiting = true;
@@ -204,11 +205,11 @@ int weft_group_wait(weft_group *g)
         if (rc == 0) {
             g->waiter = self;
             g->waiter_seq = seq;
-            pthread_mutex_unlock(&g->lock);
+            weft__mutex_unlock(&g->lock);
             weft__task_waiting(self, WEFT__WAITING_GROUP, NULL);
             rc = weft__wake_error(weft__wait_commit(self));
             weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
-            pthread_mutex_lock(&g->lock);
+            weft__mutex_lock(&g->lock);
             g->waiter_seq = 0;
         }
         if (rc < 0) {
@@ -222,7 +223,7 @@ int weft_group_wait(weft_group *g)
     g->waiting = false;
     g->waited = true;
     int first_err = g->first_err;
-    pthread_mutex_unlock(&g->lock);
+    weft__mutex_unlock(&g->lock);
     /* A child's error comes first, as asyncio raises the ExceptionGroup
      * before a propagated cancellation. */
     return first_err != 0 ? first_err : interrupted;
@@ -232,9 +233,9 @@ ssize_t weft_group_error_count(weft_group *g)
 {
     if (g == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&g->lock);
+    weft__mutex_lock(&g->lock);
     size_t n = g->nerrors;
-    pthread_mutex_unlock(&g->lock);
+    weft__mutex_unlock(&g->lock);
     return (ssize_t)n;
 }
 
@@ -246,13 +247,13 @@ int weft_group_error(weft_group *g, size_t i, weft_task **task)
         *task = NULL;
     if (g == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&g->lock);
+    weft__mutex_lock(&g->lock);
     if (i < g->nerrors) {
         if (task != NULL)
             *task = weft__task_handle(g->errors[i]);
         rc = g->errors[i]->err;
     }
-    pthread_mutex_unlock(&g->lock);
+    weft__mutex_unlock(&g->lock);
     return rc;
 }
 
@@ -260,9 +261,9 @@ int weft_group_destroy(weft_group *g)
 {
     if (g == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&g->lock);
+    weft__mutex_lock(&g->lock);
     bool busy = g->nrunning > 0 || g->waiting;
-    pthread_mutex_unlock(&g->lock);
+    weft__mutex_unlock(&g->lock);
     if (busy)
         return -EBUSY;
     for (size_t i = 0; i < g->nerrors; i++)
@@ -270,7 +271,7 @@ int weft_group_destroy(weft_group *g)
     if (g->body != NULL)
         weft__task_unref(g->body);
     weft__free(g->errors);
-    pthread_mutex_destroy(&g->lock);
+    weft__mutex_destroy(&g->lock);
     weft__free(g);
     return 0;
 }

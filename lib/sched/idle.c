@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/atomic.h"
+#include "core/thread.h"
 #include "sched/runtime.h"
 #include "sched/worker.h"
 
@@ -33,7 +34,7 @@ void weft__idle_destroy(struct weft__idle *idle)
 {
     if (idle->sleepers == NULL)
         return;
-    pthread_mutex_destroy(&idle->lock);
+    weft__mutex_destroy(&idle->lock);
     weft__free(idle->sleepers);
     idle->sleepers = NULL;
 }
@@ -67,10 +68,10 @@ static void wake_one(struct weft__runtime *rt)
     struct weft__worker *w;
     uint64_t state;
 
-    pthread_mutex_lock(&idle->lock);
+    weft__mutex_lock(&idle->lock);
     state = weft__load_acquire_u64(&idle->state);
     if (SEARCHING(state) != 0 || idle->nsleepers == 0) {
-        pthread_mutex_unlock(&idle->lock);
+        weft__mutex_unlock(&idle->lock);
         return;
     }
     w = idle->sleepers[--idle->nsleepers];
@@ -79,7 +80,7 @@ static void wake_one(struct weft__runtime *rt)
     /* It wakes up as a searcher, so the next notify does not wake a
      * second worker for the same work. */
     weft__faa_u64(&idle->state, ONE_UNPARKED + 1);
-    pthread_mutex_unlock(&idle->lock);
+    weft__mutex_unlock(&idle->lock);
     weft__worker_wake(w);
 }
 
@@ -107,14 +108,14 @@ void weft__idle_park(struct weft__idle *idle, struct weft__worker *w)
 {
     uint64_t delta = ONE_UNPARKED + (w->searching ? 1 : 0);
 
-    pthread_mutex_lock(&idle->lock);
+    weft__mutex_lock(&idle->lock);
     /* A full barrier (a locked instruction): the caller's re-check of the
      * queues that follows cannot be reordered before it. */
     weft__faa_u64(&idle->state, (uint64_t)0 - delta);
     idle->sleepers[idle->nsleepers++] = w;
     weft__store_relaxed_u32(&w->parked, 1);
     w->notified = 0;
-    pthread_mutex_unlock(&idle->lock);
+    weft__mutex_unlock(&idle->lock);
     w->searching = false;
     weft__fence_full();
 }
@@ -123,7 +124,7 @@ bool weft__idle_unpark(struct weft__idle *idle, struct weft__worker *w)
 {
     bool notified;
 
-    pthread_mutex_lock(&idle->lock);
+    weft__mutex_lock(&idle->lock);
     notified = w->notified != 0;
     if (!notified) {
         /* Woken by its own timer or socket, or never blocked: leave the
@@ -138,7 +139,7 @@ bool weft__idle_unpark(struct weft__idle *idle, struct weft__worker *w)
     }
     weft__store_relaxed_u32(&w->parked, 0);
     w->notified = 0;
-    pthread_mutex_unlock(&idle->lock);
+    weft__mutex_unlock(&idle->lock);
     if (notified)
         w->searching = true;
     return notified;

@@ -12,7 +12,7 @@
  * a time.
  *
  * No wake-up is lost: a worker about to park first registers as parked,
- * then checks every queue once more (weft__sched_has_work); a producer
+ * then checks every queue once more (work_anywhere in loop.c); a producer
  * first publishes its task, then reads the counts. With a full barrier
  * between the write and the read on both sides, at least one of them sees
  * the other.

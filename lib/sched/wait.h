@@ -3,7 +3,7 @@
  * Every suspension has a sequence number. A task's wait word packs
  *
  *   bits 63..32  seq     incremented by each weft__wait_begin()
- *   bits 23..16  flags   WEFT__WORD_SHIELDED: cancellation may not wake it
+ *   bits 23..16  flags   WORD_SHIELDED: cancellation may not wake it
  *   bits 15..8   reason  why it was woken (enum weft__wake_reason)
  *   bits  7..0   state   enum weft__wait_state
  *
