@@ -109,7 +109,7 @@ int weft_generator_next(weft_generator *pub, void **value)
     weft_generator *gen = gen_of(pub);
     weft__task *self = weft__task_self();
     struct weft__wqnode node;
-    struct weft__grant g = { NULL, NULL, 0 };
+    struct weft__grant g = { NULL };
     void *got = NULL;
     bool late;
     int rc;
@@ -194,7 +194,7 @@ int weft_generator_yield(weft_generator *pub, void *value)
 {
     weft_generator *gen = gen_of(pub);
     weft__task *self = weft__task_self();
-    struct weft__grant g = { NULL, NULL, 0 };
+    struct weft__grant g = { NULL };
     struct weft__wqnode node;
     bool late;
     int rc;

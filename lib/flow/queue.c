@@ -220,7 +220,7 @@ static int check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
 int weft__queue_put(struct weft__queue *q, void *item, int64_t prio,
                     int64_t timeout_ms, unsigned flags)
 {
-    struct weft__grant g = { NULL, NULL, 0 };
+    struct weft__grant g = { NULL };
     struct weft__wqnode node;
     bool late;
     int rc = check_wait(q, timeout_ms, flags);
@@ -264,7 +264,7 @@ int weft__queue_put(struct weft__queue *q, void *item, int64_t prio,
 int weft__queue_get(struct weft__queue *q, void **item, int64_t timeout_ms,
                     unsigned flags)
 {
-    struct weft__grant g = { NULL, NULL, 0 };
+    struct weft__grant g = { NULL };
     struct weft__qslot slot;
     struct weft__wqnode node;
     bool late;

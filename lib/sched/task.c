@@ -375,12 +375,6 @@ void weft__task_body(weft__task *t)
     weft__task_complete(t, 0, NULL);
 }
 
-/* A single wait's finisher is a few instructions from releasing the
- * node (pairs with the release store in weft__task_complete). */
-static void wait_released(struct weft__waiter *node)
-{
-    weft__spin_until_u32(&node->released, 1);
-}
 
 bool weft__waiter_add(weft__task *target, struct weft__waiter *node)
 {
@@ -389,7 +383,7 @@ bool weft__waiter_add(weft__task *target, struct weft__waiter *node)
         weft__spin_unlock(&target->lock);
         return false;
     }
-    node->released = 0;
+    node->h.released = 0;
     /* FIFO: waiters learn of the end in the order they began to wait. */
     weft__list_push_back(&target->waiters, &node->link);
     weft__spin_unlock(&target->lock);
@@ -409,7 +403,7 @@ bool weft__waiter_remove(weft__task *target, struct weft__waiter *node)
      * node is released within a few instructions; one with on_finish is
      * that hook's, which tells its owner in its own way. */
     if (node->on_finish == NULL)
-        wait_released(node);
+        weft__handoff_wait(&node->h);
     return false;
 }
 
@@ -441,11 +435,7 @@ void weft__task_complete(weft__task *t, int err, const char *msg)
         if (waiter->on_finish != NULL) {
             waiter->on_finish(waiter);
         } else {
-            /* Wake, then release: until released the waiter waits, so
-             * neither the node nor the waiting task can go away under
-             * the wake, even if something else woke the task first. */
-            weft__wake(waiter->task, waiter->seq, WEFT__WAKE_DONE);
-            weft__store_release_u32(&waiter->released, 1);
+            weft__handoff_wake(&waiter->h, WEFT__WAKE_DONE);
         }
     }
 }
@@ -475,12 +465,12 @@ int weft__task_outcome(weft__task *t, void **result)
 
 int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags)
 {
-    struct weft__waiter node = { .target = target, .task = self };
+    struct weft__waiter node = { .target = target, .h = { .task = self } };
     int rc;
 
     if (weft__load_acquire_u32(&target->done))
         return 0;
-    rc = weft__wait_begin(self, flags, &node.seq);
+    rc = weft__wait_begin(self, flags, &node.h.seq);
     if (rc < 0)
         return rc;
     if (!weft__waiter_add(target, &node)) {
@@ -493,7 +483,7 @@ int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags)
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     if (reason == WEFT__WAKE_DONE) {
-        wait_released(&node);
+        weft__handoff_wait(&node.h);
         return 0;
     }
     (void)weft__waiter_remove(target, &node);

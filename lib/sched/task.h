@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "core/list.h"
 #include "sched/stack.h"
+#include "sched/wait.h"
 
 struct weft__runtime;
 struct weft__worker;
@@ -28,10 +29,8 @@ struct weft__scope;
  * releases the node. */
 struct weft__waiter {
     struct weft__list link;       /* in target's list, under its lock */
-    weft__task *target;            /* the task waited for */
-    weft__task *task;              /* a single wait: the waiting task */
-    uint32_t seq;                 /* ... and its suspension */
-    uint32_t released;            /* atomic: the finisher is done with it */
+    weft__task *target;           /* the task waited for */
+    struct weft__handoff h;       /* a single wait: the waiting task */
     void (*on_finish)(struct weft__waiter *node);
 };
 

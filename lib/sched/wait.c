@@ -116,6 +116,22 @@ void weft__wake_for_cancel(weft__task *task)
      * its next suspension; or it is shielded, and sees it after. */
 }
 
+void weft__handoff_wake(struct weft__handoff *h, int reason)
+{
+    /* Read before the release: h may be gone right after it. */
+    weft__task *task = h->task;
+    uint32_t seq = h->seq;
+
+    (void)weft__wake(task, seq, reason);
+    /* Pairs with the acquire in weft__handoff_wait. */
+    weft__store_release_u32(&h->released, 1);
+}
+
+void weft__handoff_wait(const struct weft__handoff *h)
+{
+    weft__spin_until_u32(&h->released, 1);
+}
+
 bool weft__wait_publish(weft__task *task)
 {
     uint64_t word = weft__load_acquire_u64(&task->wait);

@@ -62,6 +62,34 @@ int weft__wait_begin(weft__task *self, unsigned flags, uint32_t *seq);
 /* Suspends until woken; returns the reason. */
 int weft__wait_commit(weft__task *self);
 
+/* A hand-off: how whatever a task waits for tells it "done" when the
+ * record of the wait lives on the waiter's stack, or is freed by it (a
+ * wait for a task, a grant of a lock, a job of a thread pool). The waker
+ * wakes (task, seq), then releases the record; the waiter, woken for
+ * that, waits for the release before its frame or the record may go. So
+ * neither the record nor the task can vanish under the wake, even if
+ * something else woke the task first. */
+struct weft__handoff {
+    weft__task *task;       /* the waiting task */
+    uint32_t seq;           /* its suspension */
+    uint32_t released;      /* atomic: the waker is done with the record */
+};
+
+static inline void weft__handoff_init(struct weft__handoff *h, weft__task *task,
+                                      uint32_t seq)
+{
+    h->task = task;
+    h->seq = seq;
+    h->released = 0;
+}
+
+/* Wakes h's task for reason, then lets go of h. */
+void weft__handoff_wake(struct weft__handoff *h, int reason);
+
+/* Waits until the waker has let go of h: a few instructions away, unless
+ * its thread was preempted there. */
+void weft__handoff_wait(const struct weft__handoff *h);
+
 /* The error a suspension that ended for `reason` reports: 0 for the
  * event it waited for, -ECANCELED, or -ETIMEDOUT. */
 int weft__wake_error(int reason);

@@ -79,7 +79,7 @@ static void hand_on(struct weft__lock *lock, struct weft__grant *g)
         return;
     }
     struct weft__wqnode *next = weft__waitq_grant(&lock->q, g);
-    word_store(lock, weft__lock_word_of(next->task->id) |
+    word_store(lock, weft__lock_word_of(next->h.task->id) |
                          (weft__waitq_empty(&lock->q) ? 0 : WEFT__LOCK_WAITERS));
 }
 
@@ -111,7 +111,7 @@ int weft__lock_acquire(struct weft__lock *lock, weft__task *self,
                        int64_t timeout_ms, unsigned flags)
 {
     struct weft__wqnode node;
-    struct weft__grant g = { NULL, NULL, 0 };
+    struct weft__grant g = { NULL };
     uint64_t mine = weft__lock_word_of(self->id);
     bool late;
     int rc;
@@ -164,7 +164,7 @@ void weft__lock_enqueue_locked(struct weft__lock *lock,
     bool held = mark_waiters(lock);
     WEFT__ASSERT(held); /* the notifier holds it */
     node->granted = false;
-    node->released = 0;
+    node->h.released = 0;
     weft__waitq_push(&lock->q, node);
 }
 
@@ -174,7 +174,7 @@ void weft__lock_wait_granted(struct weft__lock *lock, weft__task *self,
     while (!node->granted) {
         /* A new suspension, shielded: only the grant ends it. The granter
          * reads (task, seq) under the spinlock, so it wakes this one. */
-        int rc = weft__wait_begin(self, WEFT__WAIT_SHIELDED, &node->seq);
+        int rc = weft__wait_begin(self, WEFT__WAIT_SHIELDED, &node->h.seq);
         WEFT__ASSERT(rc == 0);
         weft__spin_unlock(&lock->spin);
         (void)weft__wait_commit(self);

@@ -66,7 +66,7 @@ static void grant_next(struct weft__rwlock *rw)
     while ((head = weft__waitq_first(&rw->q)) != NULL && rw->writer == 0) {
         if (head->want == WANT_WRITE) {
             if (rw->readers == 0) {
-                rw->writer = head->task->id;
+                rw->writer = head->h.task->id;
                 weft__waitq_wake_locked(&rw->q, head);
             }
             return;
@@ -87,7 +87,7 @@ static int wait_turn(struct weft__rwlock *rw, unsigned want, int64_t timeout_ms)
     int rc = weft__waitq_wait(&rw->q, &rw->spin, &node, timeout_ms, 0, &late);
     if (rc == 0) {
         if (want == WANT_WRITE)
-            node.task->locks_held++;
+            node.h.task->locks_held++;
         return 0;
     }
     if (late) {

@@ -29,25 +29,20 @@ struct weft__wqnode *weft__waitq_grant(struct weft__waitq *q,
     weft__waitq_unlink(q, node);
     node->granted = true;
     g->node = node;
-    g->task = node->task;
-    g->seq = node->seq;
     return node;
 }
 
 void weft__grant_send(const struct weft__grant *g)
 {
-    if (g->node == NULL)
-        return;
-    weft__wake(g->task, g->seq, WEFT__WAKE_DONE);
-    weft__store_release_u32(&g->node->released, 1);
+    if (g->node != NULL)
+        weft__handoff_wake(&g->node->h, WEFT__WAKE_DONE);
 }
 
 void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node)
 {
     weft__waitq_unlink(q, node);
     node->granted = true;
-    weft__wake(node->task, node->seq, WEFT__WAKE_DONE);
-    weft__store_release_u32(&node->released, 1);
+    weft__handoff_wake(&node->h, WEFT__WAKE_DONE);
 }
 
 void weft__waitq_wake_all(struct weft__waitq *q, int result)
@@ -64,28 +59,21 @@ int weft__waitq_prepare(struct weft__waitq *q, struct weft__wqnode *node,
                         unsigned flags)
 {
     weft__task *self = weft__task_self();
-    int rc = weft__wait_begin(self, flags, &node->seq);
+    uint32_t seq;
+    int rc = weft__wait_begin(self, flags, &seq);
 
     if (rc < 0)
         return rc;
-    node->task = self;
+    weft__handoff_init(&node->h, self, seq);
     node->granted = false;
-    node->released = 0;
     weft__waitq_push(q, node);
     return 0;
-}
-
-void weft__waitq_wait_released(struct weft__wqnode *node)
-{
-    /* Pairs with the release store in weft__grant_send and
-     * weft__waitq_wake_locked. */
-    weft__spin_until_u32(&node->released, 1);
 }
 
 int weft__waitq_sleep(struct weft__waitq *q, weft__spinlock *spin,
                       struct weft__wqnode *node, bool *granted_late)
 {
-    weft__task *self = node->task;
+    weft__task *self = node->h.task;
     int rc;
 
     *granted_late = false;

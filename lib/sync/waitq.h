@@ -14,9 +14,9 @@
  * although interrupted, in which case the caller gives back what it was
  * granted (passing the lock on, returning the permit) before failing. So
  * a cancelled waiter never holds a lock afterwards and never swallows a
- * permit, an item or a notification. The waker copies the node's task and
- * seq before it drops the spinlock: the node lives on the waiter's stack,
- * which may be gone once the spinlock is free.
+ * permit, an item or a notification. The grant is a hand-off (wait.h):
+ * the granter wakes the waiter after dropping the spinlock, then lets go
+ * of the node, which the waiter waits for before its frame may go.
  */
 #ifndef WEFT_SYNC_WAITQ_H
 #define WEFT_SYNC_WAITQ_H
@@ -31,10 +31,8 @@
 
 struct weft__wqnode {
     struct weft__list link; /* in the queue, oldest first */
-    weft__task *task;       /* the waiting task */
-    uint32_t seq;          /* its suspension */
+    struct weft__handoff h; /* the waiting task and its suspension */
     bool granted;          /* under the spinlock: it got what it waited for */
-    uint32_t released;     /* atomic: the granter is done with the node */
     unsigned want;         /* what it asks for (the primitive's meaning) */
     int result;            /* what it is told with its grant: 0, a
                               negative error, or an index (barriers) */
@@ -56,9 +54,7 @@ static inline void weft__waitq_init(struct weft__waitq *q, uint32_t what)
 
 /* A wake the caller sends once its spinlock is released. */
 struct weft__grant {
-    struct weft__wqnode *node;
-    weft__task *task;
-    uint32_t seq;
+    struct weft__wqnode *node; /* or NULL: nothing to send */
 };
 
 static inline bool weft__waitq_empty(const struct weft__waitq *q)
@@ -107,7 +103,10 @@ void weft__waitq_wake_locked(struct weft__waitq *q, struct weft__wqnode *node);
 /* A granter may still be waking the task of a granted node: waits until
  * it lets go of the node (a few instructions away, unless its thread was
  * preempted there). */
-void weft__waitq_wait_released(struct weft__wqnode *node);
+static inline void weft__waitq_wait_released(struct weft__wqnode *node)
+{
+    weft__handoff_wait(&node->h);
+}
 
 /* Grants every node, each told result, and wakes them. Spinlock held. */
 void weft__waitq_wake_all(struct weft__waitq *q, int result);
