@@ -20,6 +20,7 @@ static uint32_t frozen;
 
 void weft__alloc_freeze(bool on)
 {
+    /* Pairs with the acquire in weft_replace_allocator. */
     weft__store_release_u32(&frozen, on ? 1 : 0);
 }
 
@@ -29,6 +30,9 @@ int weft_replace_allocator(weft_malloc_fn malloc_fn, weft_realloc_fn realloc_fn,
     if (malloc_fn == NULL || realloc_fn == NULL || calloc_fn == NULL ||
         free_fn == NULL)
         return -EINVAL;
+    /* Pairs with the release in weft__alloc_freeze. A replace racing a
+     * weft_run start is the caller's mistake; this only refuses one made
+     * while a runtime is known to run. */
     if (weft__load_acquire_u32(&frozen))
         return -EBUSY;
     allocator.malloc_fn = malloc_fn;

@@ -164,6 +164,7 @@ int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
     size_t k = 0;
     for (size_t pass = 0; pass < 2; pass++) {
         for (size_t i = k; i < n; i++) {
+            /* Pairs with the release of done in weft__task_complete. */
             bool is_done = weft__load_acquire_u32(&REC(i)->done) != 0;
             if (is_done == (pass == 0)) {
                 weft_task *t = tasks[i];
@@ -285,6 +286,7 @@ int weft_wait_for(weft_task *handle, void **result, int64_t timeout_ms)
     rc = weft__check_interrupt(self);
     if (rc < 0)
         return rc;
+    /* Pairs with the release of done in weft__task_complete. */
     if (weft__load_acquire_u32(&task->done))
         return weft__task_outcome(task, result);
     if (timeout_ms == WEFT_FOREVER)

@@ -62,6 +62,8 @@ int weft_group_create(weft_group **out)
         return -ENOMEM;
     weft__list_init(&g->running);
     g->body = weft__task_self();
+    /* The group's reference on its body, taken by the body itself: no
+     * ordering is needed. */
     if (g->body != NULL)
         weft__faa_u32(&g->body->refs, 1);
     int rc = pthread_mutex_init(&g->lock, NULL);

@@ -25,6 +25,8 @@ static void push_done(struct weft__waitset *set, struct weft__wsnode *node)
     do {
         head = weft__load_acquire_ptr((void *const *)&set->done);
         node->done_next = head;
+        /* Pairs with the exchange in weft__waitset_take: the owner that
+         * takes the stack sees the node and its link. */
     } while (!weft__cas_ptr((void **)&set->done, head, node));
 }
 
@@ -35,6 +37,9 @@ static void deliver(struct weft__waiter *w)
     struct weft__wsnode *node = WEFT__CONTAINER_OF(w, struct weft__wsnode, w);
     struct weft__waitset *set = node->set;
 
+    /* A full barrier, before the push: the owner's wait in
+     * weft__waitset_fini that sees 0 after taking this node cannot miss
+     * the delivery still touching the set. */
     weft__faa_u32(&set->delivering, 1);
     /* The CAS is a full barrier: the seq read below is at least as new as
      * the one the owner published before checking the list (pairs with
@@ -61,6 +66,7 @@ struct weft__wsnode *weft__waitset_take(struct weft__waitset *set)
 {
     struct weft__wsnode *list, *oldest_first = NULL;
 
+    /* Both pair with the CAS of push_done. */
     if (weft__load_acquire_ptr((void *const *)&set->done) == NULL)
         return NULL;
     list = weft__fas_ptr((void **)&set->done, NULL);
@@ -79,6 +85,7 @@ int weft__waitset_wait(struct weft__waitset *set, unsigned flags)
 
     for (;;) {
         uint32_t seq;
+        /* Pairs with the CAS of push_done. */
         if (weft__load_acquire_ptr((void *const *)&set->done) != NULL)
             return 0;
         int rc = weft__wait_begin(self, flags, &seq);
@@ -88,6 +95,7 @@ int weft__waitset_wait(struct weft__waitset *set, unsigned flags)
          * CAS: either we see its node below or it sees our seq. */
         weft__fas_u32(&set->seq, seq);
         if (weft__load_acquire_ptr((void *const *)&set->done) != NULL) {
+            /* Unpublished: pairs with the acquire in deliver. */
             weft__store_release_u32(&set->seq, 0);
             (void)weft__wait_abort(self);
             return 0;
@@ -95,6 +103,7 @@ int weft__waitset_wait(struct weft__waitset *set, unsigned flags)
         weft__task_waiting(self, WEFT__WAITING_TASKS, NULL);
         int reason = weft__wait_commit(self);
         weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+        /* Unpublished: pairs with the acquire in deliver. */
         weft__store_release_u32(&set->seq, 0);
         if (reason != WEFT__WAKE_DONE)
             return weft__wake_error(reason);

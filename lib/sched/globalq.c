@@ -20,6 +20,9 @@ void weft__globalq_destroy(struct weft__globalq *q)
 
 uint64_t weft__globalq_len(const struct weft__globalq *q)
 {
+    /* A hint, read without the lock; pairs with the release stores below,
+     * so a reader that sees a length also sees the tasks' links (it takes
+     * them under the lock anyway). */
     return weft__load_acquire_u64(&q->len);
 }
 
@@ -33,6 +36,7 @@ void weft__globalq_push(struct weft__globalq *q, weft__task *const *tasks,
         tasks[i]->qlink.next = &tasks[i + 1]->qlink;
     weft__mutex_lock(&q->lock);
     weft__fifo_push_chain(&q->tasks, &tasks[0]->qlink, &tasks[n - 1]->qlink);
+    /* Pairs with the acquire in weft__globalq_len. */
     weft__store_release_u64(&q->len, q->len + n);
     weft__mutex_unlock(&q->lock);
 }
@@ -48,6 +52,7 @@ unsigned weft__globalq_pop(struct weft__globalq *q, weft__task **out,
     struct weft__slink *link;
     while (n < max && (link = weft__fifo_pop(&q->tasks)) != NULL)
         out[n++] = weft__task_of_qlink(link);
+    /* Pairs with the acquire in weft__globalq_len. */
     weft__store_release_u64(&q->len, q->len - n);
     weft__mutex_unlock(&q->lock);
     return n;

@@ -39,6 +39,8 @@ void weft__idle_destroy(struct weft__idle *idle)
     idle->sleepers = NULL;
 }
 
+/* The state word is only ever changed by read-modify-writes (full
+ * barriers); the loads below need no partner beyond them. */
 bool weft__idle_start_search(struct weft__idle *idle)
 {
     uint64_t state = weft__load_acquire_u64(&idle->state);
@@ -92,7 +94,8 @@ static bool should_wake(const struct weft__idle *idle)
 
 void weft__idle_notify(struct weft__runtime *rt)
 {
-    /* The caller has just published work; read the counts only after. */
+    /* The caller has just published work; read the counts only after:
+     * pairs with the fence at the end of weft__idle_park. */
     weft__fence_full();
     if (should_wake(&rt->idle))
         wake_one(rt);
@@ -117,6 +120,11 @@ void weft__idle_park(struct weft__idle *idle, struct weft__worker *w)
     w->notified = 0;
     weft__mutex_unlock(&idle->lock);
     w->searching = false;
+    /* Orders the store of parked above before the caller's re-check of
+     * the queues (Dekker): pairs with the CAS of weft__worker_inbox_push,
+     * which pushes before it reads parked, and with the fence of
+     * weft__idle_notify, which publishes before it reads the counts. The
+     * FAA above came before the store, so it cannot serve. */
     weft__fence_full();
 }
 
@@ -147,5 +155,7 @@ bool weft__idle_unpark(struct weft__idle *idle, struct weft__worker *w)
 
 bool weft__idle_is_parked(const struct weft__worker *w)
 {
+    /* Callers order it after their push with a full barrier of their
+     * own (see weft__worker_inbox_push). */
     return weft__load_acquire_u32(&w->parked) != 0;
 }

@@ -359,6 +359,8 @@ static bool prepare(struct weft__worker *w, weft__task *t)
 
     if (t->stack != NULL)
         return true;
+    /* Pairs with the FAA of weft__task_cancel: a task cancelled before
+     * its first run never runs. */
     if (weft__load_acquire_u32(&t->cancel_requested)) {
         weft__task_complete(t, -ECANCELED, NULL);
         weft__task_retire(t);
@@ -489,6 +491,7 @@ static weft__task *search(struct weft__worker *w)
             if (got > 0) {
                 WEFT__STAT_ADD(w, steals, 1);
                 WEFT__STAT_ADD(w, tasks_stolen, got);
+                /* A counter: no ordering pairs with it. */
                 weft__faa_u64(&victim->stats.stolen_from, 1);
                 note_depth(w);
                 return weft__runq_pop(&w->runq);

@@ -52,6 +52,8 @@ static inline void weft__runq_init(struct weft__runq *q)
 /* Tasks in the queue; exact for the owner, a hint for anyone else. */
 static inline unsigned weft__runq_len(const struct weft__runq *q)
 {
+    /* Pair with the CAS of head by consumers and the release of tail by
+     * the owner; read at different moments, so only a hint. */
     uint32_t head = weft__load_acquire_u32(&q->head);
     uint32_t tail = weft__load_acquire_u32(&q->tail);
     uint32_t n = tail - head;
@@ -62,12 +64,15 @@ static inline unsigned weft__runq_len(const struct weft__runq *q)
 static inline bool weft__runq_push(struct weft__runq *q, weft__task *t)
 {
     uint32_t tail = weft__load_relaxed_u32(&q->tail);
+    /* Acquire, pairing with a consumer's CAS of head: the slot about to
+     * be reused has been read by whoever took it. */
     uint32_t head = weft__load_acquire_u32(&q->head);
 
     if (tail - head >= WEFT__RUNQ_CAP)
         return false;
     weft__store_relaxed_ptr((void **)&q->slot[tail & WEFT__RUNQ_MASK], t);
-    /* Release: a consumer that sees the new tail sees the slot. */
+    /* Release, pairing with the acquire of tail in weft__runq_steal_half
+     * and weft__runq_len: a consumer that sees the new tail sees the slot. */
     weft__store_release_u32(&q->tail, tail + 1);
     return true;
 }
@@ -75,6 +80,7 @@ static inline bool weft__runq_push(struct weft__runq *q, weft__task *t)
 /* Owner only. Takes the task at the front, or NULL. */
 static inline weft__task *weft__runq_pop(struct weft__runq *q)
 {
+    /* Pairs with thieves' CAS of head. The owner wrote tail itself. */
     uint32_t head = weft__load_acquire_u32(&q->head);
 
     for (;;) {
@@ -83,6 +89,8 @@ static inline weft__task *weft__runq_pop(struct weft__runq *q)
             return NULL;
         weft__task *t =
             weft__load_relaxed_ptr((void *const *)&q->slot[head & WEFT__RUNQ_MASK]);
+        /* A full barrier: claims the slot against thieves, whose own CAS
+         * of head it races; the loser retries. */
         if (weft__cas_u32(&q->head, head, head + 1))
             return t;
         head = weft__load_acquire_u32(&q->head); /* a thief took some */
@@ -96,6 +104,7 @@ static inline unsigned weft__runq_claim_half(struct weft__runq *q,
                                              weft__task **out)
 {
     const unsigned n = WEFT__RUNQ_CAP / 2;
+    /* Pairs with thieves' CAS of head, as in weft__runq_pop. */
     uint32_t head = weft__load_acquire_u32(&q->head);
     uint32_t tail = weft__load_relaxed_u32(&q->tail);
 
@@ -104,6 +113,8 @@ static inline unsigned weft__runq_claim_half(struct weft__runq *q,
     for (unsigned i = 0; i < n; i++)
         out[i] = weft__load_relaxed_ptr(
             (void *const *)&q->slot[(head + i) & WEFT__RUNQ_MASK]);
+    /* The claim races thieves' CAS of head; the copies are dropped if it
+     * loses (see the essay above). */
     return weft__cas_u32(&q->head, head, head + n) ? n : 0;
 }
 
@@ -113,9 +124,13 @@ static inline unsigned weft__runq_steal_half(struct weft__runq *src,
                                              struct weft__runq *dst)
 {
     uint32_t dtail = weft__load_relaxed_u32(&dst->tail);
+    /* dst is the caller's own ring: its head pairs with the CAS of other
+     * thieves that took from it. */
     uint32_t room = WEFT__RUNQ_CAP - (dtail - weft__load_acquire_u32(&dst->head));
 
     for (;;) {
+        /* head pairs with other consumers' CAS; tail with the owner's
+         * release in weft__runq_push, so the slots up to it are written. */
         uint32_t head = weft__load_acquire_u32(&src->head);
         uint32_t tail = weft__load_acquire_u32(&src->tail);
         uint32_t n = tail - head;

@@ -21,6 +21,8 @@ static struct weft__runtime *published;
 
 bool weft__runtime_begin(void)
 {
+    /* The CAS pairs with the release in weft__runtime_end: a new runtime
+     * starts after everything the last one did. */
     return weft__cas_u32(&active, 0, 1);
 }
 
@@ -31,6 +33,7 @@ void weft__runtime_end(void)
 
 bool weft__runtime_active(void)
 {
+    /* Pairs with the CAS of begin and the release of end. */
     return weft__load_acquire_u32(&active) != 0;
 }
 
@@ -52,6 +55,7 @@ void weft__runtime_publish(struct weft__runtime *rt)
 
 bool weft__runtime_stopping(const struct weft__runtime *rt)
 {
+    /* Pairs with the release in weft__runtime_stop. */
     return weft__load_acquire_u32(&rt->stopping) != 0;
 }
 
@@ -67,6 +71,7 @@ void weft__runtime_stop(struct weft__runtime *rt)
 
 bool weft__runtime_draining(const struct weft__runtime *rt)
 {
+    /* Pairs with the release in weft__runtime_main_ended. */
     return weft__load_acquire_u32(&rt->draining) != 0;
 }
 

@@ -62,6 +62,7 @@ static weft__task *record_new(void)
         t->wait = 0;
         t->name = NULL;
         t->errmsg = NULL;
+        /* Only spread matters: no ordering pairs with this. */
         t->gen = weft__faa_u32(&gen_seed, 0x9e37u);
     }
     return t;
@@ -265,6 +266,9 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
  * called, means the workers are leaving. */
 static bool live_enter_foreign(struct weft__runtime *rt)
 {
+    /* A full barrier, pairing with the FAA that retires the last task
+     * (weft__task_retire), which then stops the runtime: one of them sees
+     * the other. */
     if (weft__faa_u64(&rt->live, 1) == 0 || weft__runtime_stopping(rt)) {
         weft__faa_u64(&rt->live, (uint64_t)-1);
         return false;
@@ -277,6 +281,7 @@ int weft__task_publish(weft__task *t, struct weft__worker *w)
     struct weft__runtime *rt = t->rt;
 
     if (w != NULL) {
+        /* From a task, which is itself live: the count cannot be 0. */
         weft__faa_u64(&rt->live, 1);
     } else if (!live_enter_foreign(rt)) {
         task_discard(t);
@@ -447,6 +452,7 @@ void weft__task_retire(weft__task *t)
     weft__registry_remove(t);
     weft__stack_unreserve(&rt->stacks);
     weft__task_unref(t);
+    /* Pairs with the FAA of live_enter_foreign: see there. */
     if (weft__faa_u64(&rt->live, (uint64_t)-1) == 1)
         weft__runtime_stop(rt);
 }
@@ -468,6 +474,7 @@ int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags)
     struct weft__waiter node = { .target = target, .h = { .task = self } };
     int rc;
 
+    /* Pairs with the release of done in weft__task_complete. */
     if (weft__load_acquire_u32(&target->done))
         return 0;
     rc = weft__wait_begin(self, flags, &node.h.seq);
@@ -642,11 +649,13 @@ int weft_task_cancelling(weft_task *handle)
 
     if (task == NULL)
         return -EINVAL;
+    /* Pairs with the FAA of weft__task_cancel. */
     return (int)weft__load_acquire_u32(&task->cancel_requested);
 }
 
 int weft__task_uncancel(weft__task *task)
 {
+    /* The CAS races other cancels' FAA; the loads pair with them. */
     uint32_t n = weft__load_acquire_u32(&task->cancel_requested);
     while (n > 0 && !weft__cas_u32(&task->cancel_requested, n, n - 1))
         n = weft__load_acquire_u32(&task->cancel_requested);
@@ -736,12 +745,15 @@ weft_task *weft_task_ref(weft_task *handle)
 
     if (task == NULL)
         return NULL;
+    /* A reference taken by one who has one: no ordering is needed. */
     weft__faa_u32(&task->refs, 1);
     return handle;
 }
 
 void weft__task_unref(weft__task *task)
 {
+    /* A full barrier: every holder's use of the task comes before the
+     * last one frees it. */
     uint32_t before = weft__faa_u32(&task->refs, (uint32_t)-1);
     WEFT__ASSERT(before > 0);
     if (before == 1) {
@@ -811,6 +823,7 @@ int weft_task_is_done(weft_task *handle)
 
     if (task == NULL)
         return -EINVAL;
+    /* Pairs with the release of done in weft__task_complete. */
     return (int)weft__load_acquire_u32(&task->done);
 }
 
@@ -828,6 +841,7 @@ const char *weft_task_errmsg(weft_task *handle)
 {
     weft__task *task = weft__task_check(handle, "weft_task_errmsg");
 
+    /* Pairs with the release of done in weft__task_complete. */
     if (task == NULL || !weft__load_acquire_u32(&task->done))
         return NULL;
     /* Whoever reads the message has seen the error. */

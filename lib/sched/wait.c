@@ -1,5 +1,12 @@
 /* The wait protocol: suspending a task and waking it exactly once (see
- * wait.h for the wait word). */
+ * wait.h for the wait word).
+ *
+ * Memory order: every change of a task's wait word is a compare-and-swap
+ * or an exchange, both full barriers, and every read of it is an acquire
+ * that pairs with whichever of them wrote the value read. So a task that
+ * reads WOKEN sees what its waker did before the CAS that woke it (an
+ * item handed over, a grant), and a waker that reads SUSPENDED sees the
+ * task off its stack. */
 #include "sched/wait.h"
 
 #include <errno.h>
@@ -25,6 +32,7 @@
 
 int weft__check_interrupt(weft__task *self)
 {
+    /* Pairs with the FAA of weft__task_cancel. */
     if (self->shields == 0 && weft__load_acquire_u32(&self->cancel_requested))
         return -ECANCELED;
     struct weft__scope *dl = weft__scope_deadline(self);
@@ -56,6 +64,7 @@ int weft__wait_begin(weft__task *self, unsigned flags, uint32_t *seq_out)
      * and wakes this suspension. */
     weft__fas_u64(&self->wait, WAIT_WORD(seq, shielded ? WORD_SHIELDED : 0, 0,
                                          WEFT__WAIT_SUSPENDING));
+    /* Pairs with the FAA of weft__task_cancel, as the comment above says. */
     if (!shielded && weft__load_acquire_u32(&self->cancel_requested)) {
         (void)weft__wait_abort(self);
         return -ECANCELED;
@@ -80,11 +89,14 @@ int weft__wake_error(int reason)
 
 enum weft__wait_state weft__wait_state_of(const weft__task *task)
 {
+    /* Pairs with the CAS or exchange that last changed the word. */
     return (enum weft__wait_state)WAIT_STATE(weft__load_acquire_u64(&task->wait));
 }
 
 bool weft__wake(weft__task *task, uint32_t seq, int reason)
 {
+    /* Acquire: pairs with the task's exchange in weft__wait_begin and the
+     * CAS of weft__wait_publish (see the top of this file). */
     uint64_t word = weft__load_acquire_u64(&task->wait);
 
     for (;;) {
@@ -92,6 +104,9 @@ bool weft__wake(weft__task *task, uint32_t seq, int reason)
         if (WAIT_SEQ(word) != seq ||
             (state != WEFT__WAIT_SUSPENDING && state != WEFT__WAIT_SUSPENDED))
             return false;
+        /* Release (a full barrier): the task that reads WOKEN in
+         * weft__wait_commit or weft__wait_abort sees what the waker did
+         * before this. */
         if (weft__cas_u64(&task->wait, word,
                           WAIT_WITH(word, reason, WEFT__WAIT_WOKEN))) {
             /* A SUSPENDING task is still on its stack: the context that
@@ -106,6 +121,8 @@ bool weft__wake(weft__task *task, uint32_t seq, int reason)
 
 void weft__wake_for_cancel(weft__task *task)
 {
+    /* Pairs with the exchange in weft__wait_begin; see weft__task_cancel
+     * for the other half of the Dekker argument. */
     uint64_t word = weft__load_acquire_u64(&task->wait);
     int state = WAIT_STATE(word);
 
@@ -136,6 +153,8 @@ bool weft__wait_publish(weft__task *task)
 {
     uint64_t word = weft__load_acquire_u64(&task->wait);
 
+    /* Pairs with the acquire load in weft__wake: a waker that sees
+     * SUSPENDED may queue the task, which is off its stack by now. */
     if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&
         weft__cas_u64(&task->wait, word, WAIT_WITH(word, 0, WEFT__WAIT_SUSPENDED)))
         return true;
@@ -161,6 +180,7 @@ static int end_wait(weft__task *self, uint64_t word)
 
 int weft__wait_commit(weft__task *self)
 {
+    /* Pairs with a waker's CAS to WOKEN (see the top of this file). */
     uint64_t word = weft__load_acquire_u64(&self->wait);
 
     if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING) {
@@ -173,6 +193,8 @@ int weft__wait_commit(weft__task *self)
 
 int weft__wait_abort(weft__task *self)
 {
+    /* The CAS races a waker's: whichever wins decides (see the top of
+     * this file for the pairing). */
     uint64_t word = weft__load_acquire_u64(&self->wait);
 
     if (WAIT_STATE(word) == WEFT__WAIT_SUSPENDING &&

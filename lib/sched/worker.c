@@ -26,6 +26,7 @@ static uint64_t next_id_block = 1; /* atomic; ids are never 0 */
 uint64_t weft__worker_next_id(struct weft__worker *w)
 {
     if (w->next_id == w->id_limit) {
+        /* Only uniqueness matters: no ordering pairs with this. */
         w->next_id = weft__faa_u64(&next_id_block, ID_BLOCK);
         w->id_limit = w->next_id + ID_BLOCK;
     }
@@ -34,6 +35,7 @@ uint64_t weft__worker_next_id(struct weft__worker *w)
 
 uint64_t weft__next_id_shared(void)
 {
+    /* Only uniqueness matters, as in weft__worker_next_id. */
     return weft__faa_u64(&next_id_block, 1);
 }
 
@@ -141,6 +143,8 @@ void weft__worker_inbox_push(struct weft__worker *w, weft__task *t)
     do {
         head = weft__load_acquire_ptr((void *const *)&w->inbox);
         t->qlink.next = head;
+        /* Pairs with the exchange in drain_inbox (loop.c): the owner that
+         * takes the list sees the task and its link. */
     } while (!weft__cas_ptr((void **)&w->inbox, head, &t->qlink));
     /* The CAS is a full barrier: if w parked before it, w is seen parked
      * here; if after, w's re-check of its inbox sees t. */

@@ -50,6 +50,8 @@ int weft_event_set(weft_event *pub)
     if (ev == NULL)
         return -EINVAL;
     weft__spin_lock(&ev->spin);
+    /* Pairs with the acquire loads of weft_event_wait and is_set: who
+     * sees the flag sees what the setter did before setting it. */
     weft__store_release_u32(&ev->set, 1);
     weft__waitq_wake_all(&ev->q, 0);
     weft__spin_unlock(&ev->spin);
@@ -62,6 +64,7 @@ int weft_event_clear(weft_event *pub)
 
     if (ev == NULL)
         return -EINVAL;
+    /* Pairs with the acquire loads of weft_event_wait and is_set. */
     weft__store_release_u32(&ev->set, 0);
     return 0;
 }
@@ -72,6 +75,7 @@ int weft_event_is_set(weft_event *pub)
 
     if (ev == NULL)
         return -EINVAL;
+    /* Pairs with the release stores of set and clear. */
     return weft__load_acquire_u32(&ev->set) != 0;
 }
 
@@ -86,6 +90,7 @@ int weft_event_wait(weft_event *pub, int64_t timeout_ms)
     rc = weft__wait_checks(ev, timeout_ms, &self);
     if (rc < 0)
         return rc;
+    /* Pairs with the release store of weft_event_set. */
     if (weft__load_acquire_u32(&ev->set))
         return 0;
     weft__spin_lock(&ev->spin);

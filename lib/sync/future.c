@@ -59,6 +59,7 @@ weft_future *weft_future_ref(weft_future *pub)
 {
     struct weft_future *f = future_of(pub);
 
+    /* A reference taken by one who has one: no ordering is needed. */
     if (f != NULL)
         weft__faa_u32(&f->refs, 1);
     return f;
@@ -68,6 +69,7 @@ void weft_future_unref(weft_future *pub)
 {
     struct weft_future *f = future_of(pub);
 
+    /* A full barrier: every holder's use comes before the last frees it. */
     if (f == NULL || weft__faa_u32(&f->refs, (uint32_t)-1) != 1)
         return;
     /* An awaiter holds a reference: with none left, nobody waits. */
@@ -155,6 +157,7 @@ int weft_future_await(weft_future *pub, void **value, int64_t timeout_ms)
     int rc = weft__wait_checks(f, timeout_ms, &self);
     if (rc < 0)
         return rc;
+    /* Pairs with the release in complete_locked. */
     if (weft__load_acquire_u32(&f->state) != PENDING)
         return outcome(f, value);
     weft__spin_lock(&f->spin);
@@ -186,6 +189,7 @@ int weft_future_result(weft_future *pub, void **value)
         *value = NULL;
     if (f == NULL)
         return -EINVAL;
+    /* Pairs with the release in complete_locked. */
     if (weft__load_acquire_u32(&f->state) == PENDING)
         return -EINPROGRESS;
     return outcome(f, value);
@@ -197,5 +201,6 @@ int weft_future_is_done(weft_future *pub)
 
     if (f == NULL)
         return -EINVAL;
+    /* Pairs with the release in complete_locked. */
     return weft__load_acquire_u32(&f->state) != PENDING;
 }

@@ -13,8 +13,10 @@ _Static_assert(sizeof(struct weft__lock) <= sizeof(weft_lock),
 _Static_assert(_Alignof(struct weft__lock) <= _Alignof(weft_lock),
                "weft_lock is not aligned enough");
 
-/* The lock word's atomics. Acquire and release pair with each other: what
- * an owner wrote before its release is seen by the next owner. */
+/* The lock word's atomics. An owner's release (the CAS to 0, or the
+ * release store of hand_on) pairs with the next owner's acquire (its CAS
+ * from 0, or its acquire load after the grant): what one owner wrote in
+ * the critical section is seen by the next. */
 static inline uint64_t word_load(struct weft__lock *lock)
 {
     return weft__load_acquire_u64(&lock->word);

@@ -74,6 +74,8 @@ static inline uint64_t weft__lock_word_of(uint64_t id)
 static inline bool weft__lock_held_by(struct weft__lock *lock,
                                       const weft__task *self)
 {
+    /* Pairs with the CAS or release store that made self the owner; self
+     * reads its own writes, so any order would do. */
     uint64_t word = weft__load_acquire_u64(&lock->word);
     return (word & ~WEFT__LOCK_WAITERS) == weft__lock_word_of(self->id);
 }
