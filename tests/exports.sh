@@ -2,7 +2,7 @@
 # The public API, checked from the built library:
 #   - libweft.so exports weft_* symbols only (the rest is hidden);
 #   - every function a public header marks WEFT_EXPORT is exported;
-#   - each one has a man page in doc/ and is called by a test.
+#   - each one has a man page in doc/man3/ and is called by a test.
 set -eu
 srcdir=${srcdir:-.}
 lib=lib/.libs/libweft.so
@@ -24,8 +24,8 @@ for fn in $declared; do
     if ! printf '%s\n' "$exported" | grep -qx "$fn"; then
         echo "exports: $fn is declared but not exported"; status=1
     fi
-    if [ ! -f "$srcdir/doc/$fn.3" ]; then
-        echo "exports: $fn has no man page doc/$fn.3"; status=1
+    if [ ! -f "$srcdir/doc/man3/$fn.3" ]; then
+        echo "exports: $fn has no man page doc/man3/$fn.3"; status=1
     fi
     if ! grep -qw "$fn" "$srcdir"/tests/check_*.c; then
         echo "exports: no test calls $fn"; status=1
