@@ -54,28 +54,26 @@ WEFT_EXPORT int weft_scope_leave(weft_scope *scope);
  *     WEFT_WITH_TIMEOUT(500, rc) {
  *         rc = fetch(url);          // suspensions here fail with
  *     }                             // -ETIMEDOUT after 500 ms
- *     if (rc == -ETIMEDOUT) ...     // the deadline passed inside
+ *     if (rc == -ETIMEDOUT) ...     // fetch was cut short
  *
  * The scope is entered before the block and left however the block is
  * left: its end, break, continue, return, goto. rc receives the enter's
- * result, and the block runs only if it is 0; when the block ends
- * normally, a timeout scope whose deadline failed a suspension inside it
- * turns an rc of 0 into -ETIMEDOUT. `break` and `continue` leave the
- * block, not a loop around it. Needs GCC or clang (cleanup attribute). */
+ * result, and the block runs only if it is 0; what the block does with
+ * rc after that is its own (the deadline shows as -ETIMEDOUT from the
+ * suspensions it cut short). `break` and `continue` leave the block, not
+ * a loop around it. Needs GCC or clang (cleanup attribute). */
 typedef struct weft_scope_guard {
     weft_scope scope;
-    int *rc;        /* the caller's result variable */
     int entered;    /* the scope is open */
     int once;       /* the block has yet to run */
 } weft_scope_guard;
 
 static inline void weft_scope_guard_leave(weft_scope_guard *g)
 {
-    if (!g->entered)
-        return;
-    g->entered = 0;
-    if (weft_scope_leave(&g->scope) == 1 && *g->rc == 0)
-        *g->rc = WEFT_ETIMEDOUT;
+    if (g->entered) {
+        g->entered = 0;
+        (void)weft_scope_leave(&g->scope);
+    }
 }
 
 #define WEFT__SCOPE_CAT2(a, b) a##b
@@ -84,7 +82,7 @@ static inline void weft_scope_guard_leave(weft_scope_guard *g)
 #define WEFT__WITH_SCOPE(enter, weft__rc)                                     \
     for (weft_scope_guard WEFT__SCOPE_VAR                                     \
              __attribute__((cleanup(weft_scope_guard_leave))) =               \
-                 { .rc = &(weft__rc), .once = 1 };                            \
+                 { .once = 1 };                                               \
          WEFT__SCOPE_VAR.once &&                                              \
          (WEFT__SCOPE_VAR.entered = ((weft__rc) = (enter)) == 0);             \
          WEFT__SCOPE_VAR.once = 0)

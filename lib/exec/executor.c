@@ -35,6 +35,7 @@
 #include "sched/debug.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
+#include "sched/scope.h"
 #include "sched/task.h"
 #include "core/thread.h"
 
@@ -723,7 +724,7 @@ static int collect(struct job *job, void **result)
 int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
                          void **result, const weft_job_opts *opts)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     struct weft_executor *ex;
     struct job *job;
     int rc;

@@ -23,6 +23,7 @@
 #include "sched/fdwait.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
+#include "sched/scope.h"
 #include "sched/task.h"
 
 struct slot {
@@ -290,7 +291,7 @@ static int revive(struct weft__procpool *pool, weft__task *self,
 int weft_process_call(const char *name, const void *in, size_t in_len,
                       void **out, size_t *out_len)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     struct weft__procpool *pool;
     int fn, rc;
 

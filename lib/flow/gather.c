@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/atomic.h"
+#include "sched/scope.h"
 #include "sched/wait.h"
 
 #include "weft/scope.h"
@@ -44,7 +45,7 @@ static void record(weft_outcome *out, weft__task *t)
 int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
                 weft_outcome *out)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     struct weft__waitset set;
     struct weft__wsnode *nodes;
     int interrupted = 0, first_err = 0;
@@ -59,14 +60,23 @@ int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
     int rc = check_tasks(self, tasks, n, "weft_gather");
     if (rc < 0)
         return rc;
+    /* A checkpoint, even if nothing is left to wait for: a pending
+     * cancellation or passed deadline is delivered, and passed on to the
+     * tasks as if it had come during the wait. */
+    interrupted = weft__check_interrupt(self);
     if (n == 0)
-        return 0;
+        return interrupted;
     nodes = weft__calloc(n, sizeof *nodes);
     if (nodes == NULL)
         return -ENOMEM;
     weft__waitset_init(&set, self);
     for (size_t i = 0; i < n; i++)
         weft__waitset_add(&set, &nodes[i], REC(i));
+    if (interrupted < 0) {
+        flags = WEFT__WAIT_SHIELDED;
+        for (size_t i = 0; i < n; i++)
+            (void)weft__task_cancel(REC(i));
+    }
 
     for (size_t remaining = n; remaining > 0;) {
         struct weft__wsnode *node = weft__waitset_take(&set);
@@ -105,7 +115,7 @@ int weft_gather(weft_task *const *tasks, size_t n, weft_gather_mode mode,
 int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
               int64_t timeout_ms)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     struct weft__waitset set;
     struct weft__wsnode *nodes;
     weft_scope scope;
@@ -123,8 +133,15 @@ int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
     if (self == NULL)
         return -EPERM;
     rc = check_tasks(self, tasks, n, "weft_wait");
-    if (rc < 0 || n == 0)
+    /* A checkpoint, even if the mode is met already: a pending
+     * cancellation or passed deadline is delivered (the tasks keep
+     * running, and are still sorted below). */
+    if (rc == 0)
+        rc = weft__check_interrupt(self);
+    if (rc == -EINVAL || rc == -EDEADLK || n == 0)
         return rc;
+    if (rc < 0)
+        goto sort;
     nodes = weft__calloc(n, sizeof *nodes);
     if (nodes == NULL)
         return -ENOMEM;
@@ -160,6 +177,7 @@ int weft_wait(weft_task **tasks, size_t n, weft_wait_mode mode, size_t *ndone,
         rc = 0; /* our own time-out is not an error, as in asyncio */
     weft__free(nodes);
 
+sort:;
     /* Done first, pending after, each in their original order. */
     size_t k = 0;
     for (size_t pass = 0; pass < 2; pass++) {
@@ -191,7 +209,7 @@ struct weft_as_completed {
 int weft_as_completed_create(weft_as_completed **out, weft_task *const *tasks,
                             size_t n)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     weft_as_completed *it;
 
     if (out == NULL)
@@ -224,10 +242,14 @@ int weft_as_completed_next(weft_as_completed *it, weft_task **task,
     if (it == NULL || task == NULL ||
         (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
         return -EINVAL;
-    if (weft__task_self() != it->set.owner)
+    if (WEFT__TASK_ENTER() != it->set.owner)
         return -EPERM;
     if (it->handed == it->n)
         return -ENODATA;
+    /* A checkpoint, even if a task is ready to be handed out. */
+    rc = weft__check_interrupt(it->set.owner);
+    if (rc < 0)
+        return rc;
     if (timeout_ms != WEFT_FOREVER)
         (void)weft_timeout_enter(&scope, timeout_ms);
     while (it->ready == NULL) {
@@ -266,7 +288,7 @@ int weft_as_completed_destroy(weft_as_completed *it)
 
 int weft_wait_for(weft_task *handle, void **result, int64_t timeout_ms)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     weft_scope scope;
     int rc;
 

@@ -8,6 +8,7 @@
 
 #include "sched/wait.h"
 #include "sync/sync.h"
+#include "sched/scope.h"
 #include "sched/task.h"
 #include "sync/waitq.h"
 
@@ -107,7 +108,7 @@ static int start(weft_generator *gen)
 int weft_generator_next(weft_generator *pub, void **value)
 {
     weft_generator *gen = gen_of(pub);
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     struct weft__wqnode node;
     struct weft__grant g = { NULL };
     void *got = NULL;
@@ -193,7 +194,7 @@ int weft_generator_next(weft_generator *pub, void **value)
 int weft_generator_yield(weft_generator *pub, void *value)
 {
     weft_generator *gen = gen_of(pub);
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     struct weft__grant g = { NULL };
     struct weft__wqnode node;
     bool late;
@@ -250,7 +251,7 @@ int weft_generator_yield(weft_generator *pub, void *value)
 int weft_generator_destroy(weft_generator *pub)
 {
     weft_generator *gen = gen_of(pub);
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
 
     if (gen == NULL)
         return -EINVAL;

@@ -15,6 +15,7 @@
 #include "core/atomic.h"
 #include "core/thread.h"
 #include "sched/wait.h"
+#include "sched/scope.h"
 #include "sched/task.h"
 #include "sched/worker.h"
 
@@ -180,7 +181,7 @@ int weft_group_spawn(weft_group *g, weft_task **task, weft_fn fn, void *arg,
 
 int weft_group_wait(weft_group *g)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     int interrupted = 0;
     unsigned flags = 0;
 
@@ -200,6 +201,14 @@ int weft_group_wait(weft_group *g)
     if (g->body_cancelled && self == g->body) {
         (void)weft__task_uncancel(self);
         g->body_cancelled = false;
+    }
+    /* A checkpoint, even with no child left: an interruption pending now
+     * is handled as one during the wait. */
+    int pending = weft__check_interrupt(self);
+    if (pending < 0) {
+        interrupted = pending;
+        flags = WEFT__WAIT_SHIELDED;
+        cancel_children(g);
     }
     while (g->nrunning > 0) {
         uint32_t seq;

@@ -7,6 +7,7 @@
 
 #include "sched/wait.h"
 #include "sync/sync.h"
+#include "sched/scope.h"
 #include "sched/task.h"
 
 #include "weft/queue.h"
@@ -203,7 +204,8 @@ static int deliver(struct weft__queue *q, struct weft__qslot slot, bool front,
     return insert(q, slot, front);
 }
 
-static int check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
+static inline __attribute__((always_inline)) int
+check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
 {
     if (q == NULL)
         return -EINVAL;
@@ -211,7 +213,7 @@ static int check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
         return 0;
     if (weft__check_timeout(timeout_ms) < 0)
         return -EINVAL;
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     if (self == NULL)
         return -EPERM;
     return weft__check_interrupt(self);

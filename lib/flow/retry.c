@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "sched/wait.h"
+#include "sched/scope.h"
 #include "sched/task.h"
 
 #include "weft/scope.h"
@@ -63,7 +64,7 @@ int weft_retry(weft_attempt_fn attempt, void *arg, const weft_retry_opts *opts)
         !(o.jitter >= 0 && o.jitter <= 1) ||
         (o.timeout_ms < 0 && o.timeout_ms != WEFT_FOREVER))
         return -EINVAL;
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     if (self == NULL)
         return -EPERM;
     rc = weft__check_interrupt(self);

@@ -63,12 +63,11 @@ __attribute__((cold, noinline)) static void scope_gone(weft__task *t)
     drop_all(t);
 }
 
-/* Checks every open scope of t from the innermost out; false (and all
- * closed) if one has gone. */
-static bool scopes_ok(weft__task *t)
+/* Checks every open scope of t from the innermost out, against sp (a
+ * frame at least as deep as the caller's); false (and all closed) if one
+ * has gone. */
+static bool scopes_ok(weft__task *t, const void *sp)
 {
-    const void *sp = __builtin_frame_address(0);
-
     for (const struct weft__scope *s = t->scopes; s != NULL; s = s->outer) {
         if (!looks_open(t, s, sp)) {
             scope_gone(t);
@@ -78,8 +77,18 @@ static bool scopes_ok(weft__task *t)
     return true;
 }
 
+weft__task *weft__task_enter(const void *frame)
+{
+    weft__task *t = weft__task_self();
+    if (t != NULL && WEFT__UNLIKELY(t->scopes != NULL))
+        (void)scopes_ok(t, frame);
+    return t;
+}
+
 struct weft__scope *weft__scope_deadline(weft__task *t)
 {
+    /* Deeper than the public entry, which checked against its own frame:
+     * this one can only catch records overwritten since. */
     const void *sp = __builtin_frame_address(0);
     struct weft__scope *best = NULL;
 
@@ -149,7 +158,8 @@ void weft__scope_disarm(weft__task *t)
 }
 
 /* Validates and links a new scope of the calling task. */
-static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
+static int scope_open(weft_scope *storage, bool shield, int64_t deadline,
+                      const void *frame)
 {
     weft__task *self = weft__task_self();
     struct weft__scope *scope = (struct weft__scope *)(void *)storage;
@@ -158,7 +168,7 @@ static int scope_open(weft_scope *storage, bool shield, int64_t deadline)
         return -EINVAL;
     if (self == NULL)
         return -EPERM;
-    (void)scopes_ok(self);
+    (void)scopes_ok(self, frame);
     scope->magic = WEFT__SCOPE_MAGIC;
     scope->self = scope;
     scope->shield = shield;
@@ -188,23 +198,26 @@ int weft_timeout_enter(weft_scope *scope, int64_t timeout_ms)
     int64_t deadline = timeout_ms == WEFT_FOREVER
                            ? WEFT__NO_DEADLINE
                            : weft__deadline_after(weft__now_ms(), timeout_ms);
-    return scope_open(scope, false, deadline);
+    return scope_open(scope, false, deadline, __builtin_frame_address(0));
 }
 
 int weft_timeout_enter_at(weft_scope *scope, int64_t deadline_ms)
 {
     if (deadline_ms < 0 && deadline_ms != WEFT_FOREVER)
         return -EINVAL;
-    return scope_open(scope, false, deadline_of(deadline_ms));
+    return scope_open(scope, false, deadline_of(deadline_ms),
+                      __builtin_frame_address(0));
 }
 
 int weft_shield_enter(weft_scope *scope)
 {
-    return scope_open(scope, true, WEFT__NO_DEADLINE);
+    return scope_open(scope, true, WEFT__NO_DEADLINE,
+                      __builtin_frame_address(0));
 }
 
 /* The open scope behind storage, owned by the calling task, or an error. */
-static int scope_of_caller(weft_scope *storage, struct weft__scope **out)
+static int scope_of_caller(weft_scope *storage, struct weft__scope **out,
+                           const void *frame)
 {
     weft__task *self = weft__task_self();
     struct weft__scope *scope = (struct weft__scope *)(void *)storage;
@@ -214,7 +227,7 @@ static int scope_of_caller(weft_scope *storage, struct weft__scope **out)
         return -EINVAL;
     if (self == NULL || scope->task != self)
         return -EPERM;
-    if (!scopes_ok(self))
+    if (!scopes_ok(self, frame))
         return -EINVAL; /* closed with the one that went away */
     *out = scope;
     return 0;
@@ -223,7 +236,7 @@ static int scope_of_caller(weft_scope *storage, struct weft__scope **out)
 int weft_timeout_reschedule(weft_scope *storage, int64_t deadline_ms)
 {
     struct weft__scope *scope;
-    int rc = scope_of_caller(storage, &scope);
+    int rc = scope_of_caller(storage, &scope, __builtin_frame_address(0));
 
     if (rc < 0)
         return rc;
@@ -238,7 +251,7 @@ int weft_timeout_reschedule(weft_scope *storage, int64_t deadline_ms)
 int weft_scope_leave(weft_scope *storage)
 {
     struct weft__scope *scope;
-    int rc = scope_of_caller(storage, &scope);
+    int rc = scope_of_caller(storage, &scope, __builtin_frame_address(0));
 
     if (rc < 0)
         return rc;

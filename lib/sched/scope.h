@@ -40,6 +40,15 @@ struct weft__scope {
  * returned), says so and closes all of t's scopes. */
 struct weft__scope *weft__scope_deadline(weft__task *t);
 
+/* The calling task, at the entry of a public function that may suspend,
+ * with its open scopes checked against that function's frame: a scope
+ * record on the task's stack below the frame was left by a function that
+ * has returned, and would be overwritten by the calls to come. Such a
+ * scope is reported and the task's scopes are closed before anything
+ * reads them. A macro, so that the frame is the public function's. */
+#define WEFT__TASK_ENTER() weft__task_enter(__builtin_frame_address(0))
+weft__task *weft__task_enter(const void *frame);
+
 /* Called as t's body returns: closes the scopes it left open, saying
  * which. Their records are in frames that have returned: none is read. */
 void weft__scopes_end(weft__task *t);

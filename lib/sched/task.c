@@ -549,11 +549,9 @@ weft__task *weft__task_check(weft_task *h, const char *api)
 
 /* weft_await and weft_await_shielded; propagate: pass the caller's
  * cancellation or timeout on to task. */
-static int await_task(weft_task *handle, void **result, bool propagate,
-                      const char *api)
+static int await_task(weft__task *self, weft_task *handle, void **result,
+                      bool propagate, const char *api)
 {
-    weft__task *self = weft__task_self();
-
     if (result != NULL)
         *result = NULL;
     if (self == NULL)
@@ -583,12 +581,13 @@ static int await_task(weft_task *handle, void **result, bool propagate,
 
 int weft_await(weft_task *task, void **result)
 {
-    return await_task(task, result, true, "weft_await");
+    return await_task(WEFT__TASK_ENTER(), task, result, true, "weft_await");
 }
 
 int weft_await_shielded(weft_task *task, void **result)
 {
-    return await_task(task, result, false, "weft_await_shielded");
+    return await_task(WEFT__TASK_ENTER(), task, result, false,
+                      "weft_await_shielded");
 }
 
 int weft_task_result(weft_task *handle, void **result)
@@ -673,7 +672,7 @@ int weft_task_uncancel(weft_task *handle)
 
 int weft_yield(void)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     if (self == NULL)
         return -EPERM;
     /* A suspension point like any other: cancellation and deadlines. */

@@ -4,7 +4,9 @@
 #include <errno.h>
 
 #include "reactor/reactor.h"
+#include "sched/scope.h"
 #include "sched/task.h"
+#include "sched/time.h"
 #include "sched/wait.h"
 #include "sched/worker.h"
 
@@ -27,9 +29,7 @@ static void timer_fired(struct weft__watch *watch)
 
 int weft_sleep(int64_t ms)
 {
-    weft__task *self = weft__task_self();
-    struct sleep_timer timer;
-    int rc;
+    weft__task *self = WEFT__TASK_ENTER();
 
     if (ms < 0)
         return -EINVAL;
@@ -37,8 +37,13 @@ int weft_sleep(int64_t ms)
         return -EPERM;
     if (ms == 0)
         return weft_yield();
+    return weft__sleep(self, ms, WEFT__WAITING_SLEEP);
+}
 
-    rc = weft__wait_begin(self, 0, &timer.seq);
+int weft__sleep(weft__task *self, int64_t ms, unsigned what)
+{
+    struct sleep_timer timer;
+    int rc = weft__wait_begin(self, 0, &timer.seq);
     if (rc < 0)
         return rc; /* cancelled, or a deadline already passed */
     struct weft__worker *w = weft__worker_self();
@@ -50,7 +55,7 @@ int weft_sleep(int64_t ms)
         return -ENOMEM;
     }
     self->armed_on = w;
-    weft__task_waiting(self, WEFT__WAITING_SLEEP, NULL);
+    weft__task_waiting(self, (enum weft__waiting)what, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
     /* Resumed on w, where the timer is: disarm it if it did not fire. */

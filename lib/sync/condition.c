@@ -49,11 +49,13 @@ int weft_condition_destroy(weft_condition *pub)
 }
 
 /* The checks every call but init and destroy shares. */
-static int begin(struct weft__condition *c, weft__task **self)
+static inline __attribute__((always_inline)) int
+begin(struct weft__condition *c, weft__task **self)
 {
     if (c == NULL)
         return -EINVAL;
-    *self = weft__task_self();
+    /* Inlined: the frame is the public function's. */
+    *self = WEFT__TASK_ENTER();
     if (*self == NULL || !weft__lock_held_by(c->lock, *self))
         return -EPERM;
     return 0;

@@ -160,25 +160,35 @@ int weft_future_await(weft_future *pub, void **value, int64_t timeout_ms)
     /* Pairs with the release in complete_locked. */
     if (weft__load_acquire_u32(&f->state) != PENDING)
         return outcome(f, value);
+    /* The wait holds a reference of its own: the caller may drop its
+     * last one meanwhile (from a callback, say). */
+    weft_future_ref(f);
     weft__spin_lock(&f->spin);
-    if (f->state != PENDING) {
-        weft__spin_unlock(&f->spin);
-        return outcome(f, value);
+    if (f->state == PENDING) {
+        rc = weft__waitq_wait(&f->waiters, &f->spin, &node, timeout_ms, 0,
+                              &late);
+        if (rc == 0) {
+            /* Woken by the completion; the spinlock is free. */
+            rc = outcome(f, value);
+            weft_future_unref(f);
+            return rc;
+        }
+        if (!late) {
+            /* As asyncio's await of a future: giving up on it cancels it,
+             * for the other awaiters too, and tells its completer. */
+            complete_locked(f, CANCELLED, NULL, -ECANCELED);
+            weft__spin_unlock(&f->spin);
+            weft_future_unref(f);
+            return rc;
+        }
+        /* Completed as the wait was interrupted: the outcome is
+         * delivered, and the interruption stays pending for the next
+         * suspension. */
     }
-    rc = weft__waitq_wait(&f->waiters, &f->spin, &node, timeout_ms, 0, &late);
-    if (rc == 0)
-        return outcome(f, value); /* woken by the completion */
-    if (!late) {
-        /* As asyncio's await of a future: giving up on it cancels it, for
-         * the other awaiters too, and tells its completer. */
-        complete_locked(f, CANCELLED, NULL, -ECANCELED);
-        weft__spin_unlock(&f->spin);
-        return rc;
-    }
-    /* Completed as the wait was interrupted: the outcome is delivered, and
-     * the interruption stays pending for the next suspension. */
     weft__spin_unlock(&f->spin);
-    return outcome(f, value);
+    rc = outcome(f, value);
+    weft_future_unref(f);
+    return rc;
 }
 
 int weft_future_result(weft_future *pub, void **value)

@@ -12,7 +12,9 @@
 #include "core/clock.h"
 #include "sched/wait.h"
 #include "sync/sync.h"
+#include "sched/scope.h"
 #include "sched/task.h"
+#include "sched/time.h"
 
 #include "weft/limiter.h"
 #include "weft/time.h"
@@ -71,7 +73,7 @@ static int64_t reserve(weft_limiter *l, unsigned n, int64_t now,
 
 int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
 {
-    weft__task *self = weft__task_self();
+    weft__task *self = WEFT__TASK_ENTER();
     int64_t new_tat;
 
     if (l == NULL || n == 0 || n > l->burst || weft__check_timeout(timeout_ms) < 0)
@@ -96,7 +98,7 @@ int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
     l->waiting++;
     weft__spin_unlock(&l->spin);
     /* Rounded up: never early. */
-    rc = weft_sleep((wait_ns + 999999) / 1000000);
+    rc = weft__sleep(self, (wait_ns + 999999) / 1000000, WEFT__WAITING_LIMITER);
     weft__spin_lock(&l->spin);
     l->waiting--;
     if (rc < 0)

@@ -12,6 +12,7 @@
 #include "core/atomic.h"
 #include "core/internal.h"
 
+#include "sched/scope.h"
 #include "sched/task.h"
 #include "sched/wait.h"
 #include "sync/waitq.h"
@@ -146,12 +147,13 @@ static inline int weft__check_timeout(int64_t timeout_ms)
  * the time-out (-EINVAL), a task to suspend (-EPERM), and a pending
  * cancellation or passed deadline: every wait is a suspension point,
  * even one that need not wait. */
-static inline int weft__wait_checks(const void *obj, int64_t timeout_ms,
-                                    weft__task **self)
+static inline __attribute__((always_inline)) int
+weft__wait_checks(const void *obj, int64_t timeout_ms, weft__task **self)
 {
     if (obj == NULL || weft__check_timeout(timeout_ms) < 0)
         return -EINVAL;
-    *self = weft__task_self();
+    /* Inlined: the frame is the public function's. */
+    *self = WEFT__TASK_ENTER();
     if (*self == NULL)
         return -EPERM;
     return weft__check_interrupt(*self);
