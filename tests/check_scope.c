@@ -232,6 +232,50 @@ START_TEST(test_wait_for_a_finished_task_with_no_time)
 }
 END_TEST
 
+/* Every call that may suspend is a checkpoint, even when it has nothing
+ * to wait for: a pending cancellation is delivered. */
+static void *checkpoints_main(void *arg)
+{
+    weft_task *self = weft_current(), *t;
+    weft_outcome out[1];
+    weft_as_completed *it;
+    weft_task *next;
+    weft_group *g;
+    size_t ndone;
+    (void)arg;
+    ck_assert_int_eq(weft_spawn(&t, quick, (void *)1), 0);
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    ck_assert_int_eq(weft_as_completed_create(&it, &t, 1), 0);
+    ck_assert_int_eq(weft_group_create(&g), 0);
+
+    ck_assert_int_eq(weft_cancel(self), 0);
+    ck_assert_int_eq(weft_gather(NULL, 0, WEFT_GATHER_COLLECT, NULL), -ECANCELED);
+    ck_assert_int_eq(weft_gather(&t, 1, WEFT_GATHER_COLLECT, out), -ECANCELED);
+    ck_assert_int_eq(out[0].err, 0); /* the finished task's outcome */
+    ck_assert_int_eq(weft_wait(&t, 1, WEFT_WAIT_ALL_COMPLETED, &ndone,
+                               WEFT_FOREVER), -ECANCELED);
+    ck_assert_uint_eq(ndone, 1);
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER),
+                     -ECANCELED);
+    ck_assert_int_eq(weft_group_wait(g), -ECANCELED);
+    ck_assert_int_eq(weft_task_uncancel(self), 0);
+
+    /* Taken back: the same calls go through. */
+    ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(next, t);
+    ck_assert_int_eq(weft_as_completed_destroy(it), 0);
+    ck_assert_int_eq(weft_gather(&t, 1, WEFT_GATHER_COLLECT, out), 0);
+    ck_assert_int_eq(weft_group_destroy(g), 0);
+    weft_task_unref(t);
+    return NULL;
+}
+
+START_TEST(test_waits_with_nothing_to_wait_for_are_checkpoints)
+{
+    ck_assert_int_eq(run_on(1, checkpoints_main, NULL), 0);
+}
+END_TEST
+
 static Suite *scope_suite(void)
 {
     Suite *s = suite_create("scope");
@@ -242,6 +286,7 @@ static Suite *scope_suite(void)
     tcase_add_test(tc, test_a_task_that_ends_inside_scopes_is_reported);
     tcase_add_test(tc, test_a_scope_left_by_a_returned_function_is_reported);
     tcase_add_test(tc, test_wait_for_a_finished_task_with_no_time);
+    tcase_add_test(tc, test_waits_with_nothing_to_wait_for_are_checkpoints);
     suite_add_tcase(s, tc);
     return s;
 }
