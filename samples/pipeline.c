@@ -87,7 +87,7 @@ static void *parse_stage(void *arg)
     for (int i = 0; i <= RECORDS; i++) {
         void *v;
         rc = weft_generator_next(gen, &v);
-        if (rc == WEFT_ESHUTDOWN) {
+        if (rc == WEFT_ENODATA) {
             err = 0; /* the generator returned: no more records */
             break;
         }
