@@ -333,8 +333,10 @@ bool weft__waiter_remove(weft_task *target, struct weft__waiter *node)
     weft__spin_unlock(&target->lock);
     /* The task finished and its finisher owns the node. A single wait's
      * node is released within a few instructions; a set's is handed to
-     * the set, which counts it in. */
-    if (node->set == NULL)
+     * the set, which counts it in; an on_finish node goes to its hook,
+     * which may free it, so nothing marks it released: its owner waits
+     * for the hook's own signal. */
+    if (node->set == NULL && node->on_finish == NULL)
         wait_released(node);
     return false;
 }

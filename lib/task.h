@@ -27,7 +27,9 @@ struct weft__waiter {
     weft_task *target;            /* the task waited for */
     weft_task *task;              /* a single wait: the waiting task */
     uint32_t seq;                 /* ... and its suspension */
-    uint32_t released;            /* atomic: the finisher is done with it */
+    uint32_t released;            /* atomic: the finisher is done with it
+                                     (single waits; sets use it for their
+                                     own count, hooks not at all) */
     struct weft__waitset *set;    /* a wait on many tasks, or NULL */
     struct weft__waiter *done_next; /* in the set's list of finished */
     /* Or else, run by the finisher instead (task groups). It owns the
@@ -146,8 +148,9 @@ bool weft__waiter_add(weft_task *target, struct weft__waiter *node);
 
 /* Unlinks a wait that ended otherwise than by target finishing. Returns
  * true if it was unlinked; false if target finished meanwhile, in which
- * case a single wait's node is released before this returns, and a
- * set's node is on its way to the set. */
+ * case a single wait's node is released before this returns, a set's
+ * node is on its way to the set, and an on_finish node is its hook's:
+ * the caller must wait for the hook to have run before reusing it. */
 bool weft__waiter_remove(weft_task *target, struct weft__waiter *node);
 
 /* Waits until target has finished: 0, or the -ECANCELED or -ETIMEDOUT

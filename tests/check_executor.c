@@ -921,6 +921,72 @@ START_TEST(test_foreign_threads_spawn_and_join)
 }
 END_TEST
 
+/* A plain thread joins tasks with a timeout that runs out just as they
+ * finish: whichever wins, the join returns (0, or -ETIMEDOUT and then the
+ * result on a second join). The task ends at the join's deadline plus an
+ * offset that sweeps the window around it. */
+struct join_race {
+    int64_t end_ns;       /* atomic: when the task returns, 0 until set */
+    int joined;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *ends_on_time(void *arg)
+{
+    struct join_race *jr = arg;
+    int64_t end;
+    /* Spins (its worker is busy meanwhile), so the end is precise. */
+    while ((end = READ(jr->end_ns)) == 0 || mono_ns() < end)
+        ;
+    return arg;
+}
+
+static void *join_racer(void *arg)
+{
+    struct join_race *jr = arg;
+
+    for (int i = 0; i < 1000; i++) {
+        weft_task *t;
+        void *r;
+        SET(jr->end_ns, 0);
+        ck_assert_int_eq(weft_spawn_threadsafe(&t, ends_on_time, jr, NULL), 0);
+        /* 1 ms from now, give or take up to 100 us. */
+        SET(jr->end_ns, mono_ns() + 1000000 + (i % 100 - 50) * 2000);
+        int rc = weft_task_join(t, &r, 1);
+        if (rc == -ETIMEDOUT)
+            rc = weft_task_join(t, &r, WEFT_FOREVER);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_ptr_eq(r, jr);
+        jr->joined++;
+        weft_task_unref(t);
+    }
+    return NULL;
+}
+
+static void *join_race_main(void *arg)
+{
+    struct test_thread th;
+
+    test_thread_start(&th, join_racer, arg);
+    /* Joined off the workers: the thread needs them to finish. */
+    ck_assert_int_eq(weft_to_thread(join_test_thread, &th, NULL), 0);
+    return NULL;
+}
+
+START_TEST(test_join_timeout_races_the_end)
+{
+    struct join_race jr = { 0 };
+    ck_assert_int_eq(run_on(2, join_race_main, &jr), 0);
+    ck_assert_int_eq(jr.joined, 1000);
+}
+END_TEST
+
 static Suite *executor_suite(void)
 {
     Suite *s = suite_create("executor");
@@ -941,6 +1007,7 @@ static Suite *executor_suite(void)
     tcase_add_test(tc, test_shutdown_while_jobs_are_queued);
     tcase_add_test(tc, test_executor_outlives_runtimes);
     tcase_add_test(tc, test_foreign_threads_spawn_and_join);
+    tcase_add_test(tc, test_join_timeout_races_the_end);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return s;
