@@ -59,6 +59,7 @@ struct weft__worker {
     unsigned armed_timers;          /* timers pending on base */
     struct weft_handle *soon;       /* call_soon callbacks to run, FIFO */
     struct weft_handle *soon_tail;
+    uint64_t soon_seq;              /* call_soon callbacks queued so far */
     struct weft_handle *later;      /* call_later callbacks pending */
     bool searching;                 /* counted as a searcher in rt->idle */
     uint32_t rng;                   /* xorshift state for victim choice */
