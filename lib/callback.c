@@ -169,13 +169,20 @@ int weft_handle_cancel(weft_handle *h)
 {
     if (h == NULL)
         return -EINVAL;
-    int rc = weft__cas_u32(&h->state, PENDING, CANCELLED) ? 0 : -EALREADY;
-    /* On its own worker, free it now rather than when its turn comes. */
-    if (rc == 0 && weft__worker_self() == h->worker) {
-        if (h->timed)
-            event_del(&h->ev);
-        retire(h);
+    if (weft__cas_u32(&h->state, PENDING, CANCELLED)) {
+        /* On its own worker, free it now rather than when its turn
+         * comes. */
+        if (weft__worker_self() == h->worker) {
+            if (h->timed)
+                event_del(&h->ev);
+            retire(h);
+        }
+        unref(h);
+        return 0;
     }
+    /* Ran or running; or dropped as its runtime ended, and will never
+     * run: that is not "already", since it did not happen. */
+    int rc = weft__load_relaxed_u32(&h->state) == RAN ? -EALREADY : 0;
     unref(h);
     return rc;
 }

@@ -166,6 +166,26 @@ START_TEST(test_pending_callbacks_are_dropped_at_exit)
 }
 END_TEST
 
+/* A handle whose callback was dropped as weft_run ended: cancelling it
+ * says it will not run (0), as for any callback that never ran. */
+static weft_handle *dropped;
+
+static void *drop_at_exit_main(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_call_later(60000, count_run, NULL, &dropped), 0);
+    return NULL;
+}
+
+START_TEST(test_cancel_a_dropped_callback)
+{
+    ran = 0;
+    ck_assert_int_eq(run_clean(drop_at_exit_main, NULL), 0);
+    ck_assert_int_eq(weft_handle_cancel(dropped), 0);
+    ck_assert_int_eq(ran, 0);
+}
+END_TEST
+
 /* Each round of callbacks runs only those queued before it began, even
  * when one of them cancels the last queued: a callback that queues itself
  * again cannot hold the worker. */
@@ -256,6 +276,7 @@ static Suite *callback_suite(void)
     tcase_add_test(tc, test_a_callback_can_spawn_a_task);
     tcase_add_test(tc, test_pending_callbacks_are_dropped_at_exit);
     tcase_add_test(tc, test_callback_bad_arguments);
+    tcase_add_test(tc, test_cancel_a_dropped_callback);
     tcase_add_test(tc, test_a_cancel_keeps_the_round_bounded);
     suite_add_tcase(s, tc);
     return s;

@@ -29,8 +29,9 @@ WEFT_EXPORT int weft_call_later(int64_t delay_ms, weft_callback fn, void *arg,
                                 weft_handle **handle);
 
 /* Cancels the callback unless it has run already, and releases handle.
- * Returns 0 if it will not run, -EALREADY if it had run (or is running),
- * or -EINVAL. Callable from any thread. */
+ * Returns 0 if it will not run (cancelled now, or dropped when weft_run
+ * returned), -EALREADY if it had run (or is running), or -EINVAL.
+ * Callable from any thread. */
 WEFT_EXPORT int weft_handle_cancel(weft_handle *handle);
 
 /* Releases handle without cancelling; the callback runs as scheduled.
