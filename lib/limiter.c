@@ -90,8 +90,10 @@ int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
         return rc;
     weft__spin_lock(&l->spin);
     int64_t wait_ns = reserve(l, n, now_ns(), &new_tat);
+    /* Compared in whole ms, rounded up, as timeout_ms * 1000000 could
+     * overflow: wait_ns > timeout_ms ms exactly when this holds. */
     if (wait_ns > 0 && timeout_ms != WEFT_FOREVER &&
-        wait_ns > timeout_ms * 1000000) {
+        wait_ns / 1000000 + (wait_ns % 1000000 != 0) > timeout_ms) {
         weft__spin_unlock(&l->spin);
         return -ETIMEDOUT; /* hopeless: take nothing rather than wait */
     }

@@ -637,6 +637,32 @@ START_TEST(test_limiter_cancel_gives_tokens_back)
 }
 END_TEST
 
+/* Timeouts too large to count in nanoseconds are not hopeless: the
+ * token is 10 ms away, within any of them. */
+static void *limiter_huge_timeout_main(void *arg)
+{
+    static const int64_t timeouts[] = { INT64_MAX / 1000000 + 1,
+                                        INT64_MAX / 1000, INT64_MAX - 1,
+                                        INT64_MAX };
+    weft_limiter *l;
+    (void)arg;
+
+    ck_assert_int_eq(weft_limiter_create(&l, 100, 1), 0);
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
+        ck_assert_int_eq(weft_limiter_acquire(l, 1, timeouts[i]), 0);
+        ck_assert_int_eq(weft_sleep(20), 0); /* full again */
+    }
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    return NULL;
+}
+
+START_TEST(test_limiter_huge_timeouts)
+{
+    ck_assert_int_eq(run_on(1, limiter_huge_timeout_main, NULL), 0);
+}
+END_TEST
+
 /* --- retry ------------------------------------------------------------------- */
 
 struct flaky {
@@ -738,6 +764,7 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_generator);
     tcase_add_test(tc, test_limiter);
     tcase_add_test(tc, test_limiter_cancel_gives_tokens_back);
+    tcase_add_test(tc, test_limiter_huge_timeouts);
     tcase_add_test(tc, test_retry);
     suite_add_tcase(s, tc);
     return s;
