@@ -663,6 +663,85 @@ START_TEST(test_limiter_huge_timeouts)
 }
 END_TEST
 
+/* Rates and bursts whose refill time does not fit the limiter's clock
+ * arithmetic are refused: a full bucket must refill within 1e9 s. */
+START_TEST(test_limiter_extreme_parameters)
+{
+    weft_limiter *l;
+
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-10, 1), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-300, 1), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-3, 10000000), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-3, 1000001), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1.0, INT32_MAX), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-9 * 1.0000001, 1), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 1);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 0);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    /* At the limit: a million tokens, one every 1000 s. */
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-3, 1000000), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 1000000);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1000000), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 0);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e9, INT32_MAX), 0);
+    ck_assert_int_eq(weft_limiter_available(l), INT32_MAX);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+}
+END_TEST
+
+/* Waits piled up on a very slow limiter: one that would end beyond the
+ * limiter's horizon (2^62 ns, about 146 years) fails with -EOVERFLOW and
+ * takes nothing, rather than wrapping round to "now". */
+static void *limiter_pile_up_main(void *arg)
+{
+    enum { WAITERS = 12 };
+    weft_limiter *l;
+    weft_task *t[WAITERS];
+    struct limited x[WAITERS];
+    int waiting = 0, overflowed = 0;
+    (void)arg;
+
+    /* A token every 1e9 s (31.7 years): 4 reservations reach 146 years. */
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-9, 1), 0);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        x[i] = (struct limited){ l, 1 };
+        ck_assert_int_eq(weft_spawn(&t[i], limited_wait, &x[i]), 0);
+        ck_assert_int_eq(weft_yield(), 0); /* it reserves, or fails */
+        if (weft_task_done(t[i]))
+            overflowed++;
+        else
+            waiting++;
+    }
+    ck_assert_int_eq(waiting, 3);
+    ck_assert_int_eq(overflowed, WAITERS - 3);
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, WEFT_FOREVER), -EOVERFLOW);
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, 1000), -EOVERFLOW);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
+    ck_assert_int_eq(weft_limiter_available(l), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        if (!weft_task_done(t[i]))
+            ck_assert_int_eq(weft_cancel(t[i]), 0);
+        ck_assert_int_eq(weft_await(t[i], NULL), i < 3 ? -ECANCELED : 0);
+        ck_assert_int_eq(x[i].rc, i < 3 ? -ECANCELED : -EOVERFLOW);
+        weft_task_unref(t[i]);
+    }
+    /* Every reservation given back: one token is 1e9 s away again. */
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, 1000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    return NULL;
+}
+
+START_TEST(test_limiter_pile_up_beyond_its_horizon)
+{
+    ck_assert_int_eq(run_on(1, limiter_pile_up_main, NULL), 0);
+}
+END_TEST
+
 /* --- retry ------------------------------------------------------------------- */
 
 struct flaky {
@@ -765,6 +844,8 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_limiter);
     tcase_add_test(tc, test_limiter_cancel_gives_tokens_back);
     tcase_add_test(tc, test_limiter_huge_timeouts);
+    tcase_add_test(tc, test_limiter_extreme_parameters);
+    tcase_add_test(tc, test_limiter_pile_up_beyond_its_horizon);
     tcase_add_test(tc, test_retry);
     suite_add_tcase(s, tc);
     return s;
