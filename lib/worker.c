@@ -49,6 +49,31 @@ uint64_t weft__next_id_shared(void)
     return weft__faa_u64(&next_id_block, 1);
 }
 
+/* Descriptors a new event base takes: epoll, its timerfd and the pipe of
+ * its signal handling. */
+#define BASE_FDS 4
+
+/* libevent ends the process (exit(1)) if it cannot make a base's signal
+ * pipe, so the descriptors are checked first: held, then released just
+ * before the base takes them. (Another thread of the program could take
+ * them in between; weft's own threads are not started yet.) */
+static int check_fds_for_base(void)
+{
+    int fds[BASE_FDS];
+    int rc = 0, n;
+
+    for (n = 0; n < BASE_FDS; n++) {
+        fds[n] = eventfd(0, EFD_CLOEXEC);
+        if (fds[n] < 0) {
+            rc = -errno;
+            break;
+        }
+    }
+    while (n > 0)
+        close(fds[--n]);
+    return rc;
+}
+
 int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
                       unsigned index)
 {
@@ -62,6 +87,12 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__runq_init(&w->runq);
 
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0)
+        return -errno;
+    int rc = check_fds_for_base();
+    if (rc < 0)
+        return rc;
     cfg = event_config_new();
     if (cfg == NULL)
         return -ENOMEM;
@@ -74,9 +105,6 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     if (w->base == NULL)
         return -ENOMEM;
 
-    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (w->wake_fd < 0)
-        return -errno;
     /* Persistent, so the base is never empty and EVLOOP_ONCE blocks. */
     w->wake_event = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST,
                               drain_wake_fd, w);
