@@ -86,6 +86,7 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->rng = 0x9e3779b9u * (index + 1); /* any non-zero seed */
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__runq_init(&w->runq);
+    weft__stack_cache_attach(&w->stacks, &rt->stacks);
 
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0)

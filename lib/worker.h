@@ -68,7 +68,9 @@ struct weft__worker {
     struct event_base *base;        /* dispatched by this thread only */
     struct event *wake_event;       /* persistent read on wake_fd */
     struct weft__ctx sched_ctx;     /* the thread's own stack */
-    struct weft__stack_cache stacks;
+    struct weft__stack_cache stacks; /* with mprotect guards, reached by
+                                        other workers at the limit, under
+                                        its lock (stack.h) */
     weft_task *task_cache;          /* free task structs */
     unsigned task_cache_n;
     void *altstack;                 /* sigaltstack for the overflow handler */
