@@ -821,6 +821,62 @@ static void *retry_main(void *arg)
     return NULL;
 }
 
+/* Delays too long for int64_t milliseconds once they are doubles: the
+ * delay is as long as can be said, and the retry waits it (here until
+ * its task is cancelled, by the on_retry hook). One task per case: a
+ * cancellation is for good. */
+static void cancel_me(unsigned attempt, int err, int64_t delay_ms, void *arg)
+{
+    note_retry(attempt, err, delay_ms, arg);
+    ck_assert_int_eq(weft_cancel(weft_current()), 0);
+}
+
+struct huge_retry {
+    int64_t initial_ms;
+    int64_t max_ms;
+    struct flaky f;
+    int rc;
+};
+
+static void *retry_with_huge_delay(void *arg)
+{
+    struct huge_retry *h = arg;
+    weft_retry_opts o = { .attempts = 3, .initial_ms = h->initial_ms,
+                          .max_ms = h->max_ms, .on_retry = cancel_me,
+                          .arg = &h->f };
+    h->f = (struct flaky){ 0, 100, WEFT_EIO, 0, { 0 }, { 0 } };
+    h->rc = weft_retry(flaky_attempt, &h->f, &o);
+    return NULL;
+}
+
+static void *huge_delay_main(void *arg)
+{
+    struct huge_retry cases[] = {
+        { .initial_ms = INT64_MAX }, { .initial_ms = INT64_MAX - 1 },
+        { .initial_ms = INT64_MAX / 2 + 1 },
+        /* A cap that caps nothing. */
+        { .initial_ms = (int64_t)1 << 62, .max_ms = INT64_MAX },
+    };
+    (void)arg;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        weft_task *t;
+        ck_assert_int_eq(weft_spawn(&t, retry_with_huge_delay, &cases[i]), 0);
+        ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
+        weft_task_unref(t);
+        ck_assert_int_eq(cases[i].rc, -ECANCELED);
+        ck_assert_int_eq(cases[i].f.calls, 1);
+        ck_assert_uint_eq(cases[i].f.retries, 1);
+        ck_assert_int_ge(cases[i].f.delays[0], cases[i].initial_ms / 2);
+    }
+    return NULL;
+}
+
+START_TEST(test_retry_huge_delays)
+{
+    ck_assert_int_eq(run_on(1, huge_delay_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_retry)
 {
     ck_assert_int_eq(weft_retry(flaky_attempt, NULL, NULL), -EPERM);
@@ -847,6 +903,7 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_limiter_extreme_parameters);
     tcase_add_test(tc, test_limiter_pile_up_beyond_its_horizon);
     tcase_add_test(tc, test_retry);
+    tcase_add_test(tc, test_retry_huge_delays);
     suite_add_tcase(s, tc);
     return s;
 }
