@@ -608,8 +608,14 @@ END_TEST
 /* weft_run waits for an abandoned job of the default pool. */
 static int late_cleanup_ran;
 
+static int sleepy_release; /* atomic */
+
+/* Runs until its caller has given up (so that the caller's deadline
+ * wins under any schedule), then 50 ms more: main has returned by then. */
 static void *sleepy(void *arg)
 {
+    while (!READ(sleepy_release))
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
     return arg;
 }
@@ -631,6 +637,7 @@ static void *abandon_and_return_main(void *arg)
     ck_assert_int_eq(weft_timeout_enter(&scope, 5), 0);
     ck_assert_int_eq(weft_run_in_executor(NULL, sleepy, NULL, NULL, &jo),
                      -ETIMEDOUT);
+    SET(sleepy_release, 1);
     weft_scope_leave(&scope);
     return NULL;
 }
@@ -638,6 +645,7 @@ static void *abandon_and_return_main(void *arg)
 START_TEST(test_run_waits_for_abandoned_jobs)
 {
     late_cleanup_ran = 0;
+    sleepy_release = 0;
     ck_assert_int_eq(run_on(1, abandon_and_return_main, NULL), 0);
     ck_assert_int_eq(READ(late_cleanup_ran), 1);
 }
