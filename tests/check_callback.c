@@ -177,6 +177,96 @@ START_TEST(test_pending_callbacks_are_dropped_at_exit)
 }
 END_TEST
 
+/* A handle whose callback was dropped as weft_run ended: cancelling it
+ * says it will not run (0), as for any callback that never ran. */
+static weft_handle *dropped;
+
+static void *drop_at_exit_main(void *arg)
+{
+    (void)arg;
+    ck_assert_int_eq(weft_call_later(&dropped, 60000, count_run, NULL), 0);
+    return NULL;
+}
+
+START_TEST(test_cancel_a_dropped_callback)
+{
+    ran = 0;
+    ck_assert_int_eq(run_clean(drop_at_exit_main, NULL), 0);
+    ck_assert_int_eq(weft_handle_cancel(dropped), 0);
+    ck_assert_int_eq(weft_handle_cancel(dropped), 0);
+    weft_handle_unref(dropped);
+    ck_assert_int_eq(ran, 0);
+}
+END_TEST
+
+/* Each round of callbacks runs only those queued before it began, even
+ * when one of them cancels the last queued: a callback that queues itself
+ * again cannot hold the worker. */
+#define REQUEUE_MAX 100000
+static int requeued;      /* runs of the callback that requeues itself */
+static bool stop_requeue;
+static weft_handle *last_queued;
+
+static void requeue_self(void *arg)
+{
+    requeued++;
+    if (!stop_requeue && requeued < REQUEUE_MAX)
+        CHECK(weft_call_soon(NULL, requeue_self, arg) == 0);
+}
+
+static void cancel_last_and_requeue(void *arg)
+{
+    CHECK(weft_handle_cancel(last_queued) == 0);
+    CHECK(weft_call_soon(NULL, requeue_self, arg) == 0);
+}
+
+static void *cancel_last_main(void *arg)
+{
+    (void)arg;
+    requeued = 0;
+    stop_requeue = false;
+    ck_assert_int_eq(weft_call_soon(NULL, cancel_last_and_requeue, NULL), 0);
+    ck_assert_int_eq(weft_call_soon(&last_queued, count_run, NULL), 0);
+    ck_assert_int_eq(weft_yield(), 0);
+    /* The round had the first two; the requeued one is for the next. */
+    ck_assert_int_le(requeued, 1);
+    stop_requeue = true;
+    ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(ran, 0);
+    weft_handle_unref(last_queued);
+    return NULL;
+}
+
+/* Frees are held until the run is over, so that no new handle can take
+ * the address of a freed one (which would hide a stale pointer). */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *held[4096];
+static size_t nheld;
+
+static void holding_free(void *p)
+{
+    pthread_mutex_lock(&held_lock);
+    if (nheld < sizeof held / sizeof held[0]) {
+        held[nheld++] = p;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&held_lock);
+    free(p);
+}
+
+START_TEST(test_a_cancel_keeps_the_round_bounded)
+{
+    ran = 0;
+    ck_assert_int_eq(weft_replace_allocator(malloc, realloc, calloc,
+                                            holding_free), 0);
+    ck_assert_int_eq(run_on(1, cancel_last_main, NULL), 0);
+    ck_assert_int_eq(weft_replace_allocator(malloc, realloc, calloc, free), 0);
+    while (nheld > 0)
+        free(held[--nheld]);
+    ck_assert_int_lt(requeued, REQUEUE_MAX);
+}
+END_TEST
+
 START_TEST(test_callback_bad_arguments)
 {
     weft_handle *h = (weft_handle *)&h;
@@ -200,6 +290,8 @@ static Suite *callback_suite(void)
     tcase_add_test(tc, test_a_callback_can_spawn_a_task);
     tcase_add_test(tc, test_pending_callbacks_are_dropped_at_exit);
     tcase_add_test(tc, test_callback_bad_arguments);
+    tcase_add_test(tc, test_cancel_a_dropped_callback);
+    tcase_add_test(tc, test_a_cancel_keeps_the_round_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

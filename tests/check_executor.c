@@ -608,8 +608,14 @@ END_TEST
 /* weft_run waits for an abandoned job of the default pool. */
 static int late_cleanup_ran;
 
+static int sleepy_release; /* atomic */
+
+/* Runs until its caller has given up (so that the caller's deadline
+ * wins under any schedule), then 50 ms more: main has returned by then. */
 static void *sleepy(void *arg)
 {
+    while (!READ(sleepy_release))
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
     return arg;
 }
@@ -631,6 +637,7 @@ static void *abandon_and_return_main(void *arg)
     ck_assert_int_eq(weft_timeout_enter(&scope, 5), 0);
     ck_assert_int_eq(weft_run_in_executor(NULL, sleepy, NULL, NULL, &jo),
                      -ETIMEDOUT);
+    SET(sleepy_release, 1);
     weft_scope_leave(&scope);
     return NULL;
 }
@@ -638,8 +645,124 @@ static void *abandon_and_return_main(void *arg)
 START_TEST(test_run_waits_for_abandoned_jobs)
 {
     late_cleanup_ran = 0;
+    sleepy_release = 0;
     ck_assert_int_eq(run_on(1, abandon_and_return_main, NULL), 0);
     ck_assert_int_eq(READ(late_cleanup_ran), 1);
+}
+END_TEST
+
+/* A caller cancelled just as its job finishes gives the job up after
+ * weft_executor_destroy has returned: the executor must outlive it, and
+ * its memory be freed only then. One worker, which main blocks (joining
+ * the destroying thread) so that the caller cannot run before the
+ * destroy has returned. The allocator notes when the executor is freed
+ * (ThreadSanitizer also sees a use after free as it happens). */
+static void *watched_block;   /* atomic */
+static int watched_freed;     /* atomic */
+
+static void watching_free(void *p)
+{
+    if (p != NULL && p == READ(watched_block))
+        SET(watched_freed, 1);
+    free(p);
+}
+
+static void *destroy_executor(void *arg)
+{
+    ck_assert_int_eq(weft_executor_destroy(arg), 0);
+    return NULL;
+}
+
+static void *destroy_under_cancelled_caller_main(void *arg)
+{
+    weft_executor *ex;
+    weft_executor_opts eo = { .max_threads = 1 };
+    struct gate g;
+    struct offloader o;
+    struct test_thread th;
+    weft_task *t;
+    (void)arg;
+
+    ck_assert_int_eq(weft_executor_create(&ex, &eo), 0);
+    SET(watched_block, (void *)ex);
+    gate_init(&g, 1);
+    o = (struct offloader){ .ex = ex, .job = { &g, 3 } };
+    ck_assert_int_eq(weft_spawn(&t, offload_task, &o), 0);
+    ck_assert_int_eq(weft_event_wait(&g.reached, WEFT_FOREVER), 0);
+    /* Cancelled (queued to run on this worker, which main holds), then
+     * the job finishes: its result waits for the caller. */
+    ck_assert_int_eq(weft_cancel(t), 0);
+    gate_open(&g);
+    weft_executor_stats st = { 0 };
+    for (int i = 0; i < 5000 && st.completed == 0; i++) {
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+        st = stats_of(ex);
+    }
+    ck_assert_uint_eq(st.completed, 1);
+    test_thread_start(&th, destroy_executor, ex);
+    test_thread_join(&th);
+    ck_assert_int_eq(READ(watched_freed), 0); /* the caller holds it */
+    /* Now the caller runs, and collects the result. */
+    ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
+    weft_task_unref(t);
+    ck_assert_int_eq(o.rc, 0);
+    ck_assert_ptr_eq(o.result, (void *)103);
+    ck_assert_int_eq(READ(watched_freed), 1);
+    gate_destroy(&g);
+    return NULL;
+}
+
+START_TEST(test_destroy_before_a_cancelled_caller_gives_up)
+{
+    ck_assert_int_eq(weft_replace_allocator(malloc, realloc, calloc,
+                                            watching_free), 0);
+    ck_assert_int_eq(run_on(1, destroy_under_cancelled_caller_main, NULL), 0);
+    ck_assert_int_eq(weft_replace_allocator(malloc, realloc, calloc, free), 0);
+}
+END_TEST
+
+/* weft_executor_get_stats(NULL) from a plain thread while runtimes that
+ * used the default pool end, again and again: each call gives 0 (a pool
+ * was there) or -ESRCH (no runtime), never a freed pool's counters. */
+struct stats_reader {
+    int stop;     /* atomic */
+    long calls;
+};
+
+static void *read_default_stats(void *arg)
+{
+    struct stats_reader *sr = arg;
+    weft_executor_stats st;
+
+    while (!READ(sr->stop)) {
+        int rc = weft_executor_get_stats(NULL, &st);
+        CHECK(rc == 0 || rc == -ESRCH);
+        CHECK(rc < 0 || st.threads <= WEFT_BLOCKING_THREADS_DEFAULT);
+        sr->calls++;
+    }
+    return NULL;
+}
+
+static void *use_default_pool(void *arg)
+{
+    void *r;
+    ck_assert_int_eq(weft_to_thread(add_one, arg, &r), 0);
+    return NULL;
+}
+
+START_TEST(test_default_stats_while_runtimes_end)
+{
+    struct stats_reader sr = { 0 };
+    struct test_thread th;
+
+    test_thread_start(&th, read_default_stats, &sr);
+    for (int i = 0; i < 200; i++) {
+        weft_run_opts o = { .workers = 1 };
+        ck_assert_int_eq(weft_run(use_default_pool, NULL, NULL, &o), 0);
+    }
+    SET(sr.stop, 1);
+    test_thread_join(&th);
+    ck_assert_int_gt(sr.calls, 0);
 }
 END_TEST
 
@@ -921,6 +1044,72 @@ START_TEST(test_foreign_threads_spawn_and_join)
 }
 END_TEST
 
+/* A plain thread joins tasks with a timeout that runs out just as they
+ * finish: whichever wins, the join returns (0, or -ETIMEDOUT and then the
+ * result on a second join). The task ends at the join's deadline plus an
+ * offset that sweeps the window around it. */
+struct join_race {
+    int64_t end_ns;       /* atomic: when the task returns, 0 until set */
+    int joined;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *ends_on_time(void *arg)
+{
+    struct join_race *jr = arg;
+    int64_t end;
+    /* Spins (its worker is busy meanwhile), so the end is precise. */
+    while ((end = READ(jr->end_ns)) == 0 || mono_ns() < end)
+        ;
+    return arg;
+}
+
+static void *join_racer(void *arg)
+{
+    struct join_race *jr = arg;
+
+    for (int i = 0; i < 1000; i++) {
+        weft_task *t;
+        void *r;
+        SET(jr->end_ns, 0);
+        ck_assert_int_eq(weft_spawn_threadsafe(&t, ends_on_time, jr, NULL), 0);
+        /* 1 ms from now, give or take up to 100 us. */
+        SET(jr->end_ns, mono_ns() + 1000000 + (i % 100 - 50) * 2000);
+        int rc = weft_task_join(t, &r, 1);
+        if (rc == -ETIMEDOUT)
+            rc = weft_task_join(t, &r, WEFT_FOREVER);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_ptr_eq(r, jr);
+        jr->joined++;
+        weft_task_unref(t);
+    }
+    return NULL;
+}
+
+static void *join_race_main(void *arg)
+{
+    struct test_thread th;
+
+    test_thread_start(&th, join_racer, arg);
+    /* Joined off the workers: the thread needs them to finish. */
+    ck_assert_int_eq(weft_to_thread(join_test_thread, &th, NULL), 0);
+    return NULL;
+}
+
+START_TEST(test_join_timeout_races_the_end)
+{
+    struct join_race jr = { 0 };
+    ck_assert_int_eq(run_on(2, join_race_main, &jr), 0);
+    ck_assert_int_eq(jr.joined, 1000);
+}
+END_TEST
+
 static Suite *executor_suite(void)
 {
     Suite *s = suite_create("executor");
@@ -938,9 +1127,12 @@ static Suite *executor_suite(void)
     tcase_add_test(tc, test_cancel_while_the_job_runs);
     tcase_add_test(tc, test_cancelled_caller_starts_nothing);
     tcase_add_test(tc, test_run_waits_for_abandoned_jobs);
+    tcase_add_test(tc, test_destroy_before_a_cancelled_caller_gives_up);
+    tcase_add_test(tc, test_default_stats_while_runtimes_end);
     tcase_add_test(tc, test_shutdown_while_jobs_are_queued);
     tcase_add_test(tc, test_executor_outlives_runtimes);
     tcase_add_test(tc, test_foreign_threads_spawn_and_join);
+    tcase_add_test(tc, test_join_timeout_races_the_end);
     tcase_add_test(tc, test_out_of_memory);
     suite_add_tcase(s, tc);
     return s;

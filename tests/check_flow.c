@@ -637,6 +637,111 @@ START_TEST(test_limiter_cancel_gives_tokens_back)
 }
 END_TEST
 
+/* Timeouts too large to count in nanoseconds are not hopeless: the
+ * token is 10 ms away, within any of them. */
+static void *limiter_huge_timeout_main(void *arg)
+{
+    static const int64_t timeouts[] = { INT64_MAX / 1000000 + 1,
+                                        INT64_MAX / 1000, INT64_MAX - 1,
+                                        INT64_MAX };
+    weft_limiter *l;
+    (void)arg;
+
+    ck_assert_int_eq(weft_limiter_create(&l, 100, 1), 0);
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
+        ck_assert_int_eq(weft_limiter_acquire(l, 1, timeouts[i]), 0);
+        ck_assert_int_eq(weft_sleep(20), 0); /* full again */
+    }
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    return NULL;
+}
+
+START_TEST(test_limiter_huge_timeouts)
+{
+    ck_assert_int_eq(run_on(1, limiter_huge_timeout_main, NULL), 0);
+}
+END_TEST
+
+/* Rates and bursts whose refill time does not fit the limiter's clock
+ * arithmetic are refused: a full bucket must refill within 1e9 s. */
+START_TEST(test_limiter_extreme_parameters)
+{
+    weft_limiter *l;
+
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-10, 1), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-300, 1), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-3, 10000000), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-3, 1000001), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1.0, INT32_MAX), -EINVAL);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-9 * 1.0000001, 1), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 1);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 0);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    /* At the limit: a million tokens, one every 1000 s. */
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-3, 1000000), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 1000000);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1000000), 0);
+    ck_assert_int_eq(weft_limiter_available(l), 0);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    ck_assert_int_eq(weft_limiter_create(&l, 1e9, INT32_MAX), 0);
+    ck_assert_int_eq(weft_limiter_available(l), INT32_MAX);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+}
+END_TEST
+
+/* Waits piled up on a very slow limiter: one that would end beyond the
+ * limiter's horizon (2^62 ns, about 146 years) fails with -EOVERFLOW and
+ * takes nothing, rather than wrapping round to "now". */
+static void *limiter_pile_up_main(void *arg)
+{
+    enum { WAITERS = 12 };
+    weft_limiter *l;
+    weft_task *t[WAITERS];
+    struct limited x[WAITERS];
+    int waiting = 0, overflowed = 0;
+    (void)arg;
+
+    /* A token every 1e9 s (31.7 years): 4 reservations reach 146 years. */
+    ck_assert_int_eq(weft_limiter_create(&l, 1e-9, 1), 0);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        x[i] = (struct limited){ l, 1 };
+        ck_assert_int_eq(weft_spawn(&t[i], limited_wait, &x[i]), 0);
+        ck_assert_int_eq(weft_yield(), 0); /* it reserves, or fails */
+        if (weft_task_is_done(t[i]))
+            overflowed++;
+        else
+            waiting++;
+    }
+    ck_assert_int_eq(waiting, 3);
+    ck_assert_int_eq(overflowed, WAITERS - 3);
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, WEFT_FOREVER), -EOVERFLOW);
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, 1000), -EOVERFLOW);
+    ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
+    ck_assert_int_eq(weft_limiter_available(l), 0);
+    for (int i = 0; i < WAITERS; i++) {
+        if (!weft_task_is_done(t[i]))
+            ck_assert_int_eq(weft_cancel(t[i]), 0);
+        ck_assert_int_eq(weft_await(t[i], NULL), i < 3 ? -ECANCELED : 0);
+        ck_assert_int_eq(x[i].rc, i < 3 ? -ECANCELED : -EOVERFLOW);
+        weft_task_unref(t[i]);
+    }
+    /* Every reservation given back: one token is 1e9 s away again. */
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, 1000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+    return NULL;
+}
+
+START_TEST(test_limiter_pile_up_beyond_its_horizon)
+{
+    ck_assert_int_eq(run_on(1, limiter_pile_up_main, NULL), 0);
+}
+END_TEST
+
 /* --- retry ------------------------------------------------------------------- */
 
 struct flaky {
@@ -716,6 +821,62 @@ static void *retry_main(void *arg)
     return NULL;
 }
 
+/* Delays too long for int64_t milliseconds once they are doubles: the
+ * delay is as long as can be said, and the retry waits it (here until
+ * its task is cancelled, by the on_retry hook). One task per case: a
+ * cancellation is for good. */
+static void cancel_me(unsigned attempt, int err, int64_t delay_ms, void *arg)
+{
+    note_retry(attempt, err, delay_ms, arg);
+    ck_assert_int_eq(weft_cancel(weft_current()), 0);
+}
+
+struct huge_retry {
+    int64_t initial_ms;
+    int64_t max_ms;
+    struct flaky f;
+    int rc;
+};
+
+static void *retry_with_huge_delay(void *arg)
+{
+    struct huge_retry *h = arg;
+    weft_retry_opts o = { .attempts = 3, .initial_ms = h->initial_ms,
+                          .max_ms = h->max_ms, .on_retry = cancel_me,
+                          .arg = &h->f };
+    h->f = (struct flaky){ 0, 100, WEFT_EIO, 0, { 0 }, { 0 } };
+    h->rc = weft_retry(flaky_attempt, &h->f, &o);
+    return NULL;
+}
+
+static void *huge_delay_main(void *arg)
+{
+    struct huge_retry cases[] = {
+        { .initial_ms = INT64_MAX }, { .initial_ms = INT64_MAX - 1 },
+        { .initial_ms = INT64_MAX / 2 + 1 },
+        /* A cap that caps nothing. */
+        { .initial_ms = (int64_t)1 << 62, .max_ms = INT64_MAX },
+    };
+    (void)arg;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        weft_task *t;
+        ck_assert_int_eq(weft_spawn(&t, retry_with_huge_delay, &cases[i]), 0);
+        ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
+        weft_task_unref(t);
+        ck_assert_int_eq(cases[i].rc, -ECANCELED);
+        ck_assert_int_eq(cases[i].f.calls, 1);
+        ck_assert_uint_eq(cases[i].f.retries, 1);
+        ck_assert_int_ge(cases[i].f.delays[0], cases[i].initial_ms / 2);
+    }
+    return NULL;
+}
+
+START_TEST(test_retry_huge_delays)
+{
+    ck_assert_int_eq(run_on(1, huge_delay_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_retry)
 {
     ck_assert_int_eq(weft_retry(flaky_attempt, NULL, NULL), -EPERM);
@@ -738,7 +899,11 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_generator);
     tcase_add_test(tc, test_limiter);
     tcase_add_test(tc, test_limiter_cancel_gives_tokens_back);
+    tcase_add_test(tc, test_limiter_huge_timeouts);
+    tcase_add_test(tc, test_limiter_extreme_parameters);
+    tcase_add_test(tc, test_limiter_pile_up_beyond_its_horizon);
     tcase_add_test(tc, test_retry);
+    tcase_add_test(tc, test_retry_huge_delays);
     suite_add_tcase(s, tc);
     return s;
 }

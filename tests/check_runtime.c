@@ -1,7 +1,10 @@
 /* weft_run: status, options, environment, re-entry and repeat runs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -174,6 +177,100 @@ START_TEST(test_run_hands_back_mains_result)
 }
 END_TEST
 
+/* --- too few file descriptors -------------------------------------------- */
+
+static void *spawn_and_await(void *arg)
+{
+    weft_task *t;
+    int rc = weft_spawn(&t, return_ok, arg);
+    if (rc < 0)
+        return weft_fail(rc, "spawn");
+    rc = weft_await(t, NULL);
+    weft_task_unref(t);
+    return rc < 0 ? weft_fail(rc, "await") : NULL;
+}
+
+static int echo_fn(const void *in, size_t len, void **out, size_t *out_len)
+{
+    (void)in;
+    (void)len;
+    *out = NULL;
+    *out_len = 0;
+    return 0;
+}
+
+/* Runs weft_run in a child whose RLIMIT_NOFILE is `limit`, and returns
+ * what weft_run returned; a child that ended without returning from it
+ * (libevent's exit(1)), or that lost descriptors, fails the test. */
+static int run_with_fd_limit(rlim_t limit, unsigned workers, bool pool)
+{
+    int pipefd[2];
+    int status, out[2] = { 0, 0 }; /* weft_run's status, fds left open */
+
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO); /* libevent and weft complain */
+        close(devnull);
+        close(pipefd[0]);
+        if (pool && weft_process_register("echo", echo_fn) < 0)
+            _exit(2);
+        int before = count_dir_entries("/proc/self/fd");
+        struct rlimit rl, low;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+            _exit(3);
+        low = (struct rlimit){ limit, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &low) < 0)
+            _exit(3);
+        weft_run_opts o = { .workers = workers, .processes = 1 };
+        out[0] = weft_run(spawn_and_await, NULL, NULL, &o);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            _exit(3);
+        out[1] = count_dir_entries("/proc/self/fd") - before;
+        ssize_t n = write(pipefd[1], out, sizeof out);
+        _exit(n == sizeof out ? 77 : 4);
+    }
+    close(pipefd[1]);
+    ssize_t n = read(pipefd[0], out, sizeof out);
+    close(pipefd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 77 &&
+                  n == sizeof out,
+                  "limit %d, %u workers, pool %d: the child ended with "
+                  "status %#x before weft_run returned", (int)limit, workers,
+                  (int)pool, status);
+    ck_assert_msg(out[1] == 0, "limit %d, %u workers, pool %d: %d "
+                  "descriptors left open", (int)limit, workers, (int)pool,
+                  out[1]);
+    return out[0];
+}
+
+/* From a limit too low for anything up to one that suffices, weft_run
+ * returns -EMFILE (or -ENFILE) or runs: it never ends the process. */
+START_TEST(test_run_with_too_few_descriptors)
+{
+    static const unsigned workers[] = { 1, 2, 4 };
+    int open_fds = count_dir_entries("/proc/self/fd");
+
+    for (int pool = 0; pool < 2; pool++) {
+        for (size_t w = 0; w < sizeof workers / sizeof workers[0]; w++) {
+            int rc = -EMFILE;
+            rlim_t limit = (rlim_t)open_fds;
+            /* Bounded: no run needs 100 more descriptors than that. */
+            for (; rc != 0 && limit < (rlim_t)open_fds + 100; limit++) {
+                rc = run_with_fd_limit(limit, workers[w], pool);
+                ck_assert_msg(rc == 0 || rc == -EMFILE || rc == -ENFILE,
+                              "limit %d, %u workers, pool %d: %s",
+                              (int)limit, workers[w], pool, weft_err_name(rc));
+            }
+            ck_assert_int_eq(rc, 0);
+        }
+    }
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -189,6 +286,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, test_stack_size_environment_rejects_bad_values);
     tcase_add_test(tc, test_stack_guard_environment);
     tcase_add_test(tc, test_run_hands_back_mains_result);
+    tcase_add_test(tc, test_run_with_too_few_descriptors);
     suite_add_tcase(s, tc);
     return s;
 }

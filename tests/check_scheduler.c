@@ -16,6 +16,7 @@
 #include "sched/wait.h"
 #include "sched/task.h"
 #include "sched/testhooks.h"
+#include "flow/waitset.h"
 #include "testutil.h"
 #include "sched/worker.h"
 
@@ -678,6 +679,73 @@ START_TEST(test_one_worker_runs_woken_tasks_in_wake_order)
 }
 END_TEST
 
+/* --- handing back the wait nodes of a finished task ---------------------- */
+
+static int hook_ran;
+
+static void note_finish(struct weft__waiter *node)
+{
+    (void)node;
+    hook_ran++;
+}
+
+static void *returns_at_once(void *arg)
+{
+    return arg;
+}
+
+/* A wait that gives up as its target finishes finds the node in the
+ * finisher's hands: removing it returns false, and must return, for each
+ * kind of node (weft_task_join's on_finish node hung here). One worker:
+ * each target runs only once main awaits it, after the node is added. */
+static void *remove_after_finish_main(void *arg)
+{
+    weft__task *self = weft__task_self();
+    weft_task *t;
+    (void)arg;
+
+    /* on_finish: the hook has run; the node is its owner's again. */
+    hook_ran = 0;
+    ck_assert_int_eq(weft_spawn(&t, returns_at_once, NULL), 0);
+    struct weft__waiter hooked = { .target = weft__handle_record(t),
+                                   .on_finish = note_finish };
+    ck_assert(weft__waiter_add(weft__handle_record(t), &hooked));
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    ck_assert_int_eq(hook_ran, 1);
+    ck_assert(!weft__waiter_remove(weft__handle_record(t), &hooked));
+    weft_task_unref(t);
+
+    /* A single wait: released by the finisher (its wake of a task that
+     * is not suspended is a no-op). */
+    ck_assert_int_eq(weft_spawn(&t, returns_at_once, NULL), 0);
+    struct weft__waiter single = { .target = weft__handle_record(t),
+                                   .h = { .task = self } };
+    ck_assert(weft__waiter_add(weft__handle_record(t), &single));
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    ck_assert(!weft__waiter_remove(weft__handle_record(t), &single));
+    ck_assert_uint_eq(single.h.released, 1);
+    weft_task_unref(t);
+
+    /* A set's node: delivered to the set. */
+    struct weft__waitset set;
+    struct weft__wsnode in_set;
+    weft__waitset_init(&set, self);
+    ck_assert_int_eq(weft_spawn(&t, returns_at_once, NULL), 0);
+    weft__waitset_add(&set, &in_set, weft__handle_record(t));
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    ck_assert(!weft__waiter_remove(weft__handle_record(t), &in_set.w));
+    ck_assert_ptr_eq(weft__waitset_take(&set), &in_set);
+    weft__waitset_fini(&set);
+    weft_task_unref(t);
+    return NULL;
+}
+
+START_TEST(test_wait_nodes_removed_after_finish)
+{
+    ck_assert_int_eq(run_on(1, remove_after_finish_main, NULL), 0);
+}
+END_TEST
+
 static Suite *scheduler_suite(void)
 {
     Suite *s = suite_create("scheduler");
@@ -693,6 +761,11 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_pinned_tasks_stay_on_their_worker);
     tcase_add_test(tc, test_stats_and_worker_count);
     tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
+    suite_add_tcase(s, tc);
+    /* A hang here is a failure: a short timeout. */
+    tc = tcase_create("waiters");
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_wait_nodes_removed_after_finish);
     suite_add_tcase(s, tc);
     return s;
 }

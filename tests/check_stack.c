@@ -9,10 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/sys.h"
 #include "sched/stack.h"
 #include "testutil.h"
 #include "sched/worker.h"
 #include "sched/runtime.h"
+#include "sched/task.h"
+#include "sched/testhooks.h"
 
 START_TEST(test_size_classes)
 {
@@ -259,6 +262,103 @@ START_TEST(test_map_count_limit_fails_spawn_with_enomem)
 }
 END_TEST
 
+/* --- at the limit, stacks cached by other workers are found ---------- */
+
+/* A wave of tasks pinned to one worker, all holding their stacks until
+ * released. */
+struct wave {
+    weft_event release;
+    long started;        /* atomic */
+};
+
+static void *wave_task(void *arg)
+{
+    struct wave *wv = arg;
+    COUNT(wv->started);
+    CHECK(weft_event_wait(&wv->release, WEFT_FOREVER) == 0);
+    return NULL;
+}
+
+/* Runs n tasks with stacks of stack_size pinned to worker `on`, holding
+ * them all at once, and returns how many failed (-ENOMEM: no stack). */
+static long run_wave(unsigned on, long n, size_t stack_size)
+{
+    struct weft__worker *self = weft__worker_self();
+    weft_spawn_opts o = { .stack_size = stack_size };
+    struct wave wv = { .started = 0 };
+    weft_task *t[64];
+    long failed = 0, done = 0;
+
+    ck_assert_int_le(n, 64);
+    /* The last wave's tasks give their reservations back a moment after
+     * their awaiter has seen them end: wait for it (bounded: 10 s). */
+    struct weft__stack_pool *pool = &self->rt->stacks;
+    for (int k = 0; k < 10000 && __atomic_load_n(&pool->reserved,
+                                                 __ATOMIC_ACQUIRE) > 1; k++)
+        weft_sleep(1);
+    ck_assert_int_eq(weft_event_init(&wv.release), 0);
+    for (long i = 0; i < n; i++)
+        ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[on],
+                                              wave_task, &wv, &o, &t[i]), 0);
+    /* Each task starts, or fails for want of a stack: wait until all have
+     * done one or the other (bounded: 10 s). */
+    for (int k = 0; k < 10000 && READ(wv.started) + done < n; k++) {
+        weft_sleep(1);
+        done = 0;
+        for (long i = 0; i < n; i++)
+            done += weft_task_is_done(t[i]) == 1;
+    }
+    ck_assert_int_eq(READ(wv.started) + done, n);
+    ck_assert_int_eq(weft_event_set(&wv.release), 0);
+    for (long i = 0; i < n; i++) {
+        int rc = weft_await(t[i], NULL);
+        ck_assert(rc == 0 || rc == -ENOMEM);
+        failed += rc == -ENOMEM;
+        weft_task_unref(t[i]);
+    }
+    ck_assert_int_eq(READ(wv.started) + failed, n);
+    weft_event_destroy(&wv.release);
+    return failed;
+}
+
+#define WAVE_LIMIT 32
+
+static size_t carved_now(struct weft__stack_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    size_t n = pool->carved;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
+}
+
+static void *waves_main(void *arg)
+{
+    struct weft__stack_pool *pool = &weft__worker_self()->rt->stacks;
+    (void)arg;
+
+    ck_assert_uint_eq(pool->stack_limit, WAVE_LIMIT);
+    /* main holds one reservation: the waves may hold the others. Each
+     * wave leaves its stacks in its worker's cache. */
+    ck_assert_int_eq(run_wave(1, WAVE_LIMIT - 1, 64 << 10), 0);
+    ck_assert_uint_eq(carved_now(pool), WAVE_LIMIT);
+    ck_assert_int_eq(run_wave(2, WAVE_LIMIT - 1, 64 << 10), 0);
+    /* A size class none of the cached stacks has. */
+    ck_assert_int_eq(run_wave(3, WAVE_LIMIT - 1, 256 << 10), 0);
+    ck_assert_int_eq(run_wave(1, WAVE_LIMIT - 1, 16 << 10), 0);
+    ck_assert_int_eq(run_wave(2, WAVE_LIMIT - 1, 64 << 10), 0);
+    ck_assert_uint_le(carved_now(pool), WAVE_LIMIT);
+    return NULL;
+}
+
+START_TEST(test_accepted_spawns_get_stacks_at_the_limit)
+{
+    ck_assert_int_eq(setenv("WEFT_STACK_GUARD", "mprotect", 1), 0);
+    weft__stack_test_limit(WAVE_LIMIT);
+    ck_assert_int_eq(run_on(4, waves_main, NULL), 0);
+    weft__stack_test_limit(0);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
     Suite *s = suite_create("stack");
@@ -272,6 +372,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_slabs_refuse_huge_pages);
     tcase_add_test(tc, test_madvise_guards_cost_no_mappings);
     tcase_add_test(tc, test_map_count_limit_fails_spawn_with_enomem);
+    tcase_add_test(tc, test_accepted_spawns_get_stacks_at_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }

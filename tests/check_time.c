@@ -182,6 +182,89 @@ START_TEST(test_many_sleepers_each_wake_once)
 }
 END_TEST
 
+/* The longest times the API takes mean "until interrupted": nothing in
+ * their arithmetic wraps round to a time that has passed. One worker, so
+ * that each task has suspended when main goes on. */
+static const int64_t huge[] = { INT64_MAX, INT64_MAX - 1, INT64_MAX / 1000,
+                                INT64_MAX / 1000000 + 1 };
+
+static void *sleep_huge(void *arg)
+{
+    return (void *)(intptr_t)weft_sleep(*(const int64_t *)arg);
+}
+
+static int fired; /* atomic */
+
+static void note_fired(void *arg)
+{
+    (void)arg;
+    COUNT(fired);
+}
+
+static void *join_from_thread(void *arg)
+{
+    void *r = NULL;
+    CHECK(weft_task_join(arg, &r, INT64_MAX) == 0);
+    CHECK(r == (void *)7);
+    return NULL;
+}
+
+static void *returns_seven(void *arg)
+{
+    (void)arg;
+    CHECK(weft_sleep(10) == 0);
+    return (void *)7;
+}
+
+static void *join_thread(void *arg)
+{
+    test_thread_join(arg);
+    return NULL;
+}
+
+static void *huge_times_main(void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        weft_task *t;
+        weft_handle *h;
+        weft_scope scope;
+        void *r;
+
+        ck_assert_int_eq(weft_spawn(&t, sleep_huge, (void *)&huge[i]), 0);
+        ck_assert_int_eq(weft_call_later(&h, huge[i], note_fired, NULL), 0);
+        ck_assert_int_eq(weft_timeout_enter(&scope, huge[i]), 0);
+        ck_assert_int_eq(weft_sleep(20), 0); /* the scope did not expire */
+        ck_assert_int_eq(weft_scope_leave(&scope), 0);
+        ck_assert_int_eq(weft_task_is_done(t), 0);
+        ck_assert_int_eq(weft_cancel(t), 0);
+        ck_assert_int_eq(weft_await(t, &r), -ECANCELED);
+        weft_task_unref(t);
+        ck_assert_int_eq(weft_handle_cancel(h), 0); /* had not run */
+        weft_handle_unref(h);
+        ck_assert_int_eq(READ(fired), 0);
+        ck_assert_int_eq(weft_spawn(&t, returns_seven, NULL), 0);
+        ck_assert_int_eq(weft_wait_for(t, &r, huge[i]), 0);
+        ck_assert_ptr_eq(r, (void *)7);
+        weft_task_unref(t);
+    }
+    /* A plain thread's join. */
+    weft_task *t;
+    struct test_thread th;
+    ck_assert_int_eq(weft_spawn(&t, returns_seven, NULL), 0);
+    test_thread_start(&th, join_from_thread, t);
+    ck_assert_int_eq(weft_to_thread(join_thread, &th, NULL), 0);
+    weft_task_unref(t);
+    return NULL;
+}
+
+START_TEST(test_huge_times_wait_until_interrupted)
+{
+    fired = 0;
+    ck_assert_int_eq(run_on(1, huge_times_main, NULL), 0);
+}
+END_TEST
+
 static Suite *time_suite(void)
 {
     Suite *s = suite_create("time");
@@ -194,6 +277,7 @@ static Suite *time_suite(void)
     tcase_add_test(tc, test_now_is_monotonic_and_callable_anywhere);
     tcase_add_test(tc, test_yield_loop_does_not_starve_timers);
     tcase_add_test(tc, test_many_sleepers_each_wake_once);
+    tcase_add_test(tc, test_huge_times_wait_until_interrupted);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,7 +22,8 @@ extern "C" {
 typedef struct weft_limiter weft_limiter;
 
 /* rate: tokens per second (> 0, at most 1e9); burst: the bucket's size
- * (1..INT32_MAX), full at first. Returns 0, -EINVAL or -ENOMEM. */
+ * (1..INT32_MAX), full at first; a full bucket must refill within 1e9
+ * seconds (burst / rate <= 1e9). Returns 0, -EINVAL or -ENOMEM. */
 WEFT_EXPORT int weft_limiter_create(weft_limiter **limiter, double rate,
                                     unsigned burst);
 /* -EBUSY (and nothing done) while a task waits on it. */
@@ -32,7 +33,9 @@ WEFT_EXPORT int weft_limiter_destroy(weft_limiter *limiter);
  * WEFT_FOREVER, 0, or milliseconds; when the tokens cannot be there in
  * time it fails at once with -ETIMEDOUT, taking none. Returns 0,
  * -ETIMEDOUT, -ECANCELED, -ENOMEM (no timer), -EINVAL (n or timeout out
- * of range), -EPERM (not in a task). */
+ * of range), -EPERM (not in a task), -EOVERFLOW (the tokens would be
+ * there more than 2^62 ns, about 146 years, from now: reserved by the
+ * tasks already waiting). */
 WEFT_EXPORT int weft_limiter_acquire(weft_limiter *limiter, unsigned n,
                                      int64_t timeout_ms);
 /* Takes n tokens if they are there now (and nobody waits): -EAGAIN if

@@ -19,6 +19,14 @@
  * (cancelled, deadline). Whoever wins that race owns the job: the caller
  * frees a DONE job, the thread an ABANDONED one (after its cleanup). A
  * queued job whose caller stops waiting is simply unlinked and freed.
+ *
+ * The executor is reference counted: its creator holds one reference
+ * (the runtime, for the default pool), each caller one from submitting
+ * its job until it has collected or given it up, and a reader of the
+ * default pool's counters one while it reads. The last one frees it, so
+ * a caller cancelled as its job finished can still give it up after
+ * weft_executor_destroy has returned. Pool threads hold none: shutdown
+ * joins them before the creator lets go.
  */
 #include "exec/executor.h"
 
@@ -85,6 +93,7 @@ struct pool_thread {
 
 struct weft_executor {
     uint32_t magic;
+    uint32_t refs;             /* atomic: see the top of the file */
     pthread_mutex_t mu;
     pthread_cond_t drained;    /* blocking shutdowns wait here */
     weft_event drained_event;  /* shutdowns in a task wait here */
@@ -410,6 +419,7 @@ static int executor_new(struct weft_executor **out,
         goto fail_cond;
     (void)weft_event_init(&ex->drained_event);
     ex->magic = EXECUTOR_MAGIC;
+    ex->refs = 1; /* the creator's */
     *out = ex;
     return 0;
 fail_cond:
@@ -517,6 +527,20 @@ static void executor_free(struct weft_executor *ex)
     weft__free(ex);
 }
 
+static void executor_ref(struct weft_executor *ex)
+{
+    weft__faa_u32(&ex->refs, 1);
+}
+
+/* The add is a full barrier, and pairs with the same add of every other
+ * holder: whoever drops the last reference sees every write the others
+ * made before dropping theirs. */
+static void executor_unref(struct weft_executor *ex)
+{
+    if (weft__faa_u32(&ex->refs, (uint32_t)-1) == 1)
+        executor_free(ex);
+}
+
 int weft_executor_destroy(weft_executor *pub)
 {
     struct weft_executor *ex = executor_of(pub);
@@ -538,7 +562,8 @@ int weft_executor_destroy(weft_executor *pub)
     if (busy)
         return -EBUSY;
     (void)weft_executor_shutdown(ex, 0);
-    executor_free(ex);
+    ex->magic = 0; /* the handle is dead, even if callers still hold it */
+    executor_unref(ex);
     return 0;
 }
 
@@ -553,16 +578,16 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
         struct weft__runtime *rt = weft__runtime_acquire();
         ex = rt != NULL ? weft__load_acquire_ptr((void *const *)&rt->blocking)
                         : NULL;
-        if (ex != NULL) {
-            /* The pool lives until the runtime ends, which the lock held
-             * by acquire prevents. */
-            pthread_mutex_lock(&ex->mu);
-        }
+        /* The runtime unpublishes its pool under this lock before it
+         * drops its reference, so the pool is alive to take one. */
+        if (ex != NULL)
+            executor_ref(ex);
         weft__runtime_release();
         if (rt == NULL)
             return -ESRCH;
         if (ex == NULL)
             return 0;
+        pthread_mutex_lock(&ex->mu);
     } else {
         ex = executor_of(pub);
         if (ex == NULL)
@@ -577,6 +602,8 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
     stats->queued = ex->quick.n + ex->slow.n;
     stats->shutdown = weft__load_relaxed_u32(&ex->shutdown);
     pthread_mutex_unlock(&ex->mu);
+    if (pub == NULL)
+        executor_unref(ex);
     return 0;
 }
 
@@ -593,7 +620,7 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt)
         return NULL;
     /* Another task may have raced us to it; its pool wins. */
     if (!weft__cas_ptr((void **)&rt->blocking, NULL, ex)) {
-        executor_free(ex);
+        executor_unref(ex);
         ex = weft__load_acquire_ptr((void *const *)&rt->blocking);
     }
     return ex;
@@ -601,13 +628,18 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt)
 
 void weft__executor_default_destroy(struct weft__runtime *rt)
 {
-    struct weft_executor *ex = rt->blocking;
+    struct weft_executor *ex;
 
+    /* Unpublished under the lock that a reader of its counters holds
+     * while it takes its reference (weft_executor_get_stats). */
+    (void)weft__runtime_acquire();
+    ex = rt->blocking;
+    weft__store_relaxed_ptr((void **)&rt->blocking, NULL);
+    weft__runtime_release();
     if (ex == NULL)
         return;
     (void)weft_executor_shutdown(ex, 0);
-    weft__store_release_ptr((void **)&rt->blocking, NULL);
-    executor_free(ex);
+    executor_unref(ex);
 }
 
 /* --- submitting ---------------------------------------------------------------- */
@@ -760,22 +792,28 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
         weft__free(job);
         return rc;
     }
+    /* Held until the caller is done with the job: see the top. */
+    executor_ref(ex);
     rc = submit(ex, job);
     if (rc < 0) {
         (void)weft__wait_abort(self);
         weft__free(job);
+        executor_unref(ex);
         return rc;
     }
     weft__task_waiting(self, WEFT__WAITING_THREAD, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
-    if (reason == WEFT__WAKE_DONE)
-        return collect(job, result);
-    rc = weft__wake_error(reason);
-    /* Finished as the caller was interrupted: the result is delivered
-     * and the interruption stays pending for the next suspension. */
-    if (give_up(ex, job, rc) == 1)
-        return collect(job, result);
+    if (reason == WEFT__WAKE_DONE) {
+        rc = collect(job, result);
+    } else {
+        rc = weft__wake_error(reason);
+        /* Finished as the caller was interrupted: the result is delivered
+         * and the interruption stays pending for the next suspension. */
+        if (give_up(ex, job, rc) == 1)
+            rc = collect(job, result);
+    }
+    executor_unref(ex);
     return rc;
 }
 

@@ -94,7 +94,9 @@ int weft_retry(weft_attempt_fn attempt, void *arg, const weft_retry_opts *opts)
             break;
         double d = o.max_ms > 0 && delay > (double)o.max_ms ? (double)o.max_ms : delay;
         d -= d * o.jitter * ((double)(next_random() >> 11) / 9007199254740992.0);
-        int64_t ms = (int64_t)d;
+        /* initial_ms or max_ms near INT64_MAX become 2^63 as doubles,
+         * which no int64_t holds: the longest delay that can be said. */
+        int64_t ms = d < 0x1p63 ? (int64_t)d : INT64_MAX;
         if ((double)ms < d)
             ms++; /* rounded up, without libm */
         if (o.on_retry != NULL)
@@ -105,8 +107,8 @@ int weft_retry(weft_attempt_fn attempt, void *arg, const weft_retry_opts *opts)
             break;
         }
         delay *= o.multiplier;
-        if (delay > 1e15)
-            delay = 1e15; /* no overflow into int64_t */
+        if (delay > 0x1p63)
+            delay = 0x1p63; /* finite; a delay never shrinks as it grows */
     }
     if (scoped) {
         /* An attempt cut short by this deadline may have reported

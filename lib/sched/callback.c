@@ -25,6 +25,7 @@ struct weft_handle {
     struct weft__worker *worker;  /* where it runs */
     uint32_t state;               /* atomic: PENDING, RAN or CANCELLED */
     uint32_t refs;                /* atomic: the worker's, and the handle's */
+    uint64_t seq;                 /* call_soon: its number on the worker */
     struct weft_handle *prev;     /* in the worker's soon or later list */
     struct weft_handle *next;
 };
@@ -54,6 +55,7 @@ static void link_into(struct weft_handle *h)
         *head = h;
     } else {
         /* FIFO: append. */
+        h->seq = w->soon_seq++;
         h->prev = w->soon_tail;
         if (w->soon_tail != NULL)
             w->soon_tail->next = h;
@@ -96,16 +98,15 @@ static void fire(struct weft__watch *timer)
 
 void weft__callbacks_run_soon(struct weft__worker *w)
 {
-    /* Only those queued so far: a callback that queues another does not
-     * keep the worker here forever. */
-    struct weft_handle *last = w->soon_tail;
-    while (w->soon != NULL) {
+    /* Only those queued so far, told by their numbers: a callback that
+     * queues another does not keep the worker here forever, whatever the
+     * callbacks cancel meanwhile (a pointer to the last one would go
+     * stale if that one were cancelled). */
+    uint64_t end = w->soon_seq;
+    while (w->soon != NULL && w->soon->seq < end) {
         struct weft_handle *h = w->soon;
-        bool was_last = h == last;
         run(h);
         retire(h);
-        if (was_last)
-            break;
     }
 }
 

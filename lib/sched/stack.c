@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct weft__stack_slab {
     unsigned cls;
     unsigned nslots;
     unsigned carved;  /* slots handed out so far */
+    unsigned unmapped; /* slots unmapped by take_at_limit */
     struct weft__stack desc[];
 };
 
@@ -113,6 +115,13 @@ static size_t mprotect_stack_limit(void)
     return room > 0 ? (size_t)room / 2 : 0;
 }
 
+static uint64_t test_limit; /* atomic: weft__stack_test_limit's */
+
+void weft__stack_test_limit(size_t limit)
+{
+    weft__store_relaxed_u64(&test_limit, limit);
+}
+
 int weft__stack_pool_init(struct weft__stack_pool *pool)
 {
     const char *force = getenv("WEFT_STACK_GUARD");
@@ -137,6 +146,9 @@ int weft__stack_pool_init(struct weft__stack_pool *pool)
     }
     pool->stack_limit =
         pool->mode == WEFT__GUARD_MPROTECT ? mprotect_stack_limit() : SIZE_MAX;
+    size_t cap = (size_t)weft__load_relaxed_u64(&test_limit);
+    if (pool->mode == WEFT__GUARD_MPROTECT && cap != 0 && cap < pool->stack_limit)
+        pool->stack_limit = cap;
     int rc = pthread_mutex_init(&pool->lock, NULL);
     return rc == 0 ? 0 : -rc;
 }
@@ -147,8 +159,10 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
     while (slab != NULL) {
         struct weft__stack_slab *next = slab->next;
 #ifdef WEFT_VALGRIND
-        for (unsigned i = 0; i < slab->carved; i++)
-            VALGRIND_STACK_DEREGISTER(slab->desc[i].valgrind_id);
+        for (unsigned i = 0; i < slab->carved; i++) {
+            if (slab->desc[i].lo != NULL) /* not unmapped by recycle */
+                VALGRIND_STACK_DEREGISTER(slab->desc[i].valgrind_id);
+        }
 #endif
         munmap(slab->base, slab->len);
         weft__free(slab);
@@ -262,6 +276,184 @@ static int slab_carve(struct weft__stack_pool *pool,
     return 0;
 }
 
+static bool limited(const struct weft__stack_pool *pool)
+{
+    return pool->stack_limit != SIZE_MAX;
+}
+
+static struct weft__stack *cache_pop(struct weft__stack_cache *cache,
+                                     unsigned cls)
+{
+    struct weft__stack *st = cache->cls[cls].head;
+    if (st != NULL) {
+        cache->cls[cls].head = st->next;
+        cache->cls[cls].n--;
+    }
+    return st;
+}
+
+/* A free stack of class cls from another worker's cache, if any has one.
+ * Pool locked; each cache's lock is taken after it (the order is always
+ * pool, then cache). */
+static struct weft__stack *take_from_caches(struct weft__stack_pool *pool,
+                                            struct weft__stack_cache *mine,
+                                            unsigned cls)
+{
+    for (struct weft__stack_cache *c = pool->caches; c != NULL; c = c->next) {
+        if (c == mine)
+            continue;
+        weft__spin_lock(&c->lock);
+        struct weft__stack *st = cache_pop(c, cls);
+        weft__spin_unlock(&c->lock);
+        if (st != NULL)
+            return st;
+    }
+    return NULL;
+}
+
+static struct weft__stack *cache_pop_other(struct weft__stack_cache *c,
+                                           unsigned cls)
+{
+    struct weft__stack *st = NULL;
+
+    weft__spin_lock(&c->lock);
+    for (unsigned k = 0; k < WEFT__STACK_CLASSES && st == NULL; k++) {
+        if (k != cls)
+            st = cache_pop(c, k);
+    }
+    weft__spin_unlock(&c->lock);
+    return st;
+}
+
+/* A free stack of any class but cls: from the pool, or from any cache,
+ * the caller's own included (listed or not). Pool locked. */
+static struct weft__stack *take_other_class(struct weft__stack_pool *pool,
+                                            struct weft__stack_cache *mine,
+                                            unsigned cls)
+{
+    struct weft__stack *st;
+    bool mine_listed = false;
+
+    for (unsigned k = 0; k < WEFT__STACK_CLASSES; k++) {
+        st = pool->cls[k].free;
+        if (k != cls && st != NULL) {
+            pool->cls[k].free = st->next;
+            pool->cls[k].nfree--;
+            return st;
+        }
+    }
+    for (struct weft__stack_cache *c = pool->caches; c != NULL; c = c->next) {
+        mine_listed |= c == mine;
+        if ((st = cache_pop_other(c, cls)) != NULL)
+            return st;
+    }
+    return mine_listed ? NULL : cache_pop_other(mine, cls);
+}
+
+/* Unmaps a free stack and its guard, which gives back its two map
+ * entries: room to carve one of another class. Pool locked. */
+static int uncarve(struct weft__stack_pool *pool, struct weft__stack *st)
+{
+    size_t page = weft__page_size();
+
+    if (munmap((char *)st->lo - page, st->size + page) < 0)
+        return -ENOMEM;
+#ifdef WEFT_VALGRIND
+    VALGRIND_STACK_DEREGISTER(st->valgrind_id);
+#endif
+    st->lo = NULL; /* its slab slot stays unmapped */
+    pool->carved--;
+    /* A slab whose every slot is gone goes too. */
+    for (struct weft__stack_slab **p = &pool->slabs; *p != NULL;
+         p = &(*p)->next) {
+        struct weft__stack_slab *slab = *p;
+        if (st >= slab->desc && st < slab->desc + slab->nslots) {
+            if (++slab->unmapped == slab->nslots) {
+                *p = slab->next;
+                if (pool->cls[slab->cls].open == slab)
+                    pool->cls[slab->cls].open = NULL;
+                weft__free(slab);
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static int carve(struct weft__stack_pool *pool, unsigned cls,
+                 struct weft__stack **out);
+
+/* Passes over the caches before take_at_limit gives up: far more than a
+ * stack can dodge (see there), yet no hang if a caller holds no
+ * reservation. */
+#define LIMIT_PASSES 100000u
+
+/* At the limit every stack is carved, and the caller, which holds a
+ * reservation but no stack, is owed a free one (see stack.h): one of its
+ * class from another worker's cache, or one of another class unmapped
+ * and replaced. The free ones may move while the caches are searched (a
+ * worker takes one from its cache as a task ending elsewhere puts one in
+ * a cache already searched), hence the passes. Pool locked; it may be
+ * dropped and taken again. */
+static int take_at_limit(struct weft__stack_cache *cache,
+                         struct weft__stack_pool *pool, unsigned cls,
+                         struct weft__stack **out)
+{
+    for (unsigned pass = 0; pass < LIMIT_PASSES; pass++) {
+        struct weft__stack *st = pool->cls[cls].free;
+        if (st != NULL) {
+            pool->cls[cls].free = st->next;
+            pool->cls[cls].nfree--;
+            *out = st;
+            return 0;
+        }
+        if (pool->carved < pool->stack_limit)
+            return carve(pool, cls, out);
+        st = take_from_caches(pool, cache, cls);
+        if (st != NULL) {
+            *out = st;
+            return 0;
+        }
+        st = take_other_class(pool, cache, cls);
+        if (st != NULL) {
+            int rc = uncarve(pool, st);
+            if (rc < 0) {
+                /* Keep it, free, in the pool. */
+                st->next = pool->cls[st->cls].free;
+                pool->cls[st->cls].free = st;
+                pool->cls[st->cls].nfree++;
+                return rc;
+            }
+            return carve(pool, cls, out);
+        }
+        pthread_mutex_unlock(&pool->lock);
+        if (pass < 1000)
+            weft__cpu_relax();
+        else
+            sched_yield();
+        pthread_mutex_lock(&pool->lock);
+    }
+    say_map_limit_once(pool);
+    return -ENOMEM;
+}
+
+/* Carves a new stack of class cls. Pool locked. */
+static int carve(struct weft__stack_pool *pool, unsigned cls,
+                 struct weft__stack **out)
+{
+    struct weft__stack_slab *slab = pool->cls[cls].open;
+    if (slab == NULL || slab->carved == slab->nslots) {
+        slab = slab_map(pool, cls);
+        pool->cls[cls].open = slab;
+    }
+    if (slab == NULL) {
+        if (limited(pool) && pool->carved >= pool->stack_limit)
+            say_map_limit_once(pool);
+        return -ENOMEM;
+    }
+    return slab_carve(pool, slab, out);
+}
+
 static int pool_take(struct weft__stack_cache *cache,
                      struct weft__stack_pool *pool, unsigned cls,
                      struct weft__stack **out)
@@ -271,6 +463,7 @@ static int pool_take(struct weft__stack_cache *cache,
     pthread_mutex_lock(&pool->lock);
     if (pool->cls[cls].free != NULL) {
         /* Move a batch into the cache; return one of them. */
+        weft__spin_lock(&cache->lock);
         for (unsigned i = 0; i < REFILL_BATCH && pool->cls[cls].free; i++) {
             struct weft__stack *st = pool->cls[cls].free;
             pool->cls[cls].free = st->next;
@@ -279,24 +472,12 @@ static int pool_take(struct weft__stack_cache *cache,
             cache->cls[cls].head = st;
             cache->cls[cls].n++;
         }
-        struct weft__stack *st = cache->cls[cls].head;
-        cache->cls[cls].head = st->next;
-        cache->cls[cls].n--;
-        *out = st;
+        *out = cache_pop(cache, cls);
+        weft__spin_unlock(&cache->lock);
+    } else if (limited(pool) && pool->carved >= pool->stack_limit) {
+        rc = take_at_limit(cache, pool, cls, out);
     } else {
-        struct weft__stack_slab *slab = pool->cls[cls].open;
-        if (slab == NULL || slab->carved == slab->nslots) {
-            slab = slab_map(pool, cls);
-            pool->cls[cls].open = slab;
-        }
-        if (slab == NULL) {
-            if (pool->stack_limit != SIZE_MAX &&
-                pool->carved >= pool->stack_limit)
-                say_map_limit_once(pool);
-            rc = -ENOMEM;
-        } else {
-            rc = slab_carve(pool, slab, out);
-        }
+        rc = carve(pool, cls, out);
     }
     pthread_mutex_unlock(&pool->lock);
     return rc;
@@ -306,6 +487,13 @@ int weft__stack_alloc(struct weft__stack_cache *cache,
                       struct weft__stack_pool *pool, unsigned cls,
                       struct weft__stack **out)
 {
+    if (WEFT__UNLIKELY(limited(pool))) {
+        /* Other workers may take from this cache: see stack.h. */
+        weft__spin_lock(&cache->lock);
+        *out = cache_pop(cache, cls);
+        weft__spin_unlock(&cache->lock);
+        return *out != NULL ? 0 : pool_take(cache, pool, cls, out);
+    }
     struct weft__stack *st = cache->cls[cls].head;
     if (WEFT__LIKELY(st != NULL)) {
         cache->cls[cls].head = st->next;
@@ -321,6 +509,7 @@ static void pool_give(struct weft__stack_cache *cache,
                       struct weft__stack_pool *pool, unsigned cls, unsigned n)
 {
     pthread_mutex_lock(&pool->lock);
+    weft__spin_lock(&cache->lock);
     for (; n > 0 && cache->cls[cls].head != NULL; n--) {
         struct weft__stack *st = cache->cls[cls].head;
         cache->cls[cls].head = st->next;
@@ -329,6 +518,7 @@ static void pool_give(struct weft__stack_cache *cache,
         pool->cls[cls].free = st;
         pool->cls[cls].nfree++;
     }
+    weft__spin_unlock(&cache->lock);
     pthread_mutex_unlock(&pool->lock);
 }
 
@@ -341,15 +531,43 @@ void weft__stack_free(struct weft__stack_cache *cache,
     __asan_unpoison_memory_region(st->lo, st->size);
 #endif
     unsigned cls = st->cls;
+    if (WEFT__UNLIKELY(limited(pool))) {
+        weft__spin_lock(&cache->lock);
+        st->next = cache->cls[cls].head;
+        cache->cls[cls].head = st;
+        unsigned n = ++cache->cls[cls].n;
+        weft__spin_unlock(&cache->lock);
+        if (n > CACHE_MAX)
+            pool_give(cache, pool, cls, CACHE_MAX / 2);
+        return;
+    }
     st->next = cache->cls[cls].head;
     cache->cls[cls].head = st;
     if (++cache->cls[cls].n > CACHE_MAX)
         pool_give(cache, pool, cls, CACHE_MAX / 2);
 }
 
+void weft__stack_cache_attach(struct weft__stack_cache *cache,
+                              struct weft__stack_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    cache->next = pool->caches;
+    pool->caches = cache;
+    pthread_mutex_unlock(&pool->lock);
+}
+
 void weft__stack_cache_flush(struct weft__stack_cache *cache,
                              struct weft__stack_pool *pool)
 {
+    pthread_mutex_lock(&pool->lock);
+    for (struct weft__stack_cache **p = &pool->caches; *p != NULL;
+         p = &(*p)->next) {
+        if (*p == cache) {
+            *p = cache->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
     for (unsigned cls = 0; cls < WEFT__STACK_CLASSES; cls++) {
         if (cache->cls[cls].head != NULL)
             pool_give(cache, pool, cls, UINT_MAX);

@@ -11,6 +11,16 @@
  * mapping: each stack then costs two entries of vm.max_map_count. In that
  * mode the pool counts its stacks against the limit and refuses more with
  * -ENOMEM instead of letting mmap fail somewhere else.
+ *
+ * The limit is enforced on spawns (weft__stack_reserve), so that a task
+ * whose spawn was accepted always gets a stack: at the limit, every stack
+ * is carved and at least one is free for each task holding a reservation
+ * but no stack, perhaps in another worker's cache or of another size
+ * class. So in this "limited" mode the caches carry a spinlock, which
+ * their owners take too, and a worker at the limit takes a stack from
+ * another's cache, or unmaps a free one of another class and carves one
+ * of its own in its place. Without the limit (madvise guards) nobody but
+ * its owner touches a cache, and the owner takes no lock.
  */
 #ifndef WEFT_SCHED_STACK_H
 #define WEFT_SCHED_STACK_H
@@ -19,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/atomic.h"
 #include "core/internal.h"
 
 #define WEFT__STACK_MIN_SHIFT 14 /* log2(WEFT_STACK_MIN) */
@@ -51,6 +62,7 @@ struct weft__stack_pool {
         struct weft__stack_slab *open; /* slab still being carved */
     } cls[WEFT__STACK_CLASSES];
     struct weft__stack_slab *slabs; /* every slab, for unmapping */
+    struct weft__stack_cache *caches; /* the workers', for the limit */
     size_t stack_limit;  /* stacks the map-count budget allows */
     size_t carved;       /* stacks given guards so far */
     size_t slabs_mapped; /* mmap calls made */
@@ -62,7 +74,13 @@ struct weft__stack_cache {
         struct weft__stack *head;
         unsigned n;
     } cls[WEFT__STACK_CLASSES];
+    weft__spinlock lock;             /* limited mode: guards cls[] */
+    struct weft__stack_cache *next;  /* in pool->caches, under pool->lock */
 };
+
+/* For tests: caps the stacks of the pools initialised from now on in
+ * mprotect mode at limit (0: no cap but vm.max_map_count's). */
+void weft__stack_test_limit(size_t limit);
 
 /* Initialises pool and picks the guard mode: $WEFT_STACK_GUARD may force
  * "mprotect" or "madvise". Returns 0, -EINVAL or -ENOTSUP (madvise forced
@@ -95,7 +113,13 @@ int weft__stack_alloc(struct weft__stack_cache *cache,
 void weft__stack_free(struct weft__stack_cache *cache,
                       struct weft__stack_pool *pool, struct weft__stack *st);
 
-/* Returns every cached stack to the pool. */
+/* Lists a worker's cache in pool, whose other workers may then take its
+ * stacks at the limit. A cache not attached is only its owner's. */
+void weft__stack_cache_attach(struct weft__stack_cache *cache,
+                              struct weft__stack_pool *pool);
+
+/* Returns every cached stack to the pool, and takes the cache off the
+ * pool's list. */
 void weft__stack_cache_flush(struct weft__stack_cache *cache,
                              struct weft__stack_pool *pool);
 

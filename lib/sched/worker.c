@@ -50,6 +50,7 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__list_init(&w->registry.tasks);
     weft__runq_init(&w->runq);
+    weft__stack_cache_attach(&w->stacks, &rt->stacks);
     return weft__reactor_init(&w->reactor);
 }
 

@@ -60,6 +60,7 @@ struct weft__worker {
     uint64_t tick;                  /* task picks, for the 61st-tick rule */
     struct weft_handle *soon;       /* call_soon callbacks to run, FIFO */
     struct weft_handle *soon_tail;
+    uint64_t soon_seq;              /* call_soon callbacks queued so far */
     struct weft_handle *later;      /* call_later callbacks pending */
     bool searching;                 /* counted as a searcher in rt->idle */
     bool alone;                     /* the runtime's only worker */
@@ -69,7 +70,9 @@ struct weft__worker {
     struct weft__reactor reactor;   /* its libevent base; wake_fd is read
                                        by the threads that wake it */
     struct weft__ctx sched_ctx;     /* the thread's own stack */
-    struct weft__stack_cache stacks;
+    struct weft__stack_cache stacks; /* with mprotect guards, reached by
+                                        other workers at the limit, under
+                                        its lock (stack.h) */
     struct weft__slink *task_cache; /* free task structs, a stack */
     unsigned task_cache_n;
     void *altstack;                 /* sigaltstack for the overflow handler */

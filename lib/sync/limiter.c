@@ -3,7 +3,12 @@
  * Taking n tokens moves tat on by n intervals; that is allowed at once if
  * the new tat is within burst intervals of now, else the task sleeps
  * until it is. Each acquire reserves its tokens as it asks, which serves
- * tasks in the order they ask. */
+ * tasks in the order they ask.
+ *
+ * Times are int64_t nanoseconds. A full bucket must refill within
+ * REFILL_MAX_S (create refuses slower ones), and no reservation may reach
+ * more than HORIZON_NS past now (acquire refuses it with -EOVERFLOW), so
+ * that every sum below stays far from INT64_MAX. */
 #include "core/internal.h"
 
 #include <errno.h>
@@ -19,9 +24,15 @@
 #include "weft/limiter.h"
 #include "weft/time.h"
 
+/* The longest refill of a full bucket (burst / rate), in seconds. */
+#define REFILL_MAX_S 1e9
+/* How far past now a reservation may reach: 2^62 ns, about 146 years. */
+#define HORIZON_NS ((int64_t)1 << 62)
+
 struct weft_limiter {
     weft__spinlock spin;
     int64_t interval_ns;   /* one token's refill time */
+    int64_t burst_ns;      /* burst * interval_ns: a full bucket's */
     unsigned burst;
     int64_t tat_ns;        /* the bucket is full from then on */
     uint32_t waiting;      /* tasks sleeping on a reservation */
@@ -32,8 +43,10 @@ int weft_limiter_create(weft_limiter **out, double rate, unsigned burst)
     if (out == NULL)
         return -EINVAL;
     *out = NULL;
-    /* NaN fails both comparisons. */
-    if (!(rate > 0 && rate <= 1e9) || burst == 0 || burst > INT32_MAX)
+    /* NaN fails every comparison. Past REFILL_MAX_S, burst * interval
+     * would leave the nanosecond clock's range, or come near it. */
+    if (!(rate > 0 && rate <= 1e9) || burst == 0 || burst > INT32_MAX ||
+        !((double)burst / rate <= REFILL_MAX_S))
         return -EINVAL;
     weft_limiter *l = weft__malloc(sizeof *l);
     if (l == NULL)
@@ -42,6 +55,7 @@ int weft_limiter_create(weft_limiter **out, double rate, unsigned burst)
     l->interval_ns = (int64_t)(1e9 / rate + 0.5);
     if (l->interval_ns < 1)
         l->interval_ns = 1;
+    l->burst_ns = (int64_t)burst * l->interval_ns; /* <= about 1e18 */
     l->burst = burst;
     l->tat_ns = weft__now_ns(); /* full */
     l->waiting = 0;
@@ -62,13 +76,19 @@ int weft_limiter_destroy(weft_limiter *l)
     return 0;
 }
 
-/* How long n tokens are away, with the reservation they would make. */
-static int64_t reserve(weft_limiter *l, unsigned n, int64_t now,
-                       int64_t *new_tat)
+/* How long n tokens are away (*wait_ns), with the reservation they would
+ * make; -EOVERFLOW if that would reach past the horizon. tat - now is
+ * at most HORIZON_NS, n * interval_ns at most burst_ns. */
+static int reserve(weft_limiter *l, unsigned n, int64_t now,
+                   int64_t *new_tat, int64_t *wait_ns)
 {
-    int64_t tat = l->tat_ns > now ? l->tat_ns : now;
-    *new_tat = tat + (int64_t)n * l->interval_ns;
-    return *new_tat - (int64_t)l->burst * l->interval_ns - now;
+    int64_t ahead = (l->tat_ns > now ? l->tat_ns - now : 0) +
+                    (int64_t)n * l->interval_ns;
+    if (ahead > HORIZON_NS)
+        return -EOVERFLOW;
+    *new_tat = now + ahead;
+    *wait_ns = ahead - l->burst_ns;
+    return 0;
 }
 
 int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
@@ -84,9 +104,15 @@ int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
     if (rc < 0)
         return rc;
     weft__spin_lock(&l->spin);
-    int64_t wait_ns = reserve(l, n, weft__now_ns(), &new_tat);
+    int64_t wait_ns;
+    if (reserve(l, n, weft__now_ns(), &new_tat, &wait_ns) < 0) {
+        weft__spin_unlock(&l->spin);
+        return -EOVERFLOW;
+    }
+    /* Compared in whole ms, rounded up, as timeout_ms * 1000000 could
+     * overflow: wait_ns > timeout_ms ms exactly when this holds. */
     if (wait_ns > 0 && timeout_ms != WEFT_FOREVER &&
-        wait_ns > timeout_ms * 1000000) {
+        wait_ns / 1000000 + (wait_ns % 1000000 != 0) > timeout_ms) {
         weft__spin_unlock(&l->spin);
         return -ETIMEDOUT; /* hopeless: take nothing rather than wait */
     }
@@ -109,13 +135,13 @@ int weft_limiter_acquire(weft_limiter *l, unsigned n, int64_t timeout_ms)
 
 int weft_limiter_try_acquire(weft_limiter *l, unsigned n)
 {
-    int64_t new_tat;
+    int64_t new_tat, wait_ns;
     int rc = -EAGAIN;
 
     if (l == NULL || n == 0 || n > l->burst)
         return -EINVAL;
     weft__spin_lock(&l->spin);
-    if (reserve(l, n, weft__now_ns(), &new_tat) <= 0) {
+    if (reserve(l, n, weft__now_ns(), &new_tat, &wait_ns) == 0 && wait_ns <= 0) {
         l->tat_ns = new_tat;
         rc = 0;
     }
