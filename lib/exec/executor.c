@@ -59,8 +59,8 @@
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ABANDONED };
 
 struct job {
-    struct job *next;          /* in its queue, under the mutex */
-    struct job *prev;
+    struct weft__list link;    /* in its queue, under the mutex; or, once
+                                  dropped, in a list of dropped jobs */
     uint64_t order;            /* submission order, across both queues */
     weft_fn fn;
     void *arg;
@@ -69,14 +69,12 @@ struct job {
     uint32_t state;            /* atomic, enum job_state */
     void *result;
     int err;
-    weft__task *task;           /* the waiting caller */
-    uint32_t seq;              /* ... and its suspension */
-    uint32_t released;         /* atomic: the thread is done with a DONE job */
+    struct weft__handoff h;    /* the waiting caller; released when the
+                                  thread is done with a DONE job */
 };
 
 struct job_queue {
-    struct job *head;
-    struct job *tail;
+    struct weft__list jobs;    /* struct job.link, oldest first */
     unsigned n;
 };
 
@@ -86,8 +84,7 @@ struct pool_thread {
     pthread_cond_t cv;         /* it sleeps on this, with the mutex */
     uint32_t claimed;          /* atomic: a submitter picked it */
     bool sleeping;             /* under the mutex: needs a signal */
-    struct pool_thread *idle_next; /* in the idle list, under the mutex */
-    struct pool_thread *idle_prev;
+    struct weft__list idle_link; /* in the idle list, under the mutex */
     struct pool_thread *retired_next;
 };
 
@@ -111,7 +108,8 @@ struct weft_executor {
     unsigned running_slow;
     unsigned spinning;
     uint32_t shutdown;         /* atomic (spinners read it unlocked) */
-    struct pool_thread *idle;  /* most recently idle first */
+    struct weft__list idle;    /* pool_thread.idle_link, most recently
+                                  idle first */
     struct pool_thread *retired; /* exited, not yet joined */
     weft_executor_stats stats; /* the counters, under the mutex */
 };
@@ -120,27 +118,21 @@ struct weft_executor {
 
 static void queue_push(struct job_queue *q, struct job *job)
 {
-    job->next = NULL;
-    job->prev = q->tail;
-    if (q->tail != NULL)
-        q->tail->next = job;
-    else
-        q->head = job;
-    q->tail = job;
+    weft__list_push_back(&q->jobs, &job->link);
     q->n++;
 }
 
 static void queue_unlink(struct job_queue *q, struct job *job)
 {
-    if (job->prev != NULL)
-        job->prev->next = job->next;
-    else
-        q->head = job->next;
-    if (job->next != NULL)
-        job->next->prev = job->prev;
-    else
-        q->tail = job->prev;
+    weft__list_remove(&job->link);
     q->n--;
+}
+
+/* The oldest job of q, or NULL. */
+static struct job *queue_first(const struct job_queue *q)
+{
+    struct weft__list *link = weft__list_first(&q->jobs);
+    return link != NULL ? weft__list_entry(link, struct job, link) : NULL;
 }
 
 static bool slow_allowed(const struct weft_executor *ex)
@@ -152,8 +144,8 @@ static bool slow_allowed(const struct weft_executor *ex)
  * held. */
 static struct job *take_job(struct weft_executor *ex)
 {
-    struct job *quick = ex->quick.head;
-    struct job *slow = slow_allowed(ex) ? ex->slow.head : NULL;
+    struct job *quick = queue_first(&ex->quick);
+    struct job *slow = slow_allowed(ex) ? queue_first(&ex->slow) : NULL;
     struct job *job;
 
     if (quick != NULL && (slow == NULL || quick->order < slow->order))
@@ -163,6 +155,8 @@ static struct job *take_job(struct weft_executor *ex)
     if (job == NULL)
         return NULL;
     queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
+    /* Relaxed: a caller reads QUEUED vs RUNNING under the mutex, and
+     * RUNNING is left only by CAS (finish_job, give_up). */
     weft__store_relaxed_u32(&job->state, JOB_RUNNING);
     ex->running++;
     if (job->slow)
@@ -174,35 +168,29 @@ static struct job *take_job(struct weft_executor *ex)
 
 static void idle_push(struct weft_executor *ex, struct pool_thread *t)
 {
-    t->idle_prev = NULL;
-    t->idle_next = ex->idle;
-    if (ex->idle != NULL)
-        ex->idle->idle_prev = t;
-    ex->idle = t;
+    weft__list_push_front(&ex->idle, &t->idle_link);
     ex->nidle++;
 }
 
 static void idle_unlink(struct weft_executor *ex, struct pool_thread *t)
 {
-    if (t->idle_prev != NULL)
-        t->idle_prev->idle_next = t->idle_next;
-    else
-        ex->idle = t->idle_next;
-    if (t->idle_next != NULL)
-        t->idle_next->idle_prev = t->idle_prev;
-    t->idle_next = t->idle_prev = NULL;
+    weft__list_remove(&t->idle_link);
     ex->nidle--;
 }
 
 /* Hands the most recently idle thread a job to look for; mutex held. */
 static void claim_idle(struct weft_executor *ex)
 {
-    struct pool_thread *t = ex->idle;
+    struct pool_thread *t = weft__list_entry(weft__list_first(&ex->idle),
+                                             struct pool_thread, idle_link);
 
     idle_unlink(ex, t);
+    /* Release: pairs with the spinning thread's acquire in
+     * wait_for_claim, which then sees the queue as we left it (it also
+     * retakes the mutex before it looks). */
     weft__store_release_u32(&t->claimed, 1);
     if (t->sleeping)
-        pthread_cond_signal(&t->cv);
+        weft__cond_signal(&t->cv);
 }
 
 /* Waits, mutex held, until the thread is claimed (true) or has been idle
@@ -211,11 +199,12 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
 {
     struct timespec deadline;
 
+    /* Relaxed: only claim_idle sets it, under the mutex we hold. */
     weft__store_relaxed_u32(&me->claimed, 0);
     idle_push(ex, me);
     if (ex->spinning < ex->max_spinning) {
         ex->spinning++;
-        pthread_mutex_unlock(&ex->mu);
+        weft__mutex_unlock(&ex->mu);
         int64_t until = weft__now_ns() + SPIN_NS;
         for (unsigned i = 1;; i++) {
             if (weft__load_acquire_u32(&me->claimed) ||
@@ -225,16 +214,17 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
             if ((i & 63) == 0 && weft__now_ns() >= until)
                 break;
         }
-        pthread_mutex_lock(&ex->mu);
+        weft__mutex_lock(&ex->mu);
         ex->spinning--;
     }
     weft__abstime_after(&deadline, ex->idle_ms);
+    /* Relaxed loads: both flags are written under the mutex we hold. */
     while (!weft__load_relaxed_u32(&me->claimed) &&
            !weft__load_relaxed_u32(&ex->shutdown)) {
         me->sleeping = true;
-        int rc = pthread_cond_timedwait(&me->cv, &ex->mu, &deadline);
+        int rc = weft__cond_timedwait(&me->cv, &ex->mu, &deadline);
         me->sleeping = false;
-        if (rc == ETIMEDOUT && !weft__load_relaxed_u32(&me->claimed) &&
+        if (rc == -ETIMEDOUT && !weft__load_relaxed_u32(&me->claimed) &&
             !weft__load_relaxed_u32(&ex->shutdown)) {
             idle_unlink(ex, me);
             ex->stats.retired++;
@@ -250,14 +240,13 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
  * left, to the cleanup (then returns true). */
 static bool finish_job(struct job *job, void *result, int err)
 {
-    weft__task *task = job->task;
-    uint32_t seq = job->seq;
-
     job->result = result;
     job->err = err;
+    /* The CAS decides the race with give_up's (see the top); it is a
+     * full barrier, so the caller that collects a DONE job sees result
+     * and err (pairing with its acquire in weft__handoff_wait). */
     if (weft__cas_u32(&job->state, JOB_RUNNING, JOB_DONE)) {
-        weft__wake(task, seq, WEFT__WAKE_DONE);
-        weft__store_release_u32(&job->released, 1);
+        weft__handoff_wake(&job->h, WEFT__WAKE_DONE);
         return false;
     }
     if (job->cleanup != NULL)
@@ -270,14 +259,14 @@ static void run_job(struct weft_executor *ex, struct job *job)
 {
     bool slow = job->slow;
 
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
     job->err = 0;
     weft__thread_job_err = &job->err; /* for weft_fail */
     void *result = job->fn(job->arg);
     weft__thread_job_err = NULL;
     int err = job->err;
     bool abandoned = finish_job(job, err == 0 ? result : NULL, err);
-    pthread_mutex_lock(&ex->mu);
+    weft__mutex_lock(&ex->mu);
     ex->running--;
     if (slow)
         ex->running_slow--;
@@ -292,7 +281,7 @@ static void *pool_thread_main(void *arg)
     struct weft_executor *ex = me->ex;
 
     (void)pthread_setname_np(pthread_self(), "weft-blocking");
-    pthread_mutex_lock(&ex->mu);
+    weft__mutex_lock(&ex->mu);
     for (;;) {
         struct job *job = take_job(ex);
         if (job != NULL) {
@@ -308,11 +297,11 @@ static void *pool_thread_main(void *arg)
     me->retired_next = ex->retired;
     ex->retired = me;
     if (ex->nthreads == 0 && weft__load_relaxed_u32(&ex->shutdown)) {
-        pthread_cond_broadcast(&ex->drained);
+        weft__cond_broadcast(&ex->drained);
         (void)weft_event_set(&ex->drained_event);
     }
     /* The last touch of ex: whoever frees it joins this thread first. */
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
     return NULL;
 }
 
@@ -322,7 +311,7 @@ static void join_retired(struct pool_thread *list)
     while (list != NULL) {
         struct pool_thread *next = list->retired_next;
         weft__thread_join(&list->thread);
-        pthread_cond_destroy(&list->cv);
+        weft__cond_destroy(&list->cv);
         weft__free(list);
         list = next;
     }
@@ -338,26 +327,19 @@ static struct pool_thread *take_retired(struct weft_executor *ex)
 static int start_thread(struct weft_executor *ex)
 {
     struct pool_thread *t = weft__calloc(1, sizeof *t);
-    pthread_condattr_t attr;
     int rc;
 
     if (t == NULL)
         return -ENOMEM;
     t->ex = ex;
-    rc = -pthread_condattr_init(&attr);
-    if (rc == 0) {
-        rc = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        if (rc == 0)
-            rc = -pthread_cond_init(&t->cv, &attr);
-        pthread_condattr_destroy(&attr);
-    }
+    rc = weft__cond_init(&t->cv);
     if (rc < 0) {
         weft__free(t);
         return rc;
     }
     rc = weft__thread_start(&t->thread, ex->stack_size, pool_thread_main, t);
     if (rc < 0) {
-        pthread_cond_destroy(&t->cv);
+        weft__cond_destroy(&t->cv);
         weft__free(t);
         return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
     }
@@ -386,7 +368,6 @@ static int executor_new(struct weft_executor **out,
                         const weft_executor_opts *opts, unsigned max_default)
 {
     struct weft_executor *ex;
-    pthread_condattr_t attr;
     int rc = check_opts(opts);
 
     if (rc < 0)
@@ -399,6 +380,9 @@ static int executor_new(struct weft_executor **out,
     ex = weft__calloc(1, sizeof *ex);
     if (ex == NULL)
         return -ENOMEM;
+    weft__list_init(&ex->quick.jobs);
+    weft__list_init(&ex->slow.jobs);
+    weft__list_init(&ex->idle);
     ex->max_threads = max;
     ex->max_slow = max_slow != 0 ? max_slow : (max + 1) / 2;
     ex->max_spinning = weft__online_cpus() / 2 > 0 ? weft__online_cpus() / 2 : 1;
@@ -409,12 +393,7 @@ static int executor_new(struct weft_executor **out,
     rc = -pthread_mutex_init(&ex->mu, NULL);
     if (rc < 0)
         goto fail_mutex;
-    rc = -pthread_condattr_init(&attr);
-    if (rc < 0)
-        goto fail_cond;
-    (void)pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    rc = -pthread_cond_init(&ex->drained, &attr);
-    pthread_condattr_destroy(&attr);
+    rc = weft__cond_init(&ex->drained);
     if (rc < 0)
         goto fail_cond;
     (void)weft_event_init(&ex->drained_event);
@@ -423,7 +402,7 @@ static int executor_new(struct weft_executor **out,
     *out = ex;
     return 0;
 fail_cond:
-    pthread_mutex_destroy(&ex->mu);
+    weft__mutex_destroy(&ex->mu);
 fail_mutex:
     weft__free(ex);
     return rc;
@@ -447,73 +426,77 @@ static struct weft_executor *executor_of(weft_executor *ex)
 }
 
 /* Fails every queued job with err; mutex held. Their callers are woken
- * once the mutex is dropped, from the list returned. */
-static struct job *drop_queued(struct weft_executor *ex, int err)
+ * once the mutex is dropped, from the list dropped (wake_dropped). */
+static void drop_queued(struct weft_executor *ex, int err,
+                        struct weft__list *dropped)
 {
-    struct job *dropped = NULL;
     struct job_queue *queues[2] = { &ex->quick, &ex->slow };
 
     for (int i = 0; i < 2; i++) {
-        while (queues[i]->head != NULL) {
-            struct job *job = queues[i]->head;
+        struct job *job;
+        while ((job = queue_first(queues[i])) != NULL) {
             queue_unlink(queues[i], job);
             job->result = NULL;
             job->err = err;
             /* Under the mutex a caller giving up sees DONE, not QUEUED,
-             * and waits for the release below. */
+             * and waits for the release in wake_dropped. */
             weft__store_relaxed_u32(&job->state, JOB_DONE);
-            job->next = dropped;
-            dropped = job;
+            weft__list_push_back(dropped, &job->link);
             ex->stats.dropped++;
         }
     }
-    return dropped;
 }
 
-static void wake_dropped(struct job *list)
+/* Wakes the callers of the jobs drop_queued took, the mutex dropped. */
+static void wake_dropped(struct weft__list *dropped)
 {
-    while (list != NULL) {
-        struct job *next = list->next;
-        weft__wake(list->task, list->seq, WEFT__WAKE_DONE);
-        weft__store_release_u32(&list->released, 1);
-        list = next;
-    }
+    struct weft__list *it, *next;
+
+    /* The caller frees its job once released: read the link first. */
+    weft__list_foreach_safe(it, next, dropped)
+        weft__handoff_wake(&weft__list_entry(it, struct job, link)->h,
+                           WEFT__WAKE_DONE);
 }
 
 int weft_executor_shutdown(weft_executor *pub, unsigned flags)
 {
     struct weft_executor *ex = executor_of(pub);
-    struct job *dropped = NULL;
+    struct weft__list dropped, *it;
 
     if (ex == NULL || (flags & ~WEFT_EXECUTOR_CANCEL_QUEUED) != 0)
         return -EINVAL;
-    pthread_mutex_lock(&ex->mu);
+    weft__list_init(&dropped);
+    weft__mutex_lock(&ex->mu);
+    /* Release: pairs with nothing ordered; spinners poll it relaxed and
+     * retake the mutex, which orders what they read after. */
     weft__store_release_u32(&ex->shutdown, 1);
     /* Without threads nothing would run what is queued. */
     if ((flags & WEFT_EXECUTOR_CANCEL_QUEUED) || ex->nthreads == 0)
-        dropped = drop_queued(ex, -ESHUTDOWN);
-    for (struct pool_thread *t = ex->idle; t != NULL; t = t->idle_next) {
+        drop_queued(ex, -ESHUTDOWN, &dropped);
+    weft__list_foreach(it, &ex->idle) {
+        struct pool_thread *t = weft__list_entry(it, struct pool_thread,
+                                                 idle_link);
         if (t->sleeping)
-            pthread_cond_signal(&t->cv);
+            weft__cond_signal(&t->cv);
     }
     if (ex->nthreads == 0)
         (void)weft_event_set(&ex->drained_event);
-    pthread_mutex_unlock(&ex->mu);
-    wake_dropped(dropped);
+    weft__mutex_unlock(&ex->mu);
+    wake_dropped(&dropped);
 
     if (weft__task_self() != NULL) {
         weft_scope shield;
         (void)weft_shield_enter(&shield);
         (void)weft_event_wait(&ex->drained_event, WEFT_FOREVER);
         (void)weft_scope_leave(&shield);
-        pthread_mutex_lock(&ex->mu);
+        weft__mutex_lock(&ex->mu);
     } else {
-        pthread_mutex_lock(&ex->mu);
+        weft__mutex_lock(&ex->mu);
         while (ex->nthreads > 0)
-            pthread_cond_wait(&ex->drained, &ex->mu);
+            weft__cond_wait(&ex->drained, &ex->mu);
     }
     struct pool_thread *retired = take_retired(ex);
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
     join_retired(retired);
     return 0;
 }
@@ -522,8 +505,8 @@ static void executor_free(struct weft_executor *ex)
 {
     ex->magic = 0;
     (void)weft_event_destroy(&ex->drained_event);
-    pthread_cond_destroy(&ex->drained);
-    pthread_mutex_destroy(&ex->mu);
+    weft__cond_destroy(&ex->drained);
+    weft__mutex_destroy(&ex->mu);
     weft__free(ex);
 }
 
@@ -550,15 +533,16 @@ int weft_executor_destroy(weft_executor *pub)
     if (ex == NULL)
         return -EINVAL;
     rt = weft__runtime_acquire();
+    /* Acquire: pairs with the publishing CAS in weft__executor_default. */
     if (rt != NULL && weft__load_acquire_ptr((void *const *)&rt->blocking) == ex)
         is_default = true;
     weft__runtime_release();
     if (is_default)
         return -EINVAL;
     /* destroy never waits for a job: weft_executor_shutdown does. */
-    pthread_mutex_lock(&ex->mu);
+    weft__mutex_lock(&ex->mu);
     bool busy = ex->running > 0 || ex->quick.n > 0 || ex->slow.n > 0;
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
     if (busy)
         return -EBUSY;
     (void)weft_executor_shutdown(ex, 0);
@@ -587,12 +571,12 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
             return -ESRCH;
         if (ex == NULL)
             return 0;
-        pthread_mutex_lock(&ex->mu);
+        weft__mutex_lock(&ex->mu);
     } else {
         ex = executor_of(pub);
         if (ex == NULL)
             return -EINVAL;
-        pthread_mutex_lock(&ex->mu);
+        weft__mutex_lock(&ex->mu);
     }
     *stats = ex->stats;
     stats->threads = ex->nthreads;
@@ -601,7 +585,7 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
     stats->running_slow = ex->running_slow;
     stats->queued = ex->quick.n + ex->slow.n;
     stats->shutdown = weft__load_relaxed_u32(&ex->shutdown);
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
     if (pub == NULL)
         executor_unref(ex);
     return 0;
@@ -611,6 +595,8 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
 
 struct weft_executor *weft__executor_default(struct weft__runtime *rt)
 {
+    /* Acquire: pairs with the CAS below that publishes a new pool, so its
+     * user sees the pool initialised. */
     struct weft_executor *ex =
         weft__load_acquire_ptr((void *const *)&rt->blocking);
 
@@ -618,7 +604,9 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt)
         return ex;
     if (executor_new(&ex, NULL, rt->blocking_threads) < 0)
         return NULL;
-    /* Another task may have raced us to it; its pool wins. */
+    /* Another task may have raced us to it; its pool wins. The CAS is a
+     * full barrier: it publishes the initialised pool (pairs with the
+     * acquire loads of rt->blocking). */
     if (!weft__cas_ptr((void **)&rt->blocking, NULL, ex)) {
         executor_unref(ex);
         ex = weft__load_acquire_ptr((void *const *)&rt->blocking);
@@ -634,6 +622,8 @@ void weft__executor_default_destroy(struct weft__runtime *rt)
      * while it takes its reference (weft_executor_get_stats). */
     (void)weft__runtime_acquire();
     ex = rt->blocking;
+    /* Relaxed: the runtime lock orders it for readers that take one;
+     * tasks, which read it without, have all ended by now. */
     weft__store_relaxed_ptr((void **)&rt->blocking, NULL);
     weft__runtime_release();
     if (ex == NULL)
@@ -665,9 +655,9 @@ static int submit(struct weft_executor *ex, struct job *job)
     bool start = false;
     int rc = 0;
 
-    pthread_mutex_lock(&ex->mu);
+    weft__mutex_lock(&ex->mu);
     if (weft__load_relaxed_u32(&ex->shutdown)) {
-        pthread_mutex_unlock(&ex->mu);
+        weft__mutex_unlock(&ex->mu);
         return -ESHUTDOWN;
     }
     job->order = ex->next_order++;
@@ -675,7 +665,7 @@ static int submit(struct weft_executor *ex, struct job *job)
     queue_push(job->slow ? &ex->slow : &ex->quick, job);
     /* A slow job beyond the cap waits for a slow job's thread to loop. */
     if (!job->slow || slow_allowed(ex)) {
-        if (ex->idle != NULL) {
+        if (!weft__list_empty(&ex->idle)) {
             claim_idle(ex);
         } else if (ex->nthreads < ex->max_threads) {
             ex->nthreads++;
@@ -686,32 +676,35 @@ static int submit(struct weft_executor *ex, struct job *job)
         }
     }
     struct pool_thread *retired = take_retired(ex);
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
     join_retired(retired);
     if (!start)
         return 0;
     rc = start_thread(ex);
     if (rc == 0)
         return 0;
-    struct job *stranded = NULL;
-    pthread_mutex_lock(&ex->mu);
+    struct weft__list stranded;
+    weft__list_init(&stranded);
+    weft__mutex_lock(&ex->mu);
     ex->nthreads--;
     ex->stats.started--;
     /* Other threads will get to the queue; with none, nothing would:
      * this job fails, and so do those queued behind a thread that
      * another submitter counted on starting. */
-    if (ex->nthreads > 0 || job->state != JOB_QUEUED) {
+    /* Relaxed: a thread that took the job may be ending it by CAS. */
+    if (ex->nthreads > 0 ||
+        weft__load_relaxed_u32(&job->state) != JOB_QUEUED) {
         rc = 0;
     } else {
         queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
-        stranded = drop_queued(ex, rc);
+        drop_queued(ex, rc, &stranded);
         if (weft__load_relaxed_u32(&ex->shutdown)) {
-            pthread_cond_broadcast(&ex->drained);
+            weft__cond_broadcast(&ex->drained);
             (void)weft_event_set(&ex->drained_event);
         }
     }
-    pthread_mutex_unlock(&ex->mu);
-    wake_dropped(stranded);
+    weft__mutex_unlock(&ex->mu);
+    wake_dropped(&stranded);
     return rc;
 }
 
@@ -719,17 +712,18 @@ static int submit(struct weft_executor *ex, struct job *job)
  * one, or collects one that finished meanwhile (returns 1 then). */
 static int give_up(struct weft_executor *ex, struct job *job, int rc)
 {
-    pthread_mutex_lock(&ex->mu);
+    weft__mutex_lock(&ex->mu);
     if (weft__load_relaxed_u32(&job->state) == JOB_QUEUED) {
         queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
         ex->stats.dropped++;
-        pthread_mutex_unlock(&ex->mu);
+        weft__mutex_unlock(&ex->mu);
         if (job->cleanup != NULL)
             job->cleanup(job->arg, NULL, rc);
         weft__free(job);
         return 0;
     }
-    pthread_mutex_unlock(&ex->mu);
+    weft__mutex_unlock(&ex->mu);
+    /* The CAS decides the race with finish_job's; full barrier. */
     if (weft__cas_u32(&job->state, JOB_RUNNING, JOB_ABANDONED))
         return 0; /* the thread frees it */
     return 1;     /* DONE: finished, or dropped by a shutdown */
@@ -737,16 +731,10 @@ static int give_up(struct weft_executor *ex, struct job *job, int rc)
 
 static int collect(struct job *job, void **result)
 {
-    int err;
-
-    for (unsigned spins = 0; !weft__load_acquire_u32(&job->released);
-         spins++) {
-        if (spins < 1000)
-            weft__cpu_relax();
-        else
-            sched_yield();
-    }
-    err = job->err;
+    /* The thread, or a shutdown that dropped it, is a few instructions
+     * from letting go of the job. */
+    weft__handoff_wait(&job->h);
+    int err = job->err;
     if (result != NULL)
         *result = err == 0 ? job->result : NULL;
     weft__free(job);
@@ -780,9 +768,8 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
     job->slow = opts != NULL && (opts->flags & WEFT_JOB_SLOW) != 0;
     job->result = NULL;
     job->err = 0;
-    job->task = self;
-    job->released = 0;
-    rc = weft__wait_begin(self, 0, &job->seq);
+    uint32_t seq;
+    rc = weft__wait_begin(self, 0, &seq);
     if (rc < 0) {
         /* Interrupted before it was queued: as for a job dropped from the
          * queue, -ECANCELED or -ETIMEDOUT hands arg to the cleanup, so
@@ -792,6 +779,7 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
         weft__free(job);
         return rc;
     }
+    weft__handoff_init(&job->h, self, seq);
     /* Held until the caller is done with the job: see the top. */
     executor_ref(ex);
     rc = submit(ex, job);
