@@ -1,5 +1,5 @@
 /* Threads outside the runtime: spawning a task from one, and blocking one
- * until a task ends (weft/threadsafe.h). */
+ * until a task ends (weft_spawn_threadsafe, weft_task_join). */
 #include "core/internal.h"
 
 #include <errno.h>
@@ -40,62 +40,66 @@ struct joiner {
     struct weft__waiter node;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool done;
+    bool done;             /* under mu */
 };
 
-/* Run by the task's finisher, which owns the node from then on. */
+/* Run by the task's finisher, which owns the node from then on. The
+ * joiner destroys mu and cv only after it has seen done under mu, so
+ * they outlive this call. */
 static void joiner_wake(struct weft__waiter *node)
 {
     struct joiner *j = WEFT__CONTAINER_OF(node, struct joiner, node);
 
-    pthread_mutex_lock(&j->mu);
+    weft__mutex_lock(&j->mu);
     j->done = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    weft__cond_signal(&j->cv);
+    weft__mutex_unlock(&j->mu);
 }
 
-/* Blocks until task is done or the time is up; false on a timeout. */
-static bool join_wait(weft__task *task, int64_t timeout_ms)
+/* Blocks until task is done (0) or the time is up (-ETIMEDOUT); -errno
+ * if the thread could not make its condition variable. */
+static int join_wait(weft__task *task, int64_t timeout_ms)
 {
     struct joiner j = { .node = { .target = task, .on_finish = joiner_wake } };
     struct timespec deadline;
-    pthread_condattr_t attr;
     bool done = true;
+    int rc;
 
     if (timeout_ms == 0)
-        return false;
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&j.cv, &attr);
-    pthread_condattr_destroy(&attr);
+        return -ETIMEDOUT;
+    rc = -pthread_mutex_init(&j.mu, NULL);
+    if (rc < 0)
+        return rc;
+    rc = weft__cond_init(&j.cv);
+    if (rc < 0) {
+        weft__mutex_destroy(&j.mu);
+        return rc;
+    }
     if (timeout_ms > 0)
         weft__abstime_after(&deadline, timeout_ms);
     if (weft__waiter_add(task, &j.node)) {
-        pthread_mutex_lock(&j.mu);
+        weft__mutex_lock(&j.mu);
         while (!j.done) {
-            if (timeout_ms < 0) {
-                pthread_cond_wait(&j.cv, &j.mu);
-            } else if (pthread_cond_timedwait(&j.cv, &j.mu, &deadline) ==
-                       ETIMEDOUT) {
+            if (timeout_ms < 0)
+                weft__cond_wait(&j.cv, &j.mu);
+            else if (weft__cond_timedwait(&j.cv, &j.mu, &deadline) < 0)
                 break;
-            }
         }
         done = j.done;
-        pthread_mutex_unlock(&j.mu);
+        weft__mutex_unlock(&j.mu);
         if (!done && !weft__waiter_remove(task, &j.node)) {
             /* It finished as we gave up: its finisher holds the node
              * until joiner_wake has run. */
-            pthread_mutex_lock(&j.mu);
+            weft__mutex_lock(&j.mu);
             while (!j.done)
-                pthread_cond_wait(&j.cv, &j.mu);
-            pthread_mutex_unlock(&j.mu);
+                weft__cond_wait(&j.cv, &j.mu);
+            weft__mutex_unlock(&j.mu);
             done = true;
         }
     }
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
-    return done;
+    weft__cond_destroy(&j.cv);
+    weft__mutex_destroy(&j.mu);
+    return done ? 0 : -ETIMEDOUT;
 }
 
 int weft_task_join(weft_task *handle, void **result, int64_t timeout_ms)
@@ -109,7 +113,12 @@ int weft_task_join(weft_task *handle, void **result, int64_t timeout_ms)
      * the very one awaited. */
     if (weft__worker_self() != NULL)
         return -EPERM;
-    if (!weft__load_acquire_u32(&task->done) && !join_wait(task, timeout_ms))
-        return -ETIMEDOUT;
+    /* Acquire: pairs with the finisher's release of done, so the
+     * outcome read below is the final one. */
+    if (!weft__load_acquire_u32(&task->done)) {
+        int rc = join_wait(task, timeout_ms);
+        if (rc < 0)
+            return rc;
+    }
     return weft__task_outcome(task, result);
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include "core/atomic.h"
+#include "core/list.h"
 #include "sched/worker.h"
 
 enum { PENDING, RAN, CANCELLED };
@@ -26,64 +27,47 @@ struct weft_handle {
     uint32_t state;               /* atomic: PENDING, RAN or CANCELLED */
     uint32_t refs;                /* atomic: the worker's, and the handle's */
     uint64_t seq;                 /* call_soon: its number on the worker */
-    struct weft_handle *prev;     /* in the worker's soon or later list */
-    struct weft_handle *next;
+    struct weft__list link;       /* in the worker's soon or later list */
 };
 
+/* The add is a full barrier pairing with every other holder's: whoever
+ * drops the last reference sees the others' writes. */
 static void unref(struct weft_handle *h)
 {
     if (weft__faa_u32(&h->refs, (uint32_t)-1) == 1)
         weft__free(h);
 }
 
-static struct weft_handle **list_of(struct weft_handle *h)
-{
-    return h->timed ? &h->worker->later : &h->worker->soon;
-}
-
 static void link_into(struct weft_handle *h)
 {
-    struct weft_handle **head = list_of(h);
     struct weft__worker *w = h->worker;
 
-    h->prev = NULL;
-    h->next = NULL;
     if (h->timed) {
-        h->next = *head;
-        if (h->next != NULL)
-            h->next->prev = h;
-        *head = h;
+        weft__list_push_back(&w->later, &h->link);
     } else {
-        /* FIFO: append. */
         h->seq = w->soon_seq++;
-        h->prev = w->soon_tail;
-        if (w->soon_tail != NULL)
-            w->soon_tail->next = h;
-        else
-            *head = h;
-        w->soon_tail = h;
+        weft__list_push_back(&w->soon, &h->link);
     }
 }
 
-/* Takes h off its worker's list. On that worker. */
+/* Takes h off its worker's list and drops the worker's reference. On
+ * that worker. */
 static void retire(struct weft_handle *h)
 {
-    struct weft_handle **head = list_of(h);
-    struct weft__worker *w = h->worker;
-
-    if (h->prev != NULL)
-        h->prev->next = h->next;
-    else
-        *head = h->next;
-    if (h->next != NULL)
-        h->next->prev = h->prev;
-    else if (!h->timed)
-        w->soon_tail = h->prev;
+    weft__list_remove(&h->link);
     unref(h);
+}
+
+static struct weft_handle *first_of(struct weft__list *list)
+{
+    struct weft__list *link = weft__list_first(list);
+    return link != NULL ? weft__list_entry(link, struct weft_handle, link)
+                        : NULL;
 }
 
 static void run(struct weft_handle *h)
 {
+    /* The CAS decides the race with weft_handle_cancel's. */
     if (weft__cas_u32(&h->state, PENDING, RAN))
         h->fn(h->arg);
 }
@@ -103,8 +87,8 @@ void weft__callbacks_run_soon(struct weft__worker *w)
      * callbacks cancel meanwhile (a pointer to the last one would go
      * stale if that one were cancelled). */
     uint64_t end = w->soon_seq;
-    while (w->soon != NULL && w->soon->seq < end) {
-        struct weft_handle *h = w->soon;
+    struct weft_handle *h;
+    while ((h = first_of(&w->soon)) != NULL && h->seq < end) {
         run(h);
         retire(h);
     }
@@ -160,6 +144,7 @@ int weft_handle_cancel(weft_handle *h)
     if (!weft__cas_u32(&h->state, PENDING, CANCELLED)) {
         /* Cancelled before, or dropped with its runtime: it will not
          * run either way. */
+        /* Relaxed: a state that left PENDING never changes again. */
         return weft__load_relaxed_u32(&h->state) == CANCELLED ? 0 : -EALREADY;
     }
     /* On its own worker, free it now rather than when its turn comes. */
@@ -186,14 +171,17 @@ void weft_handle_unref(weft_handle *h)
 
 void weft__callbacks_drop(struct weft__worker *w)
 {
-    while (w->later != NULL) {
-        struct weft_handle *h = w->later;
+    struct weft_handle *h;
+
+    /* Relaxed stores: the workers have stopped, so no run races them; a
+     * handle's holder reads the state after the join that follows. */
+    while ((h = first_of(&w->later)) != NULL) {
         weft__watch_cancel(&h->timer);
         weft__store_relaxed_u32(&h->state, CANCELLED);
         retire(h);
     }
-    while (w->soon != NULL) {
-        weft__store_relaxed_u32(&w->soon->state, CANCELLED);
-        retire(w->soon);
+    while ((h = first_of(&w->soon)) != NULL) {
+        weft__store_relaxed_u32(&h->state, CANCELLED);
+        retire(h);
     }
 }

@@ -400,7 +400,7 @@ static weft__task *next_from_task(struct weft__worker *w)
 {
     for (;;) {
         /* Callbacks run on the worker's own stack: go there first. */
-        if (poll_due(w) || w->soon != NULL)
+        if (poll_due(w) || !weft__list_empty(&w->soon))
             return NULL;
         weft__task *t = next_local(w);
         if (t == NULL || prepare(w, t))
@@ -424,7 +424,7 @@ static void switch_away(weft__task *self, enum weft__switch_action action)
 
 static bool has_local_work(struct weft__worker *w)
 {
-    return w->lifo != NULL || !weft__fifo_empty(&w->own) || w->soon != NULL ||
+    return w->lifo != NULL || !weft__fifo_empty(&w->own) || !weft__list_empty(&w->soon) ||
            weft__load_relaxed_ptr((void *const *)&w->inbox) != NULL ||
            weft__runq_len(&w->runq) > 0 ||
            weft__globalq_len(&w->rt->globalq) > 0;
@@ -588,7 +588,7 @@ static void run(struct weft__worker *w, weft__task *t)
 void weft__sched_loop(struct weft__worker *w)
 {
     for (;;) {
-        if (w->soon != NULL)
+        if (!weft__list_empty(&w->soon))
             weft__callbacks_run_soon(w);
         if (w->ticks >= POLL_INTERVAL)
             poll_reactor(w);

@@ -12,6 +12,7 @@
 
 #include "core/atomic.h"
 #include "core/sys.h"
+#include "core/thread.h"
 
 #ifdef WEFT_VALGRIND
 #include <valgrind/valgrind.h>
@@ -119,6 +120,8 @@ static uint64_t test_limit; /* atomic: weft__stack_test_limit's */
 
 void weft__stack_test_limit(size_t limit)
 {
+    /* Relaxed: set by a test before it starts the runtime that reads it;
+     * pthread_create orders the two. */
     weft__store_relaxed_u64(&test_limit, limit);
 }
 
@@ -168,13 +171,14 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
         weft__free(slab);
         slab = next;
     }
-    pthread_mutex_destroy(&pool->lock);
+    weft__mutex_destroy(&pool->lock);
     memset(pool, 0, sizeof *pool);
 }
 
 static void say_map_limit_once(const struct weft__stack_pool *pool)
 {
     static uint32_t said;
+    /* Only picks the one thread that logs; orders nothing. */
     if (weft__fas_u32(&said, 1) != 0)
         return;
     weft__log("cannot map more task stacks: guard pages made with mprotect "
@@ -189,6 +193,8 @@ int weft__stack_reserve(struct weft__stack_pool *pool)
 {
     if (pool->stack_limit == SIZE_MAX)
         return 0;
+    /* A counter only: the add orders nothing else, the stack itself is
+     * taken under the pool lock. */
     uint64_t n = weft__faa_u64(&pool->reserved, 1);
     if (n < pool->stack_limit)
         return 0;
@@ -426,12 +432,12 @@ static int take_at_limit(struct weft__stack_cache *cache,
             }
             return carve(pool, cls, out);
         }
-        pthread_mutex_unlock(&pool->lock);
+        weft__mutex_unlock(&pool->lock);
         if (pass < 1000)
             weft__cpu_relax();
         else
             sched_yield();
-        pthread_mutex_lock(&pool->lock);
+        weft__mutex_lock(&pool->lock);
     }
     say_map_limit_once(pool);
     return -ENOMEM;
@@ -460,7 +466,7 @@ static int pool_take(struct weft__stack_cache *cache,
 {
     int rc = 0;
 
-    pthread_mutex_lock(&pool->lock);
+    weft__mutex_lock(&pool->lock);
     if (pool->cls[cls].free != NULL) {
         /* Move a batch into the cache; return one of them. */
         weft__spin_lock(&cache->lock);
@@ -479,7 +485,7 @@ static int pool_take(struct weft__stack_cache *cache,
     } else {
         rc = carve(pool, cls, out);
     }
-    pthread_mutex_unlock(&pool->lock);
+    weft__mutex_unlock(&pool->lock);
     return rc;
 }
 
@@ -508,7 +514,7 @@ int weft__stack_alloc(struct weft__stack_cache *cache,
 static void pool_give(struct weft__stack_cache *cache,
                       struct weft__stack_pool *pool, unsigned cls, unsigned n)
 {
-    pthread_mutex_lock(&pool->lock);
+    weft__mutex_lock(&pool->lock);
     weft__spin_lock(&cache->lock);
     for (; n > 0 && cache->cls[cls].head != NULL; n--) {
         struct weft__stack *st = cache->cls[cls].head;
@@ -519,7 +525,7 @@ static void pool_give(struct weft__stack_cache *cache,
         pool->cls[cls].nfree++;
     }
     weft__spin_unlock(&cache->lock);
-    pthread_mutex_unlock(&pool->lock);
+    weft__mutex_unlock(&pool->lock);
 }
 
 void weft__stack_free(struct weft__stack_cache *cache,
@@ -550,16 +556,16 @@ void weft__stack_free(struct weft__stack_cache *cache,
 void weft__stack_cache_attach(struct weft__stack_cache *cache,
                               struct weft__stack_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    weft__mutex_lock(&pool->lock);
     cache->next = pool->caches;
     pool->caches = cache;
-    pthread_mutex_unlock(&pool->lock);
+    weft__mutex_unlock(&pool->lock);
 }
 
 void weft__stack_cache_flush(struct weft__stack_cache *cache,
                              struct weft__stack_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    weft__mutex_lock(&pool->lock);
     for (struct weft__stack_cache **p = &pool->caches; *p != NULL;
          p = &(*p)->next) {
         if (*p == cache) {
@@ -567,7 +573,7 @@ void weft__stack_cache_flush(struct weft__stack_cache *cache,
             break;
         }
     }
-    pthread_mutex_unlock(&pool->lock);
+    weft__mutex_unlock(&pool->lock);
     for (unsigned cls = 0; cls < WEFT__STACK_CLASSES; cls++) {
         if (cache->cls[cls].head != NULL)
             pool_give(cache, pool, cls, UINT_MAX);

@@ -49,6 +49,8 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->rng = 0x9e3779b9u * (index + 1); /* any non-zero seed */
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__list_init(&w->registry.tasks);
+    weft__list_init(&w->soon);
+    weft__list_init(&w->later);
     weft__runq_init(&w->runq);
     weft__stack_cache_attach(&w->stacks, &rt->stacks);
     return weft__reactor_init(&w->reactor);

@@ -58,10 +58,9 @@ struct weft__worker {
     enum weft__switch_action prev_action;
     unsigned ticks;                 /* task switches since the last poll */
     uint64_t tick;                  /* task picks, for the 61st-tick rule */
-    struct weft_handle *soon;       /* call_soon callbacks to run, FIFO */
-    struct weft_handle *soon_tail;
+    struct weft__list soon;         /* call_soon callbacks to run, FIFO */
     uint64_t soon_seq;              /* call_soon callbacks queued so far */
-    struct weft_handle *later;      /* call_later callbacks pending */
+    struct weft__list later;        /* call_later callbacks pending */
     bool searching;                 /* counted as a searcher in rt->idle */
     bool alone;                     /* the runtime's only worker */
     uint32_t rng;                   /* xorshift state for victim choice */
