@@ -207,6 +207,7 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
         weft__mutex_unlock(&ex->mu);
         int64_t until = weft__now_ns() + SPIN_NS;
         for (unsigned i = 1;; i++) {
+            /* Acquire: pairs with the release in claim_idle. */
             if (weft__load_acquire_u32(&me->claimed) ||
                 weft__load_relaxed_u32(&ex->shutdown))
                 break;
@@ -512,6 +513,8 @@ static void executor_free(struct weft_executor *ex)
 
 static void executor_ref(struct weft_executor *ex)
 {
+    /* The caller holds a reference (or the runtime lock that keeps the
+     * runtime's), so nothing to order. */
     weft__faa_u32(&ex->refs, 1);
 }
 
@@ -560,6 +563,7 @@ int weft_executor_get_stats(weft_executor *pub, weft_executor_stats *stats)
     memset(stats, 0, sizeof *stats);
     if (pub == NULL) {
         struct weft__runtime *rt = weft__runtime_acquire();
+        /* Acquire: pairs with the publishing CAS. */
         ex = rt != NULL ? weft__load_acquire_ptr((void *const *)&rt->blocking)
                         : NULL;
         /* The runtime unpublishes its pool under this lock before it

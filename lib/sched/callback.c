@@ -141,6 +141,7 @@ int weft_handle_cancel(weft_handle *h)
 {
     if (h == NULL)
         return -EINVAL;
+    /* The CAS decides the race with run's. */
     if (!weft__cas_u32(&h->state, PENDING, CANCELLED)) {
         /* Cancelled before, or dropped with its runtime: it will not
          * run either way. */
@@ -158,6 +159,7 @@ int weft_handle_cancel(weft_handle *h)
 
 weft_handle *weft_handle_ref(weft_handle *h)
 {
+    /* The caller holds a reference already, so nothing to order. */
     if (h != NULL)
         weft__faa_u32(&h->refs, 1);
     return h;

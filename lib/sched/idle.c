@@ -52,12 +52,14 @@ bool weft__idle_start_search(struct weft__idle *idle)
             return false;
         if (weft__cas_u64(&idle->state, state, state + 1))
             return true;
+        /* Reload after a lost CAS; the CAS above is what orders. */
         state = weft__load_acquire_u64(&idle->state);
     }
 }
 
 bool weft__idle_end_search(struct weft__idle *idle)
 {
+    /* A count: the add orders nothing the caller relies on. */
     uint64_t before = weft__faa_u64(&idle->state, (uint64_t)-1);
     WEFT__ASSERT(SEARCHING(before) > 0);
     return SEARCHING(before) == 1;
@@ -88,6 +90,8 @@ static void wake_one(struct weft__runtime *rt)
 
 static bool should_wake(const struct weft__idle *idle)
 {
+    /* Ordered by the callers' fences (weft__idle_notify) or by the
+     * worker's own earlier writes (notify_local); acquire is for TSan. */
     uint64_t state = weft__load_acquire_u64(&idle->state);
     return SEARCHING(state) == 0 && UNPARKED(state) < idle->nworkers;
 }
@@ -143,6 +147,7 @@ bool weft__idle_unpark(struct weft__idle *idle, struct weft__worker *w)
                 break;
             }
         }
+        /* Under the lock, which orders it with wake_one. */
         weft__faa_u64(&idle->state, ONE_UNPARKED);
     }
     weft__store_relaxed_u32(&w->parked, 0);

@@ -198,7 +198,7 @@ int weft__stack_reserve(struct weft__stack_pool *pool)
     uint64_t n = weft__faa_u64(&pool->reserved, 1);
     if (n < pool->stack_limit)
         return 0;
-    weft__faa_u64(&pool->reserved, (uint64_t)-1);
+    weft__faa_u64(&pool->reserved, (uint64_t)-1); /* a count, as above */
     say_map_limit_once(pool);
     return -ENOMEM;
 }
