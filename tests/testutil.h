@@ -66,6 +66,11 @@
  * stretches it for sanitizer builds. */
 #define TEST_TIMEOUT 60
 
+/* A sleep or time-out (ms) no test lives to see end: an hour, past any
+ * Check time-out, so what ends it is a cancellation or the test's own
+ * doing, never the clock. */
+#define TEST_LONG_MS 3600000
+
 static inline int count_dir_entries(const char *path)
 {
     DIR *d = opendir(path);
@@ -254,6 +259,43 @@ static __attribute__((noinline, unused)) int use_stack_kib(int kib)
     if (kib <= 1)
         return frame[0];
     return use_stack_kib(kib - 1) + frame[sizeof frame - 1];
+}
+
+/* 1 if weft_dump shows task suspended in a wait (on `on`, as the dump
+ * names it: "sleep", "event", "task 12"..., if not NULL), else 0. */
+static inline int task_is_waiting(weft_task *task, const char *on)
+{
+    char *buf = NULL, *line, *save = NULL;
+    size_t size = 0;
+    int found = 0;
+    FILE *f = open_memstream(&buf, &size);
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(weft_dump(f), 1);
+    fclose(f);
+    for (line = strtok_r(buf, "\n", &save); line != NULL && !found;
+         line = strtok_r(NULL, "\n", &save)) {
+        /* id, state, worker, name (no spaces in the tests' names), then
+         * what it waits on */
+        unsigned long long id;
+        char state[16], worker[16], name[WEFT_TASK_NAME_MAX + 1];
+        int rest = 0;
+        if (sscanf(line, "%llu %15s %15s %47s %n", &id, state, worker, name,
+                   &rest) == 4 && rest > 0 && id == weft_task_id(task) &&
+            strcmp(state, "waiting") == 0)
+            found = on == NULL || strncmp(line + rest, on, strlen(on)) == 0;
+    }
+    free(buf);
+    return found;
+}
+
+/* Yields until task is suspended in a wait (see task_is_waiting): for a
+ * test that must act on a task only once it waits, where a sleep would
+ * only make that likely. The Check time-out bounds it. */
+static inline void wait_until_waiting(weft_task *task, const char *on)
+{
+    while (!task_is_waiting(task, on))
+        ck_assert_int_eq(weft_yield(), 0);
 }
 
 /* An event log, for asserting the order in which things happened. Tests
