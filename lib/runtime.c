@@ -384,8 +384,6 @@ int weft_run(weft_fn main_fn, void *arg, const weft_run_opts *opts)
         pthread_mutex_lock(&stats_lock);
         stats_runtime = &rt;
         pthread_mutex_unlock(&stats_lock);
-    }
-    if (main_task != NULL) {
         weft__sched_loop(rt.workers[0]);
         /* weft_run returns main's error: it is retrieved. */
         weft__store_relaxed_u32(&main_task->retrieved, 1);

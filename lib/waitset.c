@@ -141,7 +141,8 @@ void weft__waitset_withdraw(struct weft__waitset *set,
 
 /* --- argument checks shared by gather, wait and as_completed --------------- */
 
-static int check_tasks(weft_task *self, weft_task *const *tasks, size_t n)
+static int check_tasks(const weft_task *self, weft_task *const *tasks,
+                       size_t n)
 {
     if (n > 0 && tasks == NULL)
         return -EINVAL;
