@@ -203,7 +203,7 @@ struct captured {
     size_t len;
 };
 
-/* Reads the capture until its text holds a whole line naming `name`. */
+/* Reads the capture until its text holds the napper's whole line. */
 static void *read_until_line(void *arg)
 {
     struct captured *c = arg;
