@@ -335,10 +335,9 @@ static int runtime_init(struct weft__runtime *rt, const weft_run_opts *opts,
  * mode's thread. */
 static int runtime_start(struct weft__runtime *rt, struct build *b)
 {
-    int rc;
-
     for (; b->started < rt->nworkers; b->started++) {
-        if ((rc = weft__worker_start(rt->workers[b->started])) < 0)
+        int rc = weft__worker_start(rt->workers[b->started]);
+        if (rc < 0)
             return rc;
     }
     return rt->debug ? weft__debug_start(rt) : 0;

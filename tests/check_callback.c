@@ -36,21 +36,22 @@ static int64_t fired_at; /* atomic */
 
 static void note_time(void *arg)
 {
-    (void)arg;
     SET(fired_at, mono_ms());
+    CHECK(weft_event_set(arg) == 0);
 }
 
 static void *later_main(void *arg)
 {
     weft_handle *h;
+    weft_event fired;
     (void)arg;
+    ck_assert_int_eq(weft_event_init(&fired), 0);
     int64_t t0 = mono_ms();
-    ck_assert_int_eq(weft_call_later(&h, 30, note_time, NULL), 0);
+    ck_assert_int_eq(weft_call_later(&h, 30, note_time, &fired), 0);
     weft_handle_unref(h);
-    /* Bounded: 10 s of 1 ms naps. */
-    for (int i = 0; i < 10000 && READ(fired_at) == 0; i++)
-        weft_sleep(1);
+    ck_assert_int_eq(weft_event_wait(&fired, WEFT_FOREVER), 0);
     ck_assert_int_ge(READ(fired_at) - t0, 30);
+    ck_assert_int_eq(weft_event_destroy(&fired), 0);
     return NULL;
 }
 
@@ -134,9 +135,16 @@ START_TEST(test_cancel_a_callback_from_a_plain_thread)
 END_TEST
 
 /* A callback may spawn a task (as loop.call_soon(loop.create_task, ...)). */
+struct spawned {
+    int runs;           /* atomic */
+    weft_event ran;
+};
+
 static void *spawned_by_callback(void *arg)
 {
-    COUNT(*(int *)arg);
+    struct spawned *sp = arg;
+    COUNT(sp->runs);
+    CHECK(weft_event_set(&sp->ran) == 0);
     return NULL;
 }
 
@@ -147,17 +155,19 @@ static void spawn_from_callback(void *arg)
 
 static void *callback_spawn_main(void *arg)
 {
-    ck_assert_int_eq(weft_call_soon(NULL, spawn_from_callback, arg), 0);
-    for (int i = 0; i < 10000 && READ(*(int *)arg) == 0; i++)
-        weft_sleep(1);
+    struct spawned *sp = arg;
+    ck_assert_int_eq(weft_event_init(&sp->ran), 0);
+    ck_assert_int_eq(weft_call_soon(NULL, spawn_from_callback, sp), 0);
+    ck_assert_int_eq(weft_event_wait(&sp->ran, WEFT_FOREVER), 0);
     return NULL;
 }
 
 START_TEST(test_a_callback_can_spawn_a_task)
 {
-    int spawned = 0;
-    ck_assert_int_eq(run_clean(callback_spawn_main, &spawned), 0);
-    ck_assert_int_eq(spawned, 1);
+    struct spawned sp = { 0, { { 0 } } };
+    ck_assert_int_eq(run_clean(callback_spawn_main, &sp), 0);
+    ck_assert_int_eq(sp.runs, 1);
+    ck_assert_int_eq(weft_event_destroy(&sp.ran), 0);
 }
 END_TEST
 
@@ -165,7 +175,7 @@ static void *pending_at_exit_main(void *arg)
 {
     (void)arg;
     /* Still pending when weft_run returns: dropped, and freed. */
-    ck_assert_int_eq(weft_call_later(NULL, 60000, count_run, NULL), 0);
+    ck_assert_int_eq(weft_call_later(NULL, TEST_LONG_MS, count_run, NULL), 0);
     return NULL;
 }
 

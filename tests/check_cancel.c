@@ -18,8 +18,9 @@ static void *cancel_sleeper_main(void *arg)
 {
     weft_task *t;
     (void)arg;
-    ck_assert_int_eq(weft_spawn(&t, sleep_ms, (void *)(intptr_t)60000), 0);
-    weft_sleep(5); /* let it start sleeping */
+    ck_assert_int_eq(weft_spawn(&t, sleep_ms, (void *)(intptr_t)TEST_LONG_MS),
+                     0);
+    wait_until_waiting(t, "sleep");
     ck_assert_int_eq(weft_task_cancelling(t), 0);
     ck_assert_int_eq(weft_cancel(t), 0);
     ck_assert_int_eq(weft_task_cancelling(t), 1);
@@ -46,7 +47,7 @@ struct stubborn {
 static void *stubborn(void *arg)
 {
     struct stubborn *s = arg;
-    s->rc[0] = weft_sleep(60000);
+    s->rc[0] = weft_sleep(TEST_LONG_MS);
     s->rc[1] = weft_yield();
     s->rc[2] = weft_sleep(1);
     s->rc[3] = weft_sleep(0);
@@ -60,7 +61,8 @@ static void *sticky_main(void *arg)
     weft_task *t;
     ck_assert_int_eq(weft_spawn(&s->other, sleep_ms, (void *)(intptr_t)1), 0);
     ck_assert_int_eq(weft_spawn(&t, stubborn, s), 0);
-    weft_sleep(5);
+    wait_until_waiting(t, "sleep"); /* cancelled before it ran, it would
+                                       not run at all */
     ck_assert_int_eq(weft_cancel(t), 0);
     void *r = (void *)1;
     ck_assert_int_eq(weft_await(t, &r), -ECANCELED);
@@ -133,14 +135,26 @@ END_TEST
 /* Sleepers spread over 4 workers, all cancelled: each wakes, once. */
 #define SLEEPERS 64
 
+/* Sleeps for good, having said so on the semaphore arg. */
+static void *counted_sleeper(void *arg)
+{
+    CHECK(weft_semaphore_release(arg) == 0);
+    int rc = weft_sleep(TEST_LONG_MS);
+    return rc < 0 ? weft_fail(rc, "sleep: %s", weft_err_name(rc)) : (void *)1;
+}
+
 static void *cancel_everywhere_main(void *arg)
 {
     weft_task *t[SLEEPERS];
+    weft_semaphore started;
     (void)arg;
+    ck_assert_int_eq(weft_semaphore_init(&started, 0), 0);
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < SLEEPERS; i++)
-            CHECK(weft_spawn(&t[i], sleep_ms, (void *)(intptr_t)60000) == 0);
-        weft_sleep(2);
+            CHECK(weft_spawn(&t[i], counted_sleeper, &started) == 0);
+        /* All started: the cancels wake sleeps, not unstarted tasks. */
+        for (int i = 0; i < SLEEPERS; i++)
+            CHECK(weft_semaphore_acquire(&started, WEFT_FOREVER) == 0);
         for (int i = 0; i < SLEEPERS; i++)
             CHECK(weft_cancel(t[i]) == 0);
         for (int i = 0; i < SLEEPERS; i++) {
@@ -148,6 +162,7 @@ static void *cancel_everywhere_main(void *arg)
             weft_task_unref(t[i]);
         }
     }
+    ck_assert_int_eq(weft_semaphore_destroy(&started), 0);
     return NULL;
 }
 
@@ -243,8 +258,9 @@ static void *foreign_cancel_main(void *arg)
     weft_task *t;
     struct test_thread th;
     (void)arg;
-    ck_assert_int_eq(weft_spawn(&t, sleep_ms, (void *)(intptr_t)60000), 0);
-    weft_sleep(2);
+    ck_assert_int_eq(weft_spawn(&t, sleep_ms, (void *)(intptr_t)TEST_LONG_MS),
+                     0);
+    wait_until_waiting(t, "sleep");
     test_thread_start(&th, cancel_from_thread, t);
     ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
     test_thread_join(&th);
@@ -268,7 +284,7 @@ struct chain {
 static void *inner_sleeps(void *arg)
 {
     struct chain *c = arg;
-    c->inner_rc = weft_sleep(60000);
+    c->inner_rc = weft_sleep(TEST_LONG_MS);
     return NULL;
 }
 
@@ -284,7 +300,8 @@ static void *propagate_main(void *arg)
     weft_task *outer;
     ck_assert_int_eq(weft_spawn(&c->inner, inner_sleeps, c), 0);
     ck_assert_int_eq(weft_spawn(&outer, outer_awaits, c), 0);
-    weft_sleep(5);
+    wait_until_waiting(c->inner, "sleep");
+    wait_until_waiting(outer, "task ");
     ck_assert_int_eq(weft_cancel(outer), 0);
     ck_assert_int_eq(weft_await(outer, NULL), -ECANCELED);
     /* The inner task was cancelled and had finished before outer did. */
@@ -307,12 +324,13 @@ END_TEST
 struct shielded {
     weft_task *precious;
     int awaiter_rc;
+    weft_event go;      /* lets precious finish */
 };
 
 static void *precious_work(void *arg)
 {
-    (void)arg;
-    if (weft_sleep(50) < 0)
+    struct shielded *s = arg;
+    if (weft_event_wait(&s->go, WEFT_FOREVER) < 0)
         return NULL;
     return (void *)99;
 }
@@ -329,26 +347,30 @@ static void *shield_main(void *arg)
     struct shielded *s = arg;
     weft_task *awaiter;
     void *r;
-    ck_assert_int_eq(weft_spawn(&s->precious, precious_work, NULL), 0);
+    ck_assert_int_eq(weft_event_init(&s->go), 0);
+    ck_assert_int_eq(weft_spawn(&s->precious, precious_work, s), 0);
     ck_assert_int_eq(weft_spawn(&awaiter, awaits_shielded, s), 0);
-    weft_sleep(5);
+    wait_until_waiting(awaiter, "task ");
     ck_assert_int_eq(weft_cancel(awaiter), 0);
     /* The awaiter gets -ECANCELED at once, before precious is done... */
     ck_assert_int_eq(weft_await(awaiter, NULL), -ECANCELED);
     ck_assert_int_eq(s->awaiter_rc, -ECANCELED);
     ck_assert_int_eq(weft_task_is_done(s->precious), 0);
+    ck_assert_int_eq(weft_task_cancelling(s->precious), 0);
     /* ... which goes on, and its result is there for anyone else. */
+    ck_assert_int_eq(weft_event_set(&s->go), 0);
     ck_assert_int_eq(weft_await(s->precious, &r), 0);
     ck_assert_ptr_eq(r, (void *)99);
     weft_task_unref(awaiter);
     weft_task_unref(s->precious);
+    ck_assert_int_eq(weft_event_destroy(&s->go), 0);
     return NULL;
 }
 
 START_TEST(test_shielded_await_leaves_the_task_running)
 {
-    struct shielded s = { NULL, 1 };
-    ck_assert_int_eq(run_on(1, shield_main, &s), 0);
+    struct shielded s = { NULL, 1, { { 0 } } };
+    ck_assert_int_eq(run_clean(shield_main, &s), 0);
 }
 END_TEST
 
@@ -363,7 +385,7 @@ static void *needs_cleanup(void *arg)
 {
     struct cleanup *c = arg;
     weft_scope shield;
-    c->first = weft_sleep(60000);          /* cancelled here */
+    c->first = weft_sleep(TEST_LONG_MS);          /* cancelled here */
     ck_assert_int_eq(weft_shield_enter(&shield), 0);
     c->in_shield_sleep = weft_sleep(10);   /* still allowed: flushing */
     ck_assert_int_eq(weft_spawn(&c->flusher, sleep_ms, (void *)(intptr_t)5), 0);
@@ -378,7 +400,7 @@ static void *cleanup_main(void *arg)
     struct cleanup *c = arg;
     weft_task *t;
     ck_assert_int_eq(weft_spawn(&t, needs_cleanup, c), 0);
-    weft_sleep(5);
+    wait_until_waiting(t, "sleep");
     ck_assert_int_eq(weft_cancel(t), 0);
     ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
     weft_task_unref(t);
@@ -405,16 +427,16 @@ static void *timeout_main(void *arg)
     (void)arg;
     int64_t t0 = mono_ms();
     ck_assert_int_eq(weft_timeout_enter(&s, 50), 0);
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_ge(mono_ms() - t0, 50);
     /* Every later suspension inside fails too, at once. */
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_eq(weft_yield(), -ETIMEDOUT);
     ck_assert_int_eq(weft_scope_leave(&s), 1);
     /* Outside, all is well again. */
     ck_assert_int_eq(weft_sleep(1), 0);
 
-    ck_assert_int_eq(weft_timeout_enter(&s, 60000), 0);
+    ck_assert_int_eq(weft_timeout_enter(&s, TEST_LONG_MS), 0);
     ck_assert_int_eq(weft_sleep(5), 0);
     ck_assert_int_eq(weft_scope_leave(&s), 0); /* not expired */
     return NULL;
@@ -432,20 +454,20 @@ static void *nested_main(void *arg)
     (void)arg;
     /* Inner longer than outer: the outer deadline wins. */
     ck_assert_int_eq(weft_timeout_enter(&outer, 30), 0);
-    ck_assert_int_eq(weft_timeout_enter(&inner, 60000), 0);
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_timeout_enter(&inner, TEST_LONG_MS), 0);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_eq(weft_scope_leave(&inner), 0);
     ck_assert_int_eq(weft_scope_leave(&outer), 1);
     /* Inner shorter: it expires, and the outer scope goes on. */
-    ck_assert_int_eq(weft_timeout_enter(&outer, 60000), 0);
+    ck_assert_int_eq(weft_timeout_enter(&outer, TEST_LONG_MS), 0);
     ck_assert_int_eq(weft_timeout_enter(&inner, 30), 0);
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_eq(weft_scope_leave(&inner), 1);
     ck_assert_int_eq(weft_sleep(5), 0);
     ck_assert_int_eq(weft_scope_leave(&outer), 0);
     /* Left out of order: refused, and nothing breaks. */
-    ck_assert_int_eq(weft_timeout_enter(&outer, 60000), 0);
-    ck_assert_int_eq(weft_timeout_enter(&inner, 60000), 0);
+    ck_assert_int_eq(weft_timeout_enter(&outer, TEST_LONG_MS), 0);
+    ck_assert_int_eq(weft_timeout_enter(&inner, TEST_LONG_MS), 0);
     ck_assert_int_eq(weft_scope_leave(&outer), -EINVAL);
     ck_assert_int_eq(weft_scope_leave(&inner), 0);
     ck_assert_int_eq(weft_scope_leave(&outer), 0);
@@ -464,19 +486,19 @@ static void *reschedule_main(void *arg)
     weft_scope s;
     (void)arg;
     ck_assert_int_eq(weft_timeout_enter(&s, 20), 0);
-    ck_assert_int_eq(weft_timeout_reschedule(&s, weft_now() + 60000), 0);
+    ck_assert_int_eq(weft_timeout_reschedule(&s, weft_now() + TEST_LONG_MS), 0);
     ck_assert_int_eq(weft_sleep(40), 0); /* past the first deadline */
     ck_assert_int_eq(weft_timeout_reschedule(&s, WEFT_FOREVER), 0);
     ck_assert_int_eq(weft_sleep(1), 0);
     ck_assert_int_eq(weft_timeout_reschedule(&s, weft_now() + 10), 0);
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_eq(weft_timeout_reschedule(&s, -5), -EINVAL);
     ck_assert_int_eq(weft_scope_leave(&s), 1);
     ck_assert_int_eq(weft_timeout_reschedule(&s, 0), -EINVAL); /* closed */
 
     /* Absolute deadlines, and a shield cannot be rescheduled. */
     ck_assert_int_eq(weft_timeout_enter_at(&s, weft_now() + 10), 0);
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_eq(weft_scope_leave(&s), 1);
     ck_assert_int_eq(weft_shield_enter(&s), 0);
     ck_assert_int_eq(weft_timeout_reschedule(&s, 0), -EINVAL);
@@ -500,7 +522,7 @@ static void *shield_in_timeout_main(void *arg)
     ck_assert_int_eq(weft_sleep(30), 0);
     /* ... but a timeout opened inside it applies. */
     ck_assert_int_eq(weft_timeout_enter(&inner, 10), 0);
-    ck_assert_int_eq(weft_sleep(60000), -ETIMEDOUT);
+    ck_assert_int_eq(weft_sleep(TEST_LONG_MS), -ETIMEDOUT);
     ck_assert_int_eq(weft_scope_leave(&inner), 1);
     ck_assert_int_eq(weft_scope_leave(&shield), 0);
     ck_assert_int_eq(weft_yield(), -ETIMEDOUT);
@@ -514,18 +536,24 @@ START_TEST(test_shield_hides_enclosing_deadlines)
 }
 END_TEST
 
-static void *scope_owner_sleeps(void *arg)
+struct owned_scope {
+    weft_scope scope;
+    weft_event leave;   /* the owner leaves its scope once this is set */
+};
+
+static void *scope_owner_waits(void *arg)
 {
-    weft_scope *s = arg;
-    ck_assert_int_eq(weft_timeout_enter(s, 60000), 0);
-    weft_sleep(50);
-    ck_assert_int_eq(weft_scope_leave(s), 0);
+    struct owned_scope *o = arg;
+    ck_assert_int_eq(weft_timeout_enter(&o->scope, TEST_LONG_MS), 0);
+    ck_assert_int_eq(weft_event_wait(&o->leave, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_scope_leave(&o->scope), 0);
     return NULL;
 }
 
 static void *scope_args_main(void *arg)
 {
     weft_scope s;
+    struct owned_scope o;
     weft_task *t;
     (void)arg;
     ck_assert_int_eq(weft_timeout_enter(NULL, 10), -EINVAL);
@@ -535,12 +563,15 @@ static void *scope_args_main(void *arg)
     ck_assert_int_eq(weft_scope_leave(NULL), -EINVAL);
     ck_assert_int_eq(weft_timeout_reschedule(NULL, 0), -EINVAL);
     /* Another task's scope is not ours to move or leave. */
-    ck_assert_int_eq(weft_spawn(&t, scope_owner_sleeps, &s), 0);
-    weft_sleep(10);
-    ck_assert_int_eq(weft_timeout_reschedule(&s, 0), -EPERM);
-    ck_assert_int_eq(weft_scope_leave(&s), -EPERM);
+    ck_assert_int_eq(weft_event_init(&o.leave), 0);
+    ck_assert_int_eq(weft_spawn(&t, scope_owner_waits, &o), 0);
+    wait_until_waiting(t, "event"); /* inside its scope */
+    ck_assert_int_eq(weft_timeout_reschedule(&o.scope, 0), -EPERM);
+    ck_assert_int_eq(weft_scope_leave(&o.scope), -EPERM);
+    ck_assert_int_eq(weft_event_set(&o.leave), 0);
     ck_assert_int_eq(weft_await(t, NULL), 0);
     weft_task_unref(t);
+    ck_assert_int_eq(weft_event_destroy(&o.leave), 0);
     return NULL;
 }
 
@@ -561,10 +592,11 @@ static void *wait_for_main(void *arg)
     void *r;
     (void)arg;
     ck_assert_int_eq(weft_spawn(&quick, sleep_ms, (void *)(intptr_t)5), 0);
-    ck_assert_int_eq(weft_wait_for(quick, &r, 60000), 0);
+    ck_assert_int_eq(weft_wait_for(quick, &r, TEST_LONG_MS), 0);
     ck_assert_ptr_eq(r, (void *)1);
 
-    ck_assert_int_eq(weft_spawn(&slow, sleep_ms, (void *)(intptr_t)60000), 0);
+    ck_assert_int_eq(weft_spawn(&slow, sleep_ms,
+                                (void *)(intptr_t)TEST_LONG_MS), 0);
     int64_t t0 = mono_ms();
     ck_assert_int_eq(weft_wait_for(slow, &r, 30), -ETIMEDOUT);
     ck_assert_int_ge(mono_ms() - t0, 30);
@@ -611,8 +643,9 @@ static const char *fetch_or_default(int64_t latency_ms, int64_t timeout_ms)
 static void *seed_timeout_main(void *arg)
 {
     (void)arg;
-    ck_assert_str_eq(fetch_or_default(5, 1000), "page");
-    ck_assert_str_eq(fetch_or_default(1000, 20), "timed out");
+    /* Latencies and time-outs far apart, whatever the schedule. */
+    ck_assert_str_eq(fetch_or_default(5, TEST_LONG_MS), "page");
+    ck_assert_str_eq(fetch_or_default(TEST_LONG_MS, 20), "timed out");
     return NULL;
 }
 
@@ -630,6 +663,14 @@ static void *boom(void *arg)
     return weft_fail(WEFT_EIO, "disk %d on fire", 3);
 }
 
+static int detached_ran; /* atomic */
+
+static void *boom_detached(void *arg)
+{
+    SET(detached_ran, 1);
+    return boom(arg);
+}
+
 static void *unretrieved_main(void *arg)
 {
     weft_task *seen, *unseen, *cancelled;
@@ -640,7 +681,8 @@ static void *unretrieved_main(void *arg)
     ck_assert_int_eq(weft_await(seen, NULL), WEFT_EIO);
     weft_task_unref(seen);
     /* Cancelled: not an error to report. */
-    ck_assert_int_eq(weft_spawn(&cancelled, sleep_ms, (void *)(intptr_t)60000), 0);
+    ck_assert_int_eq(weft_spawn(&cancelled, sleep_ms,
+                                (void *)(intptr_t)TEST_LONG_MS), 0);
     weft_cancel(cancelled);
     /* Failed, never awaited, released: reported. */
     ck_assert_int_eq(weft_spawn_ex(&unseen, boom, NULL,
@@ -650,9 +692,13 @@ static void *unretrieved_main(void *arg)
     weft_task_unref(unseen);
     weft_task_unref(cancelled);
     /* Detached and failed: reported when it is retired. */
-    ck_assert_int_eq(weft_spawn_ex(NULL, boom, NULL,
+    SET(detached_ran, 0);
+    ck_assert_int_eq(weft_spawn_ex(NULL, boom_detached, NULL,
                                    &(weft_spawn_opts){ .name = "detached" }), 0);
-    weft_sleep(5);
+    /* Not returning before it ran (on one worker, to its end): weft_run
+     * would cancel it unrun. */
+    while (!READ(detached_ran))
+        ck_assert_int_eq(weft_yield(), 0);
     return NULL;
 }
 

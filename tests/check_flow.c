@@ -556,18 +556,26 @@ static void *limiter_main(void *arg)
     weft_limiter *l;
     (void)arg;
 
-    ck_assert_int_eq(weft_limiter_create(&l, 200, 5), 0);
+    /* A token each 1000 s: nothing refills while the test looks. */
+    ck_assert_int_eq(weft_limiter_create(&l, 0.001, 5), 0);
     ck_assert_int_eq(weft_limiter_available(l), 5);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
     ck_assert_int_eq(weft_limiter_try_acquire(l, 1), -EAGAIN);
     ck_assert_int_eq(weft_limiter_available(l), 0);
-    /* 5 ms a token: 3 tokens are at least 10 ms away (one refills). */
+    /* Tokens further away than the time-out: refused at once. */
     ck_assert_int_eq(weft_limiter_acquire(l, 3, 1), -ETIMEDOUT);
+    ck_assert_int_eq(weft_limiter_destroy(l), 0);
+
+    /* 25 tokens at 200/s with a burst of 5: the 20 not in the bucket
+     * take 5 ms each, counted from its creation. */
     int64_t t0 = weft_now();
+    ck_assert_int_eq(weft_limiter_create(&l, 200, 5), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(weft_limiter_acquire(l, 1, WEFT_FOREVER), 0);
-    ck_assert_int_ge(weft_now() - t0, 95); /* 20 tokens at 200/s */
+    ck_assert_int_ge(weft_now() - t0, 100);
     ck_assert_int_eq(weft_limiter_acquire(l, 0, 0), -EINVAL);
     ck_assert_int_eq(weft_limiter_acquire(l, 6, 0), -EINVAL);
     ck_assert_int_eq(weft_limiter_acquire(l, 1, -2), -EINVAL);
@@ -595,38 +603,53 @@ END_TEST
 
 struct limited {
     weft_limiter *l;
+    int64_t timeout;
     int rc;
 };
 
 static void *limited_wait(void *arg)
 {
     struct limited *x = arg;
-    x->rc = weft_limiter_acquire(x->l, 1, WEFT_FOREVER);
+    x->rc = weft_limiter_acquire(x->l, 1, x->timeout);
     return NULL;
 }
 
 /* A cancelled wait gives its token back: the next asker is not pushed
- * behind it. */
+ * behind it. A token each 1000 s (TOKEN_MS), so that where the next
+ * token lies, not the clock, decides whether an asker may wait for it
+ * (and one that may is found waiting, then cancelled). */
+#define TOKEN_MS 1000000
+
 static void *limiter_cancel_main(void *arg)
 {
     weft_limiter *l;
-    weft_task *t;
+    weft_task *t, *p;
     (void)arg;
 
-    ck_assert_int_eq(weft_limiter_create(&l, 2, 1), 0); /* 500 ms a token */
+    ck_assert_int_eq(weft_limiter_create(&l, 0.001, 1), 0);
     ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
-    struct limited x = { l, 1 };
+    struct limited x = { l, WEFT_FOREVER, 1 };
     ck_assert_int_eq(weft_spawn(&t, limited_wait, &x), 0);
-    ck_assert_int_eq(weft_yield(), 0);
+    wait_until_waiting(t, "rate limiter"); /* on its reservation */
     ck_assert_int_eq(weft_limiter_destroy(l), -EBUSY);
-    /* With the sleeper's reservation, one token is 1 s away. */
-    ck_assert_int_eq(weft_limiter_acquire(l, 1, 600), -ETIMEDOUT);
+    /* With the sleeper's reservation, the next token is 2 intervals
+     * away: more than 1.5 intervals, so refused at once. */
+    ck_assert_int_eq(weft_limiter_acquire(l, 1, TOKEN_MS * 3 / 2), -ETIMEDOUT);
     ck_assert_int_eq(weft_cancel(t), 0);
     ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
     weft_task_unref(t);
     ck_assert_int_eq(x.rc, -ECANCELED);
-    /* Given back: a token is within 500 ms again. */
-    ck_assert_int_eq(weft_limiter_acquire(l, 1, 600), 0);
+    /* Given back: the next token is 1 interval away again, so an asker
+     * with the same time-out waits for it. */
+    struct limited y = { l, TOKEN_MS * 3 / 2, 1 };
+    ck_assert_int_eq(weft_spawn(&p, limited_wait, &y), 0);
+    while (!weft_task_is_done(p) && !task_is_waiting(p, "rate limiter"))
+        ck_assert_int_eq(weft_yield(), 0);
+    ck_assert_int_eq(y.rc, 1); /* not refused */
+    ck_assert_int_eq(weft_cancel(p), 0);
+    ck_assert_int_eq(weft_await(p, NULL), -ECANCELED);
+    weft_task_unref(p);
+    ck_assert_int_eq(y.rc, -ECANCELED);
     ck_assert_int_eq(weft_limiter_destroy(l), 0);
     return NULL;
 }
@@ -709,7 +732,7 @@ static void *limiter_pile_up_main(void *arg)
     ck_assert_int_eq(weft_limiter_create(&l, 1e-9, 1), 0);
     ck_assert_int_eq(weft_limiter_try_acquire(l, 1), 0);
     for (int i = 0; i < WAITERS; i++) {
-        x[i] = (struct limited){ l, 1 };
+        x[i] = (struct limited){ .l = l, .timeout = WEFT_FOREVER, .rc = 1 };
         ck_assert_int_eq(weft_spawn(&t[i], limited_wait, &x[i]), 0);
         ck_assert_int_eq(weft_yield(), 0); /* it reserves, or fails */
         if (weft_task_is_done(t[i]))

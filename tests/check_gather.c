@@ -4,18 +4,26 @@
 
 #include "testutil.h"
 
-/* A job: sleep ms, then succeed with `value` or fail with `err`. */
+/* A job: sleep ms, then succeed with `value` or fail with `err`. Tests
+ * that need an order of events add a `go` event the job waits for before
+ * its sleep, or a `started` semaphore it releases just before it. */
 struct job {
     int ms;
     int err;
     intptr_t value;
-    int sleep_rc;   /* what its sleep returned */
+    int sleep_rc;   /* what its sleep (or its wait for go) returned */
+    weft_event *go;
+    weft_semaphore *started;
 };
 
 static void *run_job(void *arg)
 {
     struct job *j = arg;
-    j->sleep_rc = weft_sleep(j->ms);
+    j->sleep_rc = j->go != NULL ? weft_event_wait(j->go, WEFT_FOREVER) : 0;
+    if (j->started != NULL)
+        ck_assert_int_eq(weft_semaphore_release(j->started), 0);
+    if (j->sleep_rc == 0)
+        j->sleep_rc = weft_sleep(j->ms);
     if (j->sleep_rc < 0)
         return weft_fail(j->sleep_rc, "interrupted");
     if (j->err != 0)
@@ -38,8 +46,10 @@ static void unref_all(weft_task **t, size_t n)
 /* Seed 002, Q4 and Q6: handle errors per task; return_exceptions=True. */
 static void *collect_main(void *arg)
 {
-    struct job jobs[4] = { { 20, 0, 1, 0 }, { 5, WEFT_ECONNREFUSED, 0, 0 },
-                           { 10, 0, 3, 0 }, { 15, WEFT_EIO, 0, 0 } };
+    struct job jobs[4] = { { 20, 0, 1, 0, NULL, NULL },
+                           { 5, WEFT_ECONNREFUSED, 0, 0, NULL, NULL },
+                           { 10, 0, 3, 0, NULL, NULL },
+                           { 15, WEFT_EIO, 0, 0, NULL, NULL } };
     weft_task *t[4];
     weft_outcome out[4];
     (void)arg;
@@ -71,7 +81,17 @@ static void *fail_fast_main(void *arg)
     struct job *jobs = arg;
     weft_task *t[4];
     weft_outcome out[4];
+    weft_event go;
+    weft_semaphore started;
+    ck_assert_int_eq(weft_event_init(&go), 0);
+    ck_assert_int_eq(weft_semaphore_init(&started, 0), 0);
+    /* The failure comes once the long jobs are in their sleeps. */
+    jobs[0].started = jobs[2].started = &started;
+    jobs[1].go = &go;
     spawn_jobs(t, jobs, 4);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(weft_semaphore_acquire(&started, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_event_set(&go), 0);
     ck_assert_int_eq(weft_gather(t, 4, WEFT_GATHER_FAIL_FAST, out), WEFT_EPIPE);
     /* The others were cancelled and awaited before gather returned. */
     for (int i = 0; i < 4; i++)
@@ -80,13 +100,17 @@ static void *fail_fast_main(void *arg)
     ck_assert_int_eq(out[0].err, -ECANCELED);
     ck_assert_int_eq(out[2].err, -ECANCELED);
     unref_all(t, 4);
+    ck_assert_int_eq(weft_semaphore_destroy(&started), 0);
+    ck_assert_int_eq(weft_event_destroy(&go), 0);
     return NULL;
 }
 
 START_TEST(test_gather_fail_fast_cancels_the_rest)
 {
-    struct job jobs[4] = { { 60000, 0, 1, 0 }, { 5, WEFT_EPIPE, 0, 0 },
-                           { 60000, 0, 3, 0 }, { 0, 0, 4, 0 } };
+    struct job jobs[4] = { { TEST_LONG_MS, 0, 1, 0, NULL, NULL },
+                           { 5, WEFT_EPIPE, 0, 0, NULL, NULL },
+                           { TEST_LONG_MS, 0, 3, 0, NULL, NULL },
+                           { 0, 0, 4, 0, NULL, NULL } };
     ck_assert_int_eq(run_clean(fail_fast_main, jobs), 0);
     ck_assert_int_eq(jobs[0].sleep_rc, -ECANCELED);
     ck_assert_int_eq(jobs[2].sleep_rc, -ECANCELED);
@@ -106,20 +130,30 @@ static void *gatherer(void *arg)
 
 static void *cancel_gatherer_main(void *arg)
 {
+    struct job *jobs = arg;
+    weft_semaphore started;
     weft_task *g;
     void *rc;
-    ck_assert_int_eq(weft_spawn(&g, gatherer, arg), 0);
-    weft_sleep(5);
+    ck_assert_int_eq(weft_semaphore_init(&started, 0), 0);
+    for (int i = 0; i < 3; i++)
+        jobs[i].started = &started;
+    ck_assert_int_eq(weft_spawn(&g, gatherer, jobs), 0);
+    /* Cancelled once every child has started, so each one's sleep is
+     * what the cancellation ends. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(weft_semaphore_acquire(&started, WEFT_FOREVER), 0);
     ck_assert_int_eq(weft_cancel(g), 0);
     ck_assert_int_eq(weft_await(g, &rc), -ECANCELED);
     weft_task_unref(g);
+    ck_assert_int_eq(weft_semaphore_destroy(&started), 0);
     return NULL;
 }
 
 START_TEST(test_cancelling_the_gatherer_cancels_its_children)
 {
-    struct job jobs[3] = { { 60000, 0, 1, 1 }, { 60000, 0, 2, 1 },
-                           { 60000, 0, 3, 1 } };
+    struct job jobs[3] = { { TEST_LONG_MS, 0, 1, 1, NULL, NULL },
+                           { TEST_LONG_MS, 0, 2, 1, NULL, NULL },
+                           { TEST_LONG_MS, 0, 3, 1, NULL, NULL } };
     ck_assert_int_eq(run_clean(cancel_gatherer_main, jobs), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(jobs[i].sleep_rc, -ECANCELED);
@@ -136,7 +170,7 @@ static void *many_main(void *arg)
     static weft_outcome out[MANY];
     (void)arg;
     for (int i = 0; i < MANY; i++)
-        jobs[i] = (struct job){ i % 3, 0, i + 1, 0 };
+        jobs[i] = (struct job){ i % 3, 0, i + 1, 0, NULL, NULL };
     spawn_jobs(t, jobs, MANY);
     ck_assert_int_eq(weft_gather(t, MANY, WEFT_GATHER_FAIL_FAST, out), 0);
     for (int i = 0; i < MANY; i++)
@@ -178,23 +212,31 @@ END_TEST
 
 static void *wait_modes_main(void *arg)
 {
-    struct job jobs[3] = { { 60000, 0, 1, 0 }, { 5, 0, 2, 0 },
-                           { 30, WEFT_EIO, 0, 0 } };
+    weft_event go[3];
+    struct job jobs[3] = { { TEST_LONG_MS, 0, 1, 0, NULL, NULL },
+                           { 5, 0, 2, 0, &go[1], NULL },
+                           { 30, WEFT_EIO, 0, 0, &go[2], NULL } };
     weft_task *t[3], *orig[3];
     size_t ndone = 99;
     (void)arg;
+    for (int i = 1; i < 3; i++)
+        ck_assert_int_eq(weft_event_init(&go[i]), 0);
     spawn_jobs(t, jobs, 3);
     memcpy(orig, t, sizeof t);
 
-    /* First completed: the 5 ms job; the others keep running. */
+    /* First completed: job 1, the only one let go; the others keep
+     * running. */
+    ck_assert_int_eq(weft_event_set(&go[1]), 0);
     ck_assert_int_eq(weft_wait(t, 3, WEFT_WAIT_FIRST_COMPLETED, &ndone, WEFT_FOREVER), 0);
     ck_assert_uint_eq(ndone, 1);
     ck_assert_ptr_eq(t[0], orig[1]);
     ck_assert_ptr_eq(t[1], orig[0]);   /* pending, in their order */
     ck_assert_ptr_eq(t[2], orig[2]);
     ck_assert_int_eq(weft_task_is_done(orig[0]), 0);
+    ck_assert_int_eq(weft_task_is_done(orig[2]), 0);
 
     /* First exception: returns when the failing job ends. */
+    ck_assert_int_eq(weft_event_set(&go[2]), 0);
     ck_assert_int_eq(weft_wait(t, 3, WEFT_WAIT_FIRST_EXCEPTION, &ndone, WEFT_FOREVER), 0);
     ck_assert_uint_eq(ndone, 2);
     ck_assert_int_eq(weft_task_is_done(orig[2]), 1);
@@ -214,6 +256,8 @@ static void *wait_modes_main(void *arg)
     ck_assert_uint_eq(ndone, 3);
     ck_assert_int_eq(weft_await(orig[2], NULL), WEFT_EIO);
     unref_all(orig, 3);
+    for (int i = 1; i < 3; i++)
+        ck_assert_int_eq(weft_event_destroy(&go[i]), 0);
     return NULL;
 }
 
@@ -245,42 +289,64 @@ END_TEST
 
 /* --- as_completed --------------------------------------------------------------- */
 
+/* Jobs finish when main lets them go, in an order unlike their order in
+ * the array (and unlike their sleeps'); the iterator follows it, whether
+ * a job ends while it waits or ended before it is asked. */
 static void *as_completed_main(void *arg)
 {
-    struct job jobs[4] = { { 40, 0, 40, 0 }, { 10, 0, 10, 0 },
-                           { 30, WEFT_EIO, 0, 0 }, { 20, 0, 20, 0 } };
+    weft_event go[4];
+    struct job jobs[4] = { { 1, 0, 40, 0, &go[0], NULL },
+                           { 4, 0, 10, 0, &go[1], NULL },
+                           { 2, WEFT_EIO, 0, 0, &go[2], NULL },
+                           { 3, 0, 20, 0, &go[3], NULL } };
+    static const int finish_order[4] = { 1, 3, 2, 0 };
     weft_task *t[4], *next;
     weft_as_completed *it;
-    char order[64] = "";
     (void)arg;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_event_init(&go[i]), 0);
     spawn_jobs(t, jobs, 4);
     ck_assert_int_eq(weft_as_completed_create(&it, t, 4), 0);
-    /* Nothing finishes within 1 ms. */
+    /* Nothing is let go: nothing finishes. */
     ck_assert_int_eq(weft_as_completed_next(it, &next, 1), -ETIMEDOUT);
-    for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
-        for (int j = 0; j < 4; j++)
-            if (next == t[j])
-                snprintf(order + strlen(order), sizeof order - strlen(order),
-                         "%d ", jobs[j].ms);
+    /* The first two end before they are asked for... */
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(weft_event_set(&go[finish_order[k]]), 0);
+        ck_assert_int_eq(weft_await(t[finish_order[k]], NULL), 0);
     }
-    ck_assert_str_eq(order, "10 20 30 40 ");
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
+        ck_assert_ptr_eq(next, t[finish_order[k]]);
+    }
+    /* ... the others while the iterator waits. */
+    for (int k = 2; k < 4; k++) {
+        ck_assert_int_eq(weft_event_set(&go[finish_order[k]]), 0);
+        ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
+        ck_assert_ptr_eq(next, t[finish_order[k]]);
+    }
     ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), -ENODATA);
     weft_as_completed_destroy(it);
     ck_assert_int_eq(weft_await(t[2], NULL), WEFT_EIO);
     unref_all(t, 4);
 
     /* Ending early leaves the rest running. */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_event_clear(&go[i]), 0);
     spawn_jobs(t, jobs, 4);
     ck_assert_int_eq(weft_as_completed_create(&it, t, 4), 0);
+    ck_assert_int_eq(weft_event_set(&go[1]), 0);
     ck_assert_int_eq(weft_as_completed_next(it, &next, WEFT_FOREVER), 0);
     ck_assert_ptr_eq(next, t[1]);
     weft_as_completed_destroy(it);
     ck_assert_int_eq(weft_task_is_done(t[0]), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_event_set(&go[i]), 0);
     ck_assert_int_eq(weft_await(t[0], NULL), 0);
-    weft_await(t[2], NULL);
-    weft_await(t[3], NULL);
+    ck_assert_int_eq(weft_await(t[2], NULL), WEFT_EIO);
+    ck_assert_int_eq(weft_await(t[3], NULL), 0);
     unref_all(t, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_event_destroy(&go[i]), 0);
 
     ck_assert_int_eq(weft_as_completed_create(NULL, t, 4), -EINVAL);
     ck_assert_int_eq(weft_as_completed_create(&it, NULL, 0), 0);

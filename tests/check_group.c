@@ -4,16 +4,26 @@
 
 #include "testutil.h"
 
+/* A child: sleeps ms, then succeeds or fails. For an order of events, it
+ * may first wait for `wait_n` permits of `wait_for`, and release
+ * `started` just before its sleep. */
 struct kid {
     int ms;
     int err;            /* fail with this after sleeping */
     int sleep_rc;
     int err_if_cancelled; /* fail with this when cancelled, or end cancelled */
+    weft_semaphore *started;
+    weft_semaphore *wait_for;
+    int wait_n;
 };
 
 static void *kid(void *arg)
 {
     struct kid *k = arg;
+    for (int i = 0; i < k->wait_n; i++)
+        ck_assert_int_eq(weft_semaphore_acquire(k->wait_for, WEFT_FOREVER), 0);
+    if (k->started != NULL)
+        ck_assert_int_eq(weft_semaphore_release(k->started), 0);
     k->sleep_rc = weft_sleep(k->ms);
     if (k->sleep_rc < 0) {
         if (k->err_if_cancelled != 0)
@@ -33,7 +43,7 @@ static void *all_succeed_main(void *arg)
     (void)arg;
     ck_assert_int_eq(weft_group_create(&g), 0);
     for (int i = 0; i < 5; i++) {
-        kids[i] = (struct kid){ 5 * i, 0, 1, 0 };
+        kids[i] = (struct kid){ .ms = 5 * i, .sleep_rc = 1 };
         ck_assert_int_eq(weft_group_spawn(g, i == 0 ? &first : NULL, kid,
                                           &kids[i], NULL), 0);
     }
@@ -63,6 +73,12 @@ static void *failures_main(void *arg)
     struct kid *kids = arg;
     weft_group *g;
     weft_task *failed;
+    weft_semaphore started;
+    /* The first fails once the others sleep: they must be running to
+     * clean up. */
+    ck_assert_int_eq(weft_semaphore_init(&started, 0), 0);
+    kids[1].started = kids[2].started = kids[0].wait_for = &started;
+    kids[0].wait_n = 2;
     ck_assert_int_eq(weft_group_create(&g), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &kids[i], NULL), 0);
@@ -76,13 +92,16 @@ static void *failures_main(void *arg)
     ck_assert_ptr_null(failed);
     /* Cancelling: no more children. */
     ck_assert_int_eq(weft_group_destroy(g), 0);
+    ck_assert_int_eq(weft_semaphore_destroy(&started), 0);
     return NULL;
 }
 
 START_TEST(test_first_failure_cancels_siblings_and_all_errors_are_kept)
 {
-    struct kid kids[3] = { { 10, WEFT_EIO, 1, 0 }, { 60000, 0, 1, WEFT_EPIPE },
-                           { 60000, 0, 1, 0 } };
+    struct kid kids[3] = { { .ms = 10, .err = WEFT_EIO, .sleep_rc = 1 },
+                           { .ms = TEST_LONG_MS, .sleep_rc = 1,
+                             .err_if_cancelled = WEFT_EPIPE },
+                           { .ms = TEST_LONG_MS, .sleep_rc = 1 } };
     ck_assert_int_eq(run_on(1, failures_main, kids), 0);
     ck_assert_int_eq(kids[1].sleep_rc, -ECANCELED);
     ck_assert_int_eq(kids[2].sleep_rc, -ECANCELED);
@@ -92,8 +111,13 @@ END_TEST
 static void *cancelling_spawn_main(void *arg)
 {
     weft_group *g;
-    struct kid fails = { 0, WEFT_EIO, 1, 0 }, sleeps = { 60000, 0, 1, 0 };
+    weft_semaphore started;
+    struct kid fails = { .err = WEFT_EIO, .sleep_rc = 1,
+                         .wait_for = &started, .wait_n = 1 };
+    struct kid sleeps = { .ms = TEST_LONG_MS, .sleep_rc = 1,
+                          .started = &started };
     (void)arg;
+    ck_assert_int_eq(weft_semaphore_init(&started, 0), 0);
     ck_assert_int_eq(weft_group_create(&g), 0);
     ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &sleeps, NULL), 0);
     ck_assert_int_eq(weft_group_spawn(g, NULL, kid, &fails, NULL), 0);
@@ -112,6 +136,7 @@ static void *cancelling_spawn_main(void *arg)
     ck_assert_int_eq(sleeps.sleep_rc, -ECANCELED);
     ck_assert_int_eq(weft_sleep(1), 0); /* the body goes on */
     ck_assert_int_eq(weft_group_destroy(g), 0);
+    ck_assert_int_eq(weft_semaphore_destroy(&started), 0);
     return NULL;
 }
 
@@ -128,6 +153,7 @@ struct parent {
     int wait_rc;
     int children_done_at_return; /* how many were done when wait returned */
     weft_task *handles[4];
+    weft_semaphore started;
 };
 
 static void *parent(void *arg)
@@ -149,13 +175,19 @@ static void *cancel_parent_main(void *arg)
 {
     struct parent *p = arg;
     weft_task *t;
+    ck_assert_int_eq(weft_semaphore_init(&p->started, 0), 0);
+    for (int i = 0; i < 4; i++)
+        p->kids[i].started = &p->started;
     ck_assert_int_eq(weft_spawn(&t, parent, p), 0);
-    weft_sleep(5);
+    /* Every child has started: its sleep is what gets cancelled. */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(weft_semaphore_acquire(&p->started, WEFT_FOREVER), 0);
     ck_assert_int_eq(weft_cancel(t), 0);
     ck_assert_int_eq(weft_await(t, NULL), -ECANCELED);
     for (int i = 0; i < 4; i++)
         weft_task_unref(p->handles[i]);
     weft_task_unref(t);
+    ck_assert_int_eq(weft_semaphore_destroy(&p->started), 0);
     return NULL;
 }
 
@@ -163,7 +195,7 @@ START_TEST(test_no_child_outlives_a_cancelled_parent)
 {
     struct parent p = { 0 };
     for (int i = 0; i < 4; i++)
-        p.kids[i] = (struct kid){ 60000, 0, 1, 0 };
+        p.kids[i] = (struct kid){ .ms = TEST_LONG_MS, .sleep_rc = 1 };
     ck_assert_int_eq(run_on(4, cancel_parent_main, &p), 0);
     ck_assert_int_eq(p.wait_rc, -ECANCELED);
     ck_assert_int_eq(p.children_done_at_return, 4);
@@ -203,6 +235,12 @@ static void *nested_main(void *arg)
 {
     struct kid *kids = arg;
     weft_group *outer;
+    weft_semaphore started;
+    /* The failure comes once both sleepers sleep, so each is cancelled
+     * in its sleep. */
+    ck_assert_int_eq(weft_semaphore_init(&started, 0), 0);
+    kids[1].started = kids[2].started = kids[0].wait_for = &started;
+    kids[0].wait_n = 2;
     ck_assert_int_eq(weft_group_create(&outer), 0);
     ck_assert_int_eq(weft_group_spawn(outer, NULL, sub_leader, kids, NULL), 0);
     ck_assert_int_eq(weft_group_spawn(outer, NULL, spawns_sibling, outer, NULL), 0);
@@ -210,13 +248,15 @@ static void *nested_main(void *arg)
     ck_assert_int_eq(weft_group_wait(outer), WEFT_ENOSPC);
     ck_assert_uint_eq(weft_group_error_count(outer), 1);
     ck_assert_int_eq(weft_group_destroy(outer), 0);
+    ck_assert_int_eq(weft_semaphore_destroy(&started), 0);
     return NULL;
 }
 
 START_TEST(test_groups_nest)
 {
-    struct kid kids[3] = { { 5, WEFT_ENOSPC, 1, 0 }, { 60000, 0, 1, 0 },
-                           { 60000, 0, 1, 0 } };
+    struct kid kids[3] = { { .ms = 5, .err = WEFT_ENOSPC, .sleep_rc = 1 },
+                           { .ms = TEST_LONG_MS, .sleep_rc = 1 },
+                           { .ms = TEST_LONG_MS, .sleep_rc = 1 } };
     spawned_by_children = 0;
     ck_assert_int_eq(run_on(4, nested_main, kids), 0);
     /* The inner failure cancelled its sibling, and then the outer one. */
@@ -265,7 +305,7 @@ END_TEST
 static void *group_args_main(void *arg)
 {
     weft_group *g;
-    struct kid k = { 60000, 0, 1, 0 };
+    struct kid k = { .ms = TEST_LONG_MS, .sleep_rc = 1 };
     (void)arg;
     ck_assert_int_eq(weft_group_create(NULL), -EINVAL);
     ck_assert_int_eq(weft_group_spawn(NULL, NULL, kid, &k, NULL), -EINVAL);

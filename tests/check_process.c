@@ -67,21 +67,48 @@ static int exits(const void *in, size_t len, void **out, size_t *out_len)
     _exit(3);
 }
 
-/* The pipe a hanging worker reports its pid on; made before weft_run, so
- * the workers inherit it. */
+/* The pipe a worker reports its pid on, with the tag its caller gave it
+ * (a worker killed mid-call may have reported, or not: readers skip
+ * records not theirs); made before weft_run, so the workers inherit it. */
 static int pid_pipe[2];
+
+struct pid_record {
+    int tag;
+    pid_t pid;
+};
+
+static int report_pid(const void *in, size_t len)
+{
+    struct pid_record rec = { len == sizeof(int) ? *(const int *)in : 0,
+                              getpid() };
+    return write(pid_pipe[1], &rec, sizeof rec) == sizeof rec ? 0 : -EIO;
+}
 
 static int hangs(const void *in, size_t len, void **out, size_t *out_len)
 {
-    pid_t pid = getpid();
-    (void)in;
-    (void)len;
     (void)out;
     (void)out_len;
-    if (write(pid_pipe[1], &pid, sizeof pid) != sizeof pid)
+    if (report_pid(in, len) < 0)
         return -EIO;
     for (;;)
         pause();
+}
+
+/* The pipe a gated call waits on for a byte, once it has reported. */
+static int gate_pipe[2];
+
+static int gated_pid(const void *in, size_t len, void **out, size_t *out_len)
+{
+    pid_t pid = getpid();
+    char go;
+
+    if (report_pid(in, len) < 0 || read(gate_pipe[0], &go, 1) != 1)
+        return -EIO;
+    if ((*out = malloc(sizeof pid)) == NULL)
+        return -ENOMEM;
+    memcpy(*out, &pid, sizeof pid);
+    *out_len = sizeof pid;
+    return 0;
 }
 
 static void register_all(void)
@@ -92,12 +119,13 @@ static void register_all(void)
     ck_assert_int_eq(weft_process_register("segfaults", segfaults), 0);
     ck_assert_int_eq(weft_process_register("exits", exits), 0);
     ck_assert_int_eq(weft_process_register("hangs", hangs), 0);
+    ck_assert_int_eq(weft_process_register("gated", gated_pid), 0);
 }
 
 static void unregister_all(void)
 {
     const char *names[] = { "reverse", "fails", "pid", "segfaults", "exits",
-                            "hangs" };
+                            "hangs", "gated" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_int_eq(weft_process_unregister(names[i]), 0);
 }
@@ -252,14 +280,44 @@ START_TEST(test_no_pool_without_registrations)
 }
 END_TEST
 
-/* Four calls at once on two processes: two run, two wait their turn. */
+/* The pid of the worker a record tagged `tag` comes from, read from
+ * pid_pipe (blocking: run it with weft_to_thread); other records are
+ * skipped. */
+static void *read_pid(void *arg)
+{
+    struct pid_record rec;
+    do {
+        if (read(pid_pipe[0], &rec, sizeof rec) != sizeof rec)
+            return weft_fail(-EIO, "no pid");
+    } while (rec.tag != (int)(intptr_t)arg);
+    return (void *)(intptr_t)rec.pid;
+}
+
+static void *read_two_pids(void *arg)
+{
+    pid_t *pids = arg;
+    for (int i = 0; i < 2; i++)
+        pids[i] = (pid_t)(intptr_t)read_pid((void *)(intptr_t)1);
+    return NULL;
+}
+
+/* Four calls at once on two processes: two run, two wait their turn. The
+ * calls hold their workers until the gate opens. */
 struct pid_task {
     pid_t pid;
 };
 
 static void *pid_task(void *arg)
 {
-    ((struct pid_task *)arg)->pid = call_pid(50);
+    int tag = 1;
+    void *out = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(weft_process_call("gated", &tag, sizeof tag, &out, &len),
+                     0);
+    ck_assert_uint_eq(len, sizeof(pid_t));
+    memcpy(&((struct pid_task *)arg)->pid, out, sizeof(pid_t));
+    weft_free(out);
     return NULL;
 }
 
@@ -267,10 +325,16 @@ static void *concurrency_main(void *arg)
 {
     struct pid_task p[4];
     weft_task *t[4];
+    pid_t running[2];
     (void)arg;
 
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(weft_spawn(&t[i], pid_task, &p[i]), 0);
+    /* Two calls are in their workers at once, the others wait. */
+    ck_assert_int_eq(weft_to_thread(read_two_pids, running, NULL), 0);
+    ck_assert_int_ne(running[0], running[1]);
+    ck_assert_uint_eq(pool_stats().busy, 2);
+    ck_assert_int_eq(write(gate_pipe[1], "gggg", 4), 4);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(weft_await(t[i], NULL), 0);
         weft_task_unref(t[i]);
@@ -290,7 +354,13 @@ static void *concurrency_main(void *arg)
 
 START_TEST(test_calls_share_the_workers)
 {
+    ck_assert_int_eq(pipe(pid_pipe), 0);
+    ck_assert_int_eq(pipe(gate_pipe), 0);
     ck_assert_int_eq(run_pool(2, concurrency_main, NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        close(pid_pipe[i]);
+        close(gate_pipe[i]);
+    }
 }
 END_TEST
 
@@ -334,34 +404,33 @@ START_TEST(test_crashed_worker_is_replaced)
 }
 END_TEST
 
-static void *read_pid(void *arg)
-{
-    pid_t pid;
-    (void)arg;
-    if (read(pid_pipe[0], &pid, sizeof pid) != sizeof pid)
-        return weft_fail(-EIO, "no pid");
-    return (void *)(intptr_t)pid;
-}
+/* A task making a call that hangs, tagged `tag`. */
+struct hang {
+    int tag;
+    int rc;
+};
 
 static void *hang_task(void *arg)
 {
-    *(int *)arg = weft_process_call("hangs", NULL, 0, NULL, NULL);
+    struct hang *h = arg;
+    h->rc = weft_process_call("hangs", &h->tag, sizeof h->tag, NULL, NULL);
     return NULL;
 }
 
 static void *killed_main(void *arg)
 {
-    int rc = 1;
+    struct hang h = { 1, 1 };
     weft_task *t;
     void *pid;
     (void)arg;
 
-    ck_assert_int_eq(weft_spawn(&t, hang_task, &rc), 0);
-    ck_assert_int_eq(weft_to_thread(read_pid, NULL, &pid), 0);
+    ck_assert_int_eq(weft_spawn(&t, hang_task, &h), 0);
+    ck_assert_int_eq(weft_to_thread(read_pid, (void *)(intptr_t)h.tag, &pid),
+                     0);
     ck_assert_int_eq(kill((pid_t)(intptr_t)pid, SIGKILL), 0);
     ck_assert_int_eq(weft_await(t, NULL), 0);
     weft_task_unref(t);
-    ck_assert_int_eq(rc, -ECHILD);
+    ck_assert_int_eq(h.rc, -ECHILD);
     ck_assert_int_ne(call_pid(0), (pid_t)(intptr_t)pid);
     ck_assert_uint_eq(pool_stats().deaths, 1);
     return NULL;
@@ -382,34 +451,38 @@ END_TEST
 static void *cancel_main(void *arg)
 {
     weft_scope scope;
-    int rc1 = 1, rc2 = 1;
+    struct hang h1 = { 2, 1 }, h2 = { 3, 1 };
     weft_task *t1, *t2;
     void *pid;
+    int tag = 1;
     (void)arg;
 
-    /* Timed out: the worker in the middle of the call is killed. */
-    ck_assert_int_eq(weft_timeout_enter(&scope, 30), 0);
-    ck_assert_int_eq(weft_process_call("hangs", NULL, 0, NULL, NULL),
-                     -ETIMEDOUT);
-    weft_scope_leave(&scope);
-    ck_assert_int_eq(weft_to_thread(read_pid, NULL, &pid), 0);
+    /* Timed out: the worker in the middle of the call is killed. A
+     * deadline that passed before the call had its worker (a stalled
+     * task) kills nothing: then again, with twice the time. */
+    for (int64_t ms = 30; pool_stats().deaths == 0; ms *= 2) {
+        ck_assert_int_eq(weft_timeout_enter(&scope, ms), 0);
+        ck_assert_int_eq(weft_process_call("hangs", &tag, sizeof tag, NULL,
+                                           NULL), -ETIMEDOUT);
+        weft_scope_leave(&scope);
+    }
     ck_assert_uint_eq(pool_stats().deaths, 1);
     /* t1 holds the only worker (a new one); t2 waits for it. */
-    ck_assert_int_eq(weft_spawn(&t1, hang_task, &rc1), 0);
-    ck_assert_int_eq(weft_to_thread(read_pid, NULL, &pid), 0);
-    ck_assert_int_eq(weft_spawn(&t2, hang_task, &rc2), 0);
-    for (int i = 0; i < 1000 && !weft_task_is_done(t2); i++)
-        weft_yield(); /* let t2 reach its wait */
+    ck_assert_int_eq(weft_spawn(&t1, hang_task, &h1), 0);
+    ck_assert_int_eq(weft_to_thread(read_pid, (void *)(intptr_t)h1.tag, &pid),
+                     0);
+    ck_assert_int_eq(weft_spawn(&t2, hang_task, &h2), 0);
+    wait_until_waiting(t2, "semaphore");
     /* Cancelled while waiting for a worker: nothing is killed. */
     ck_assert_int_eq(weft_cancel(t2), 0);
     ck_assert_int_eq(weft_await(t2, NULL), -ECANCELED);
-    ck_assert_int_eq(rc2, -ECANCELED);
+    ck_assert_int_eq(h2.rc, -ECANCELED);
     ck_assert_uint_eq(pool_stats().deaths, 1);
     ck_assert_uint_eq(pool_stats().busy, 1);
     /* Cancelled in the middle of its call: its worker is killed. */
     ck_assert_int_eq(weft_cancel(t1), 0);
     ck_assert_int_eq(weft_await(t1, NULL), -ECANCELED);
-    ck_assert_int_eq(rc1, -ECANCELED);
+    ck_assert_int_eq(h1.rc, -ECANCELED);
     weft_task_unref(t1);
     weft_task_unref(t2);
     weft_process_stats st = pool_stats();
@@ -434,7 +507,7 @@ END_TEST
 /* Shutdown with calls in flight: weft_run cancels them as main returns,
  * and reaps every child. */
 /* Outlives main, which the task below does. */
-static int abandoned_rc;
+static struct hang abandoned;
 
 static void *abandon_main(void *arg)
 {
@@ -442,8 +515,9 @@ static void *abandon_main(void *arg)
     void *pid;
     (void)arg;
 
-    ck_assert_int_eq(weft_spawn(&t, hang_task, &abandoned_rc), 0);
-    ck_assert_int_eq(weft_to_thread(read_pid, NULL, &pid), 0);
+    ck_assert_int_eq(weft_spawn(&t, hang_task, &abandoned), 0);
+    ck_assert_int_eq(weft_to_thread(read_pid, (void *)(intptr_t)abandoned.tag,
+                                    &pid), 0);
     weft_task_unref(t);
     return NULL; /* t is still in its call */
 }
@@ -451,10 +525,10 @@ static void *abandon_main(void *arg)
 START_TEST(test_shutdown_reaps_every_child)
 {
     ck_assert_int_eq(pipe(pid_pipe), 0);
-    abandoned_rc = 1;
+    abandoned = (struct hang){ 1, 1 };
     ck_assert_int_eq(run_pool(2, abandon_main, NULL), 0);
     /* Cancelled as main returned, in the middle of its call. */
-    ck_assert_int_eq(abandoned_rc, -ECANCELED);
+    ck_assert_int_eq(abandoned.rc, -ECANCELED);
     close(pid_pipe[0]);
     close(pid_pipe[1]);
 }

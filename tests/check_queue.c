@@ -908,7 +908,8 @@ static void *shutdown_main(void *arg)
     for (intptr_t i = 1; i <= 3; i++)
         ck_assert_int_eq(weft_queue_put(q, ITEM(i), 0), 0);
     struct waiter p4 = { .q = q, .op = OP_PUT, .item = ITEM(4), .timeout = WEFT_FOREVER };
-    struct waiter p5 = { .q = q, .op = OP_PUT_PRIO, .item = ITEM(5), .timeout = 60000 };
+    struct waiter p5 = { .q = q, .op = OP_PUT_PRIO, .item = ITEM(5),
+                         .timeout = TEST_LONG_MS };
     start(&p4);
     start(&p5);
     ck_assert_int_eq(weft_queue_shutdown(q, false), 0);
@@ -946,7 +947,7 @@ static void *shutdown_main(void *arg)
     /* Getters waiting on an empty queue fail. */
     ck_assert_int_eq(weft_queue_create(&q, NULL), 0);
     struct waiter g1 = { .q = q, .op = OP_GET, .timeout = WEFT_FOREVER };
-    struct waiter g2 = { .q = q, .op = OP_GET, .timeout = 60000 };
+    struct waiter g2 = { .q = q, .op = OP_GET, .timeout = TEST_LONG_MS };
     start(&g1);
     start(&g2);
     ck_assert_int_eq(weft_queue_shutdown(q, false), 0);
@@ -1167,27 +1168,54 @@ START_TEST(test_cancelled_getter_passes_the_item_on)
 }
 END_TEST
 
-/* The same with a time-out: W's deadline and H's sleep both pass while
- * main spins without suspending; the worker then fires both timers in one
- * go, and runs H, the later woken, first: H's put grants W, whose wait has
- * already timed out. */
-static void *timed_out_getter_main(void *arg)
+/* Main starts its waiters within `d` ms (so that no deadline of `d` ms or
+ * more can pass before all are waiting), then spins without suspending
+ * until the deadlines of d + 5 ms are well past, so the worker fires those
+ * timers in one go, in deadline order, when main next suspends; one worker
+ * runs what they wake in that order. A round whose start took too long
+ * decides nothing: its caller runs it again with twice the d. */
+struct window {
+    int64_t d;
+    int64_t t0, t1;
+};
+
+static void window_open(struct window *win)
+{
+    win->t0 = mono_ms();
+}
+
+/* The waiters are started: spin, and say whether the round counts
+ * (mono_ms truncates: one more ms for each reading). */
+static bool window_close(struct window *win)
+{
+    win->t1 = mono_ms();
+    while (mono_ms() - win->t1 < 2 * win->d + 10)
+        ;
+    return win->t1 - win->t0 + 1 < win->d;
+}
+
+/* The same with a time-out: H's sleep (d, started first) and W's deadline
+ * (d + 5) both pass while main spins without suspending; the worker then
+ * fires both timers in one go and runs H, woken first, first: H's put
+ * grants W, whose wait has already timed out, and W passes the item on. */
+static bool timed_out_getter_round(int64_t d)
 {
     weft_queue *q;
     struct event_log log = { .len = 0 };
-    (void)arg;
+    struct window win = { .d = d };
 
     ck_assert_int_eq(weft_queue_create(&q, NULL), 0);
-    struct waiter w = { .q = q, .op = OP_GET, .timeout = 5, .log = &log, .name = "W" };
-    struct waiter x = { .q = q, .op = OP_GET, .timeout = WEFT_FOREVER, .log = &log, .name = "X" };
-    struct waiter h = { .q = q, .op = OP_SLEEP_PUT, .item = ITEM(1), .timeout = 10,
-                        .log = &log, .name = "H" };
+    struct waiter w = { .q = q, .op = OP_GET, .timeout = d + 5, .log = &log,
+                        .name = "W" };
+    struct waiter x = { .q = q, .op = OP_GET, .timeout = WEFT_FOREVER,
+                        .log = &log, .name = "X" };
+    struct waiter h = { .q = q, .op = OP_SLEEP_PUT, .item = ITEM(1),
+                        .timeout = d, .log = &log, .name = "H" };
+    window_open(&win);
+    start(&h);
     start(&w);
     start(&x);
-    start(&h);
-    int64_t t0 = mono_ms();
-    while (mono_ms() - t0 < 30)
-        ; /* both timers are due, neither has fired */
+    bool decided = window_close(&win);
     ck_assert_int_eq(finish(&w), 0);
     ck_assert_int_eq(w.rc, -ETIMEDOUT);
     ck_assert_ptr_null(w.item);
@@ -1197,9 +1225,18 @@ static void *timed_out_getter_main(void *arg)
     ck_assert_int_eq(x.rc, 0);
     ck_assert_ptr_eq(x.item, ITEM(1));
     /* H put before W returned: W had been granted the item. */
-    ck_assert_str_eq(log.text, "H W X");
+    if (decided)
+        ck_assert_str_eq(log.text, "H W X");
     ck_assert_int_eq(weft_queue_size(q), 0);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
+    return decided;
+}
+
+static void *timed_out_getter_main(void *arg)
+{
+    (void)arg;
+    for (int64_t d = 5; !timed_out_getter_round(d); d *= 2)
+        ;
     return NULL;
 }
 
@@ -1254,6 +1291,40 @@ START_TEST(test_item_given_back_goes_where_it_was)
 }
 END_TEST
 
+/* On a full queue of one, a putter P1 times out as H's get makes room
+ * (see window_close): H's sleep (d, started first) ends before P1's
+ * deadline (d + 5), so H runs first and admits P1's item, whose put then
+ * counts as done. False if the round decided nothing. */
+static bool timed_out_putter_round(weft_queue *q, int64_t d)
+{
+    struct event_log log = { .len = 0 };
+    struct window win = { .d = d };
+
+    ck_assert_int_eq(weft_queue_put(q, ITEM(7), 0), 0);
+    struct waiter p1 = { .q = q, .op = OP_PUT, .item = ITEM(8),
+                         .timeout = d + 5, .log = &log, .name = "P1" };
+    struct waiter h = { .q = q, .op = OP_SLEEP_GET, .timeout = d,
+                        .log = &log, .name = "H" };
+    window_open(&win);
+    start(&h);
+    start(&p1);
+    bool decided = window_close(&win);
+    ck_assert_int_eq(finish(&p1), 0);
+    ck_assert_int_eq(finish(&h), 0);
+    ck_assert_int_eq(h.rc, 0);
+    ck_assert_ptr_eq(h.item, ITEM(7));
+    if (p1.rc == 0) {
+        ck_assert_str_eq(log.text, "H P1");
+        expect_items(q, (const intptr_t[]){ 8 }, 1);
+    } else {
+        /* Timed out and run before H's get: only when undecided. */
+        ck_assert(!decided);
+        ck_assert_int_eq(p1.rc, -ETIMEDOUT);
+        ck_assert_int_eq(weft_queue_size(q), 0);
+    }
+    return decided;
+}
+
 /* Putters P1 then P2 wait on a full queue; main cancels P1, then gets:
  * P1's item is admitted as it is cancelled, so its put happened. */
 static void *cancelled_putter_main(void *arg)
@@ -1307,24 +1378,9 @@ static void *cancelled_putter_main(void *arg)
     expect_items(q, (const intptr_t[]){ 6 }, 1);
 
     /* A time-out the same way: P1's deadline passes, then H's get admits
-     * it before it has run (see timed_out_getter_main): put happened. */
-    log.len = 0;
-    ck_assert_int_eq(weft_queue_put(q, ITEM(7), 0), 0);
-    p1 = (struct waiter){ .q = q, .op = OP_PUT, .item = ITEM(8), .timeout = 5,
-                          .log = &log, .name = "P1" };
-    struct waiter h = { .q = q, .op = OP_SLEEP_GET, .timeout = 10, .log = &log, .name = "H" };
-    start(&p1);
-    start(&h);
-    int64_t t0 = mono_ms();
-    while (mono_ms() - t0 < 30)
+     * it before it has run (see timed_out_getter_round): put happened. */
+    for (int64_t d = 5; !timed_out_putter_round(q, d); d *= 2)
         ;
-    ck_assert_int_eq(finish(&p1), 0);
-    ck_assert_int_eq(p1.rc, 0);
-    ck_assert_int_eq(finish(&h), 0);
-    ck_assert_int_eq(h.rc, 0);
-    ck_assert_ptr_eq(h.item, ITEM(7));
-    ck_assert_str_eq(log.text, "H P1");
-    expect_items(q, (const intptr_t[]){ 8 }, 1);
     ck_assert_int_eq(weft_queue_destroy(q), 0);
     return NULL;
 }
@@ -1862,7 +1918,7 @@ static void *buffered_close_main(void *arg)
     /* Receivers waiting at close are told at once. */
     ck_assert_int_eq(weft_channel_create(&ch, 2, NULL), 0);
     struct waiter r1 = { .ch = ch, .op = OP_RECV, .timeout = WEFT_FOREVER };
-    struct waiter r2 = { .ch = ch, .op = OP_RECV, .timeout = 60000 };
+    struct waiter r2 = { .ch = ch, .op = OP_RECV, .timeout = TEST_LONG_MS };
     start(&r1);
     start(&r2);
     ck_assert_int_eq(weft_channel_close(ch), 0);

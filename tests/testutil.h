@@ -66,6 +66,11 @@
  * stretches it for sanitizer builds. */
 #define TEST_TIMEOUT 60
 
+/* A sleep or time-out (ms) no test lives to see end: an hour, past any
+ * Check time-out, so what ends it is a cancellation or the test's own
+ * doing, never the clock. */
+#define TEST_LONG_MS 3600000
+
 static inline int count_dir_entries(const char *path)
 {
     DIR *d = opendir(path);
@@ -256,24 +261,6 @@ static __attribute__((noinline, unused)) int use_stack_kib(int kib)
     return use_stack_kib(kib - 1) + frame[sizeof frame - 1];
 }
 
-/* An event log, for asserting the order in which things happened. Tests
- * that use it run on one worker (run_on(1, ...)), so it needs no lock. */
-struct event_log {
-    char text[4096];
-    size_t len;
-};
-
-static inline void log_event(struct event_log *log, const char *event)
-{
-    size_t n = strlen(event);
-    ck_assert_uint_lt(log->len + n + 1, sizeof log->text);
-    if (log->len > 0)
-        log->text[log->len++] = ' ';
-    memcpy(log->text + log->len, event, n);
-    log->len += n;
-    log->text[log->len] = '\0';
-}
-
 /* 1 if weft_dump shows task suspended in a wait (on `on`, as the dump
  * names it: "sleep", "event", "task 12"..., if not NULL), else 0. */
 static inline int task_is_waiting(weft_task *task, const char *on)
@@ -309,6 +296,24 @@ static inline void wait_until_waiting(weft_task *task, const char *on)
 {
     while (!task_is_waiting(task, on))
         ck_assert_int_eq(weft_yield(), 0);
+}
+
+/* An event log, for asserting the order in which things happened. Tests
+ * that use it run on one worker (run_on(1, ...)), so it needs no lock. */
+struct event_log {
+    char text[4096];
+    size_t len;
+};
+
+static inline void log_event(struct event_log *log, const char *event)
+{
+    size_t n = strlen(event);
+    ck_assert_uint_lt(log->len + n + 1, sizeof log->text);
+    if (log->len > 0)
+        log->text[log->len++] = ' ';
+    memcpy(log->text + log->len, event, n);
+    log->len += n;
+    log->text[log->len] = '\0';
 }
 
 #endif /* WEFT_TESTUTIL_H */

@@ -199,7 +199,8 @@ static int exchange(weft__task *self, struct slot *slot, int fn,
     struct weft__reply_header reply;
     struct iovec iov[2] = {
         { .iov_base = &call, .iov_len = sizeof call },
-        { .iov_base = (void *)in, .iov_len = in_len },
+        /* sendmsg only reads it; iovec has no const pointer. */
+        { .iov_base = (void *)(uintptr_t)in, .iov_len = in_len },
     };
     int rc;
 

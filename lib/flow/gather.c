@@ -15,8 +15,8 @@
 
 /* --- argument checks shared by gather, wait and as_completed --------------- */
 
-static int check_tasks(weft__task *self, weft_task *const *tasks, size_t n,
-                       const char *api)
+static int check_tasks(const weft__task *self, weft_task *const *tasks,
+                       size_t n, const char *api)
 {
     if (n > 0 && tasks == NULL)
         return -EINVAL;

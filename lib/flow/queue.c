@@ -205,7 +205,7 @@ static int deliver(struct weft__queue *q, struct weft__qslot slot, bool front,
 }
 
 static inline __attribute__((always_inline)) int
-check_wait(struct weft__queue *q, int64_t timeout_ms, unsigned flags)
+check_wait(const struct weft__queue *q, int64_t timeout_ms, unsigned flags)
 {
     if (q == NULL)
         return -EINVAL;

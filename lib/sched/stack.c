@@ -302,7 +302,7 @@ static struct weft__stack *cache_pop(struct weft__stack_cache *cache,
  * Pool locked; each cache's lock is taken after it (the order is always
  * pool, then cache). */
 static struct weft__stack *take_from_caches(struct weft__stack_pool *pool,
-                                            struct weft__stack_cache *mine,
+                                            const struct weft__stack_cache *mine,
                                             unsigned cls)
 {
     for (struct weft__stack_cache *c = pool->caches; c != NULL; c = c->next) {

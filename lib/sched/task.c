@@ -123,7 +123,10 @@ void weft__task_free(weft__task *t)
         weft__mutex_lock(&rt->task_pool_lock);
         struct weft__slink *top = rt->task_pool;
         while (w->task_cache_n > TASK_CACHE_MAX / 2) {
-            stack_push(&top, stack_pop(&w->task_cache));
+            weft__task *moved = stack_pop(&w->task_cache);
+            if (moved == NULL)
+                break; /* impossible: task_cache_n counts the stack */
+            stack_push(&top, moved);
             w->task_cache_n--;
         }
         weft__store_relaxed_ptr((void **)&rt->task_pool, top);
@@ -774,7 +777,6 @@ int weft_task_unref(weft_task *handle)
 
 const char *weft_task_name(weft_task *handle)
 {
-    char fallback[WEFT_TASK_NAME_MAX + 1];
     const char *name;
     weft__task *task = weft__task_check(handle, "weft_task_name");
 
@@ -783,6 +785,7 @@ const char *weft_task_name(weft_task *handle)
     weft__spin_lock(&task->lock);
     if (task->name == NULL) {
         /* Made on first request: most tasks are never asked. */
+        char fallback[WEFT_TASK_NAME_MAX + 1];
         snprintf(fallback, sizeof fallback, "task-%" PRIu64, task->id);
         task->name = copy_name(fallback);
     }

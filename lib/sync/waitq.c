@@ -26,6 +26,7 @@ struct weft__wqnode *weft__waitq_grant(struct weft__waitq *q,
 {
     struct weft__wqnode *node = weft__waitq_first(q);
 
+    WEFT__ASSERT(node != NULL); /* callers check that q has a waiter */
     weft__waitq_unlink(q, node);
     node->granted = true;
     g->node = node;
