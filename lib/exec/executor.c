@@ -513,8 +513,9 @@ static void executor_free(struct weft_executor *ex)
 
 static void executor_ref(struct weft_executor *ex)
 {
-    /* The caller holds a reference (or the runtime lock that keeps the
-     * runtime's), so nothing to order. */
+    /* Nothing to order: the caller holds a reference, or the runtime
+     * lock that keeps the runtime's, or is a task using the default pool,
+     * which the runtime frees only after every task has ended. */
     weft__faa_u32(&ex->refs, 1);
 }
 

@@ -90,8 +90,9 @@ static void wake_one(struct weft__runtime *rt)
 
 static bool should_wake(const struct weft__idle *idle)
 {
-    /* Ordered by the callers' fences (weft__idle_notify) or by the
-     * worker's own earlier writes (notify_local); acquire is for TSan. */
+    /* After weft__idle_notify's fence, ordered with the parkers' (see
+     * there); from weft__idle_notify_local, unordered on purpose (see
+     * idle.h). Acquire is only for TSan. */
     uint64_t state = weft__load_acquire_u64(&idle->state);
     return SEARCHING(state) == 0 && UNPARKED(state) < idle->nworkers;
 }

@@ -120,8 +120,8 @@ static uint64_t test_limit; /* atomic: weft__stack_test_limit's */
 
 void weft__stack_test_limit(size_t limit)
 {
-    /* Relaxed: set by a test before it starts the runtime that reads it;
-     * pthread_create orders the two. */
+    /* Relaxed: set by a test before it calls weft_run, which reads it on
+     * the same thread (runtime_init): program order orders the two. */
     weft__store_relaxed_u64(&test_limit, limit);
 }
 
