@@ -79,10 +79,13 @@ static inline void weft_scope_guard_leave(weft_scope_guard *g)
 #define WEFT__SCOPE_CAT2(a, b) a##b
 #define WEFT__SCOPE_CAT(a, b) WEFT__SCOPE_CAT2(a, b)
 #define WEFT__SCOPE_VAR WEFT__SCOPE_CAT(weft__scope_guard_, __LINE__)
+/* rc is set to 0 first so that it is set on every path a compiler can
+ * see (clang's -Wsometimes-uninitialized cannot tell that the condition
+ * runs at least once); the enter's result then replaces it. */
 #define WEFT__WITH_SCOPE(enter, weft__rc)                                     \
     for (weft_scope_guard WEFT__SCOPE_VAR                                     \
              __attribute__((cleanup(weft_scope_guard_leave))) =               \
-                 { .once = 1 };                                               \
+                 { .once = ((weft__rc) = 0, 1) };                             \
          WEFT__SCOPE_VAR.once &&                                              \
          (WEFT__SCOPE_VAR.entered = ((weft__rc) = (enter)) == 0);             \
          WEFT__SCOPE_VAR.once = 0)
