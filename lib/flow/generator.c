@@ -80,7 +80,8 @@ static void *produce(void *arg)
 {
     weft_generator *gen = arg;
     void *result = gen->fn(gen, gen->arg);
-    int err = weft__task_self()->err;
+    const weft__task *self = weft__task_self();
+    int err = self != NULL ? self->err : 0; /* in a task, always */
 
     weft__spin_lock(&gen->spin);
     gen->finished = true;

@@ -77,12 +77,9 @@ static bool scopes_ok(weft__task *t, const void *sp)
     return true;
 }
 
-weft__task *weft__task_enter(const void *frame)
+void weft__scopes_check(weft__task *t, const void *frame)
 {
-    weft__task *t = weft__task_self();
-    if (t != NULL && WEFT__UNLIKELY(t->scopes != NULL))
-        (void)scopes_ok(t, frame);
-    return t;
+    (void)scopes_ok(t, frame);
 }
 
 struct weft__scope *weft__scope_deadline(weft__task *t)

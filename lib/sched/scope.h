@@ -15,8 +15,8 @@
 
 #include "core/internal.h"
 
-typedef struct weft__task weft__task; /* sched/task.h */
 #include "reactor/reactor.h"
+#include "sched/task.h"
 
 #define WEFT__SCOPE_MAGIC 0x73636f70u /* "scop": the record is open */
 #define WEFT__NO_DEADLINE INT64_MAX
@@ -47,7 +47,20 @@ struct weft__scope *weft__scope_deadline(weft__task *t);
  * scope is reported and the task's scopes are closed before anything
  * reads them. A macro, so that the frame is the public function's. */
 #define WEFT__TASK_ENTER() weft__task_enter(__builtin_frame_address(0))
-weft__task *weft__task_enter(const void *frame);
+
+/* The check itself, for a task with open scopes (the rare case). */
+void weft__scopes_check(weft__task *t, const void *frame);
+
+/* Inline, as it runs at every await-like call: only the worker lookup
+ * stays a call (worker_tls.c says why it must). */
+static inline weft__task *weft__task_enter(const void *frame)
+{
+    weft__task *t = weft__task_self();
+
+    if (t != NULL && WEFT__UNLIKELY(t->scopes != NULL))
+        weft__scopes_check(t, frame);
+    return t;
+}
 
 /* Called as t's body returns: closes the scopes it left open, saying
  * which. Their records are in frames that have returned: none is read. */

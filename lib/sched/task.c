@@ -502,12 +502,6 @@ int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags)
 
 /* --- handles ------------------------------------------------------------- */
 
-weft__task *weft__task_self(void)
-{
-    struct weft__worker *w = weft__worker_self();
-    return w != NULL ? w->current : NULL;
-}
-
 weft_task *weft_current(void)
 {
     return weft__task_handle(weft__task_self());

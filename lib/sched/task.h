@@ -11,6 +11,7 @@
 #include "core/list.h"
 #include "sched/stack.h"
 #include "sched/wait.h"
+#include "sched/worker.h"
 
 struct weft__runtime;
 struct weft__worker;
@@ -163,8 +164,14 @@ static inline uint32_t weft__handle_gen(const weft_task *h)
  * still holds the name. */
 weft__task *weft__task_check(weft_task *h, const char *api);
 
-/* The calling task's record, or NULL outside a task. */
-weft__task *weft__task_self(void);
+/* The calling task's record, or NULL outside a task. Inline, as nearly
+ * every call of the API starts with it: only the worker lookup stays a
+ * call (worker_tls.c says why it must). */
+static inline weft__task *weft__task_self(void)
+{
+    struct weft__worker *w = weft__worker_self();
+    return w != NULL ? w->current : NULL;
+}
 
 /* Creates a task on worker w (the caller's worker) and makes it ready.
  * refs is 2 when the caller wants a handle, else 1: the runtime's own

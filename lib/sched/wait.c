@@ -30,17 +30,27 @@
 /* Wait-word flags. */
 #define WORD_SHIELDED 0x1u /* cancellation may not wake this suspension */
 
+/* -ETIMEDOUT if the deadline that applies to self now has passed (and
+ * marks its scope), else 0 with that scope, if any, in *dl. */
+static int deadline_check(weft__task *self, struct weft__scope **dl)
+{
+    struct weft__scope *s = weft__scope_deadline(self);
+
+    if (s != NULL && s->deadline <= weft_now()) {
+        s->expired = true;
+        return -ETIMEDOUT;
+    }
+    if (dl != NULL)
+        *dl = s;
+    return 0;
+}
+
 int weft__check_interrupt(weft__task *self)
 {
     /* Pairs with the FAA of weft__task_cancel. */
     if (self->shields == 0 && weft__load_acquire_u32(&self->cancel_requested))
         return -ECANCELED;
-    struct weft__scope *dl = weft__scope_deadline(self);
-    if (dl != NULL && dl->deadline <= weft_now()) {
-        dl->expired = true;
-        return -ETIMEDOUT;
-    }
-    return 0;
+    return self->scopes != NULL ? deadline_check(self, NULL) : 0;
 }
 
 int weft__wait_begin(weft__task *self, unsigned flags, uint32_t *seq_out)
@@ -49,10 +59,14 @@ int weft__wait_begin(weft__task *self, unsigned flags, uint32_t *seq_out)
     struct weft__scope *dl = NULL;
 
     if (!(flags & WEFT__WAIT_SHIELDED)) {
-        int rc = weft__check_interrupt(self);
-        if (rc < 0)
-            return rc;
-        dl = weft__scope_deadline(self);
+        if (self->shields == 0 &&
+            weft__load_acquire_u32(&self->cancel_requested))
+            return -ECANCELED; /* pairs as in weft__check_interrupt */
+        if (self->scopes != NULL) {
+            int rc = deadline_check(self, &dl);
+            if (rc < 0)
+                return rc;
+        }
     }
     /* Only the task itself changes its seq while it runs. */
     uint64_t word = weft__load_relaxed_u64(&self->wait);
