@@ -26,6 +26,9 @@
 #include "weft/callback.h"
 #include "weft/executor.h"
 #include "weft/process.h"
+#include "weft/fd.h"
+#include "weft/socket.h"
+#include "weft/stream.h"
 #include "weft/debug.h"
 
 #endif /* WEFT_H */

@@ -14,6 +14,7 @@
 #include "core/sys.h"
 #include "core/thread.h"
 #include "exec/executor.h"
+#include "io/fd.h"
 #include "exec/procpool.h"
 #include "sched/debug.h"
 #include "sched/loop.h"
@@ -402,6 +403,7 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
     }
     weft__free(b->raw);
     weft__free(rt->workers);
+    weft__fdtab_destroy(); /* after the reactors, which held its records */
     if (b->idle)
         weft__idle_destroy(&rt->idle);
     if (b->globalq)

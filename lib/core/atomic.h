@@ -165,6 +165,13 @@ static inline void weft__spin_lock(weft__spinlock *l)
     }
 }
 
+/* Takes l if it is free; never spins. */
+static inline bool weft__spin_trylock(weft__spinlock *l)
+{
+    return weft__load_relaxed_u32(&l->held) == 0 &&
+           weft__fas_u32(&l->held, 1) == 0;
+}
+
 static inline void weft__spin_unlock(weft__spinlock *l)
 {
     weft__store_release_u32(&l->held, 0);

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "core/atomic.h"
-#include "sched/fdwait.h"
+#include "sched/iowait.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
 #include "sched/scope.h"
@@ -28,6 +28,7 @@
 
 struct slot {
     int fd;                  /* the program's end of the socket; -1: dead */
+    struct weft__io io;      /* fd's readiness */
     pid_t pid;
     struct slot *next_free;
 };
@@ -35,6 +36,7 @@ struct slot {
 struct weft__procpool {
     pid_t server;
     int ctl;                 /* SOCK_SEQPACKET to the fork server */
+    struct weft__io ctl_io;  /* ctl's readiness, registered until the end */
     unsigned size;
     struct slot *slots;
     weft__spinlock spin;     /* guards free and the counters */
@@ -65,19 +67,22 @@ static int spawn_worker(struct weft__procpool *pool, weft__task *self,
     ssize_t n;
 
     for (;;) {
+        uint64_t ticks = weft__io_ticks(&pool->ctl_io);
         n = send(pool->ctl, &req, sizeof req, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n == (ssize_t)sizeof req)
             break;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN && self != NULL) {
-            (void)weft__fd_wait(self, pool->ctl, WEFT__FD_WRITE,
-                                WEFT__WAIT_SHIELDED, WEFT__WAITING_PROCESS);
+            (void)weft__io_wait(self, &pool->ctl_io, WEFT__IO_OUT, ticks,
+                                WEFT_FOREVER, WEFT__WAIT_SHIELDED,
+                                WEFT__WAITING_PROCESS);
             continue;
         }
         return -EAGAIN; /* the fork server is gone */
     }
     for (;;) {
+        uint64_t ticks = weft__io_ticks(&pool->ctl_io);
         n = recvmsg(pool->ctl, &msg, MSG_CMSG_CLOEXEC |
                                          (self != NULL ? MSG_DONTWAIT : 0));
         if (n == (ssize_t)sizeof reply)
@@ -85,8 +90,9 @@ static int spawn_worker(struct weft__procpool *pool, weft__task *self,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN && self != NULL) {
-            (void)weft__fd_wait(self, pool->ctl, WEFT__FD_READ,
-                                WEFT__WAIT_SHIELDED, WEFT__WAITING_PROCESS);
+            (void)weft__io_wait(self, &pool->ctl_io, WEFT__IO_IN, ticks,
+                                WEFT_FOREVER, WEFT__WAIT_SHIELDED,
+                                WEFT__WAITING_PROCESS);
             continue;
         }
         return -EAGAIN;
@@ -102,13 +108,15 @@ static int spawn_worker(struct weft__procpool *pool, weft__task *self,
         return reply.err < 0 ? reply.err : -EAGAIN;
     }
     slot->fd = fd;
+    weft__io_init(&slot->io, fd);
     slot->pid = reply.pid;
     return 0;
 }
 
 /* Kills slot's worker (through the fork server, which knows whether the
  * pid is still its child) and marks the slot dead. */
-static void bury(struct weft__procpool *pool, struct slot *slot, bool kill)
+static void bury(struct weft__procpool *pool, weft__task *self,
+                 struct slot *slot, bool kill)
 {
     if (kill) {
         struct weft__fs_request req = { .op = WEFT__FS_KILL,
@@ -117,6 +125,7 @@ static void bury(struct weft__procpool *pool, struct slot *slot, bool kill)
          * closed it exits at its next read or write. */
         (void)send(pool->ctl, &req, sizeof req, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
+    weft__io_release(self, &slot->io);
     close(slot->fd);
     slot->fd = -1;
     weft__spin_lock(&pool->spin);
@@ -127,7 +136,8 @@ static void bury(struct weft__procpool *pool, struct slot *slot, bool kill)
 /* --- a call ------------------------------------------------------------------------ */
 
 /* Sends all of iov (advancing it), waiting for room as needed. */
-static int send_all(weft__task *self, int fd, struct iovec *iov, int iovcnt)
+static int send_all(weft__task *self, struct weft__io *io,
+                    struct iovec *iov, int iovcnt)
 {
     while (iovcnt > 0) {
         if (iov->iov_len == 0) {
@@ -136,14 +146,15 @@ static int send_all(weft__task *self, int fd, struct iovec *iov, int iovcnt)
             continue;
         }
         struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        uint64_t ticks = weft__io_ticks(io);
+        ssize_t n = sendmsg(io->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
                 return -ECHILD; /* the worker is gone */
-            int rc = weft__fd_wait(self, fd, WEFT__FD_WRITE, 0,
-                                   WEFT__WAITING_PROCESS);
+            int rc = weft__io_wait(self, io, WEFT__IO_OUT, ticks,
+                                   WEFT_FOREVER, 0, WEFT__WAITING_PROCESS);
             if (rc < 0)
                 return rc;
             continue;
@@ -165,12 +176,14 @@ static int send_all(weft__task *self, int fd, struct iovec *iov, int iovcnt)
 }
 
 /* Receives exactly len bytes, waiting for them as needed. */
-static int recv_all(weft__task *self, int fd, void *buf, size_t len)
+static int recv_all(weft__task *self, struct weft__io *io, void *buf,
+                    size_t len)
 {
     char *p = buf;
 
     while (len > 0) {
-        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+        uint64_t ticks = weft__io_ticks(io);
+        ssize_t n = recv(io->fd, p, len, MSG_DONTWAIT);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
@@ -180,8 +193,8 @@ static int recv_all(weft__task *self, int fd, void *buf, size_t len)
             continue;
         if (n == 0 || errno != EAGAIN)
             return -ECHILD; /* end of file: the worker died */
-        int rc = weft__fd_wait(self, fd, WEFT__FD_READ, 0,
-                                   WEFT__WAITING_PROCESS);
+        int rc = weft__io_wait(self, io, WEFT__IO_IN, ticks, WEFT_FOREVER,
+                               0, WEFT__WAITING_PROCESS);
         if (rc < 0)
             return rc;
     }
@@ -205,9 +218,9 @@ static int exchange(weft__task *self, struct slot *slot, int fn,
     int rc;
 
     *broken = true;
-    rc = send_all(self, slot->fd, iov, 2);
+    rc = send_all(self, &slot->io, iov, 2);
     if (rc == 0)
-        rc = recv_all(self, slot->fd, &reply, sizeof reply);
+        rc = recv_all(self, &slot->io, &reply, sizeof reply);
     if (rc < 0)
         return rc;
     if (reply.len > WEFT_PROCESS_MSG_MAX || (reply.status != 0 && reply.len))
@@ -220,7 +233,7 @@ static int exchange(weft__task *self, struct slot *slot, int fn,
             char sink[4096];
             for (uint64_t left = reply.len; left > 0;) {
                 size_t n = left < sizeof sink ? (size_t)left : sizeof sink;
-                rc = recv_all(self, slot->fd, sink, n);
+                rc = recv_all(self, &slot->io, sink, n);
                 if (rc < 0)
                     return rc;
                 left -= n;
@@ -228,7 +241,7 @@ static int exchange(weft__task *self, struct slot *slot, int fn,
             *broken = false;
             return -ENOMEM;
         }
-        rc = recv_all(self, slot->fd, buf, (size_t)reply.len);
+        rc = recv_all(self, &slot->io, buf, (size_t)reply.len);
         if (rc < 0) {
             weft__free(buf);
             return rc;
@@ -328,7 +341,7 @@ int weft_process_call(const char *name, const void *in, size_t in_len,
         if (died)
             weft__log("process-pool worker %ld died during a call of '%s'",
                       (long)slot->pid, name);
-        bury(pool, slot, !died);
+        bury(pool, self, slot, !died);
     }
     put_slot(pool, slot, !broken);
     return rc;
@@ -400,6 +413,8 @@ int weft__procpool_start(struct weft__runtime *rt, unsigned size)
     (void)weft_semaphore_init(&pool->available, size);
     (void)weft_lock_init(&pool->spawn_lock);
     rc = weft__forkserver_start(&pool->server, &pool->ctl);
+    if (rc == 0)
+        weft__io_init(&pool->ctl_io, pool->ctl);
     for (unsigned i = 0; rc == 0 && i < size; i++)
         rc = spawn_worker(pool, NULL, &pool->slots[i]);
     if (rc < 0) {

@@ -175,3 +175,38 @@ void weft__watch_cancel(struct weft__watch *w)
     w->armed = false;
     w->reactor->pending--;
 }
+
+static void reg_fired(evutil_socket_t fd, short what, void *arg)
+{
+    struct weft__reg *reg = arg;
+
+    (void)fd;
+    reg->fn(reg, (short)(what & (EV_READ | EV_WRITE)));
+}
+
+int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
+                           int fd, weft__reg_fn fn)
+{
+    reg->reactor = NULL;
+    reg->fn = fn;
+    if (event_assign(&reg->ev, r->base, fd,
+                     EV_READ | EV_WRITE | EV_ET | EV_PERSIST, reg_fired,
+                     reg) < 0)
+        return -EINVAL;
+    errno = 0;
+    if (event_add(&reg->ev, NULL) < 0) {
+        /* epoll_ctl's own error, where libevent left it. */
+        int err = errno;
+        return err == EBADF || err == EPERM || err == ENOSPC ? -err : -ENOMEM;
+    }
+    reg->reactor = r;
+    return 0;
+}
+
+void weft__reactor_unregister(struct weft__reg *reg)
+{
+    if (reg->reactor == NULL)
+        return;
+    event_del(&reg->ev);
+    reg->reactor = NULL;
+}

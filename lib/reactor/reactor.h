@@ -76,6 +76,41 @@ int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
 int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
                    short events, weft__watch_fn fn);
 
+/* A descriptor registered for good: edge-triggered, persistent, read and
+ * write, so it costs one epoll_ctl when added and one when removed, and
+ * none per wait. fn runs on the reactor's thread at each edge, with what
+ * became ready (WEFT__WATCH_READ and/or WEFT__WATCH_WRITE; a hang-up or
+ * an error reports both). A registration does not count as pending: the
+ * waiters it serves do (weft__reactor_hold). */
+struct weft__reg;
+typedef void (*weft__reg_fn)(struct weft__reg *reg, short what);
+struct weft__reg {
+    struct event ev;
+    struct weft__reactor *reactor; /* where it is added, or NULL */
+    weft__reg_fn fn;
+};
+
+/* Adds fd to r for good. Returns 0, or -ENOMEM (-EBADF, -EPERM for a
+ * descriptor epoll refuses, such as a regular file); not added then. On
+ * r's thread. */
+int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
+                           int fd, weft__reg_fn fn);
+
+/* Removes a registration, before its descriptor is closed. On the
+ * reactor's thread. */
+void weft__reactor_unregister(struct weft__reg *reg);
+
+/* A waiter on a registration came or went: the scheduler polls while
+ * any is there. On the reactor's thread. */
+static inline void weft__reactor_hold(struct weft__reactor *r)
+{
+    r->pending++;
+}
+static inline void weft__reactor_release(struct weft__reactor *r)
+{
+    r->pending--;
+}
+
 /* Disarms w if it has not fired. On the reactor's thread. */
 void weft__watch_cancel(struct weft__watch *w);
 

@@ -275,6 +275,11 @@ static void after_switch(struct weft__worker *w)
         if (!weft__wait_publish(prev))
             enqueue(w, prev);
         break;
+    case WEFT__SWITCH_HOP:
+        /* Off its stack: it may run on the other worker from now on, so
+         * nothing of it is touched after the push. */
+        weft__worker_inbox_push(prev->armed_on, prev);
+        break;
     case WEFT__SWITCH_EXIT:
 #ifdef WEFT__TSAN
         __tsan_destroy_fiber(prev->tsan_fiber);
@@ -448,6 +453,20 @@ void weft__sched_yield(weft__task *self)
             return;
     }
     switch_away(self, WEFT__SWITCH_YIELD);
+}
+
+void weft__sched_hop(weft__task *self, struct weft__worker *to)
+{
+    if (weft__worker_self() == to)
+        return;
+    /* armed_on routes it (after_switch), and keeps it in to's own queue
+     * until it runs there. A pinned task's pin moves with it. */
+    self->armed_on = to;
+    if (self->pinned)
+        self->home = to;
+    switch_away(self, WEFT__SWITCH_HOP);
+    WEFT__ASSERT(weft__worker_self() == to);
+    self->armed_on = NULL;
 }
 
 void weft__sched_exit(weft__task *self)

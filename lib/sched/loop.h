@@ -16,6 +16,12 @@ void weft__sched_suspend(weft__task *self);
 /* Puts the calling task at the back of the run queue and runs others. */
 void weft__sched_yield(weft__task *self);
 
+/* Moves the calling task to worker `to`: returns running there. Not a
+ * suspension: neither cancellation nor deadlines interrupt it. Used to
+ * reach the one thread that may touch a reactor. A pinned task stays
+ * pinned, to `to`, until it hops back. */
+void weft__sched_hop(weft__task *self, struct weft__worker *to);
+
 /* Leaves a finished task's stack for good. */
 __attribute__((noreturn)) void weft__sched_exit(weft__task *self);
 

@@ -16,14 +16,6 @@ _Static_assert(_Alignof(struct weft__scope) <= _Alignof(weft_scope),
                "weft_scope is not aligned enough for a scope record");
 
 /* A name for t in messages. */
-static const char *name_of(const weft__task *t, char *buf, size_t size)
-{
-    if (t->name != NULL)
-        return t->name;
-    snprintf(buf, size, "task-%" PRIu64, t->id);
-    return buf;
-}
-
 /* Closes every open scope of t without reading their records. t is
  * running, so no suspension of it has a deadline armed. */
 static void drop_all(weft__task *t)
@@ -58,7 +50,7 @@ __attribute__((cold, noinline)) static void scope_gone(weft__task *t)
               "weft_shield_enter needs its weft_scope_leave before the "
               "function returns; WEFT_WITH_TIMEOUT and WEFT_WITH_SHIELD do "
               "it): the task's %u open scope%s are closed",
-              name_of(t, buf, sizeof buf), t->nscopes,
+              weft__task_label(t, buf, sizeof buf), t->nscopes,
               t->nscopes == 1 ? "" : "s");
     drop_all(t);
 }
@@ -111,7 +103,7 @@ void weft__scopes_end(weft__task *t)
               "scope%s it never left (every weft_timeout_enter and "
               "weft_shield_enter needs its weft_scope_leave; "
               "WEFT_WITH_TIMEOUT and WEFT_WITH_SHIELD do it): they are "
-              "closed", name_of(t, buf, sizeof buf), timeouts,
+              "closed", weft__task_label(t, buf, sizeof buf), timeouts,
               timeouts == 1 ? "" : "s", shields, shields == 1 ? "" : "s");
     drop_all(t);
 }

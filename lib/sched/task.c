@@ -234,6 +234,7 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
     t->nscopes = 0;
     t->armed_scope = NULL;
     t->armed_on = NULL;
+    t->io_ops = 0;
     t->waiting = WEFT__WAITING_NOTHING;
     t->last_worker = WEFT__NEVER_RAN;
     t->waiting_since = 0;
@@ -843,4 +844,12 @@ const char *weft_task_errmsg(weft_task *handle)
     /* Whoever reads the message has seen the error. */
     weft__store_relaxed_u32(&task->retrieved, 1);
     return task->errmsg;
+}
+
+const char *weft__task_label(const weft__task *t, char *buf, size_t size)
+{
+    if (t->name != NULL)
+        return t->name;
+    snprintf(buf, size, "task-%" PRIu64, t->id);
+    return buf;
 }

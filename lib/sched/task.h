@@ -96,6 +96,8 @@ struct weft__task {
      * deadline): a wake from elsewhere sends the task back there, since
      * only that worker may touch its event base. */
     struct weft__worker *armed_on;
+    uint32_t io_ops;            /* I/O calls done without waiting, in a
+                                   row (sched/iowait.h's budget) */
     /* For task dumps, written by the task (relaxed), read by anyone. */
     uint32_t waiting;           /* enum weft__waiting */
     uint32_t last_worker;       /* index of the worker it last ran on */
@@ -163,6 +165,9 @@ static inline uint32_t weft__handle_gen(const weft_task *h)
  * api (the public function it was given to) and the task when its record
  * still holds the name. */
 weft__task *weft__task_check(weft_task *h, const char *api);
+
+/* t's name for a message: its name, or "task-<id>" written in buf. */
+const char *weft__task_label(const weft__task *t, char *buf, size_t size);
 
 /* The calling task's record, or NULL outside a task. Inline, as nearly
  * every call of the API starts with it: only the worker lookup stays a

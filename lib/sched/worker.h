@@ -40,6 +40,7 @@ enum weft__switch_action {
     WEFT__SWITCH_YIELD,   /* requeue it at the back */
     WEFT__SWITCH_SUSPEND, /* publish its suspension; requeue if woken */
     WEFT__SWITCH_EXIT,    /* it finished: free its stack, retire it */
+    WEFT__SWITCH_HOP,     /* hand it to the inbox of its armed_on worker */
 };
 
 struct weft__worker {

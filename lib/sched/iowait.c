@@ -1,0 +1,216 @@
+/* A task's wait for a descriptor's readiness (see iowait.h). */
+#include "sched/iowait.h"
+
+#include <errno.h>
+
+#include "sched/loop.h"
+#include "sched/task.h"
+#include "sched/wait.h"
+#include "sched/worker.h"
+
+/* The home of an io released before it ever had one: no wait may
+ * register it any more. */
+static char released_home;
+#define RELEASED ((struct weft__worker *)(void *)&released_home)
+
+struct weft__io_waiter {
+    weft__task *task;
+    uint32_t seq;
+    bool released;               /* weft__io_release ended the wait */
+    struct weft__watch timer;    /* its own timeout, if any */
+};
+
+void weft__io_init(struct weft__io *io, int fd)
+{
+    io->fd = fd;
+    io->reg_err = 0;
+    io->home = NULL;
+    io->tick[0] = io->tick[1] = 0;
+    io->waiter[0] = io->waiter[1] = NULL;
+    io->released = false;
+    io->reg.reactor = NULL;
+    io->on_writable = NULL;
+}
+
+/* An edge, on home's thread. */
+static void edge(struct weft__reg *reg, short what)
+{
+    struct weft__io *io = WEFT__CONTAINER_OF(reg, struct weft__io, reg);
+    static const short flag[2] = { WEFT__WATCH_READ, WEFT__WATCH_WRITE };
+
+    for (int dir = 0; dir < 2; dir++) {
+        if (!(what & flag[dir]))
+            continue;
+        /* Only home writes it. Release: pairs with the acquire of
+         * weft__io_tick. */
+        weft__store_release_u32(&io->tick[dir],
+                                weft__load_relaxed_u32(&io->tick[dir]) + 1);
+        struct weft__io_waiter *wt = io->waiter[dir];
+        if (wt != NULL)
+            (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
+    }
+    if ((what & WEFT__WATCH_WRITE) && io->on_writable != NULL) {
+        /* Pairs with the fence of a writer that queued bytes and then
+         * looks at the tick (io/stream.c): the tick is stored before the
+         * writer's lock is tried here. */
+        weft__fence_full();
+        io->on_writable(io);
+    }
+}
+
+static void timed_out(struct weft__watch *watch)
+{
+    struct weft__io_waiter *wt =
+        WEFT__CONTAINER_OF(watch, struct weft__io_waiter, timer);
+
+    (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
+}
+
+/* The worker io lives on, registering it on w if it has none yet. */
+static struct weft__worker *home_of(struct weft__io *io, struct weft__worker *w)
+{
+    /* Pairs with the CAS below: a task that reads the home sees it
+     * registered, or arrives there after the winner registered, since
+     * the winner registers before it can switch. */
+    struct weft__worker *home = weft__load_acquire_ptr((void *const *)&io->home);
+
+    if (home != NULL)
+        return home;
+    if (weft__cas_ptr((void **)&io->home, NULL, w)) {
+        io->reg_err = weft__reactor_register(&w->reactor, &io->reg, io->fd, edge);
+        return w;
+    }
+    return weft__load_acquire_ptr((void *const *)&io->home);
+}
+
+/* The wait itself, on home. */
+static int wait_home(weft__task *self, struct weft__worker *w,
+                     struct weft__io *io, unsigned dirs, uint64_t ticks,
+                     int64_t timeout_ms, unsigned flags, unsigned what)
+{
+    struct weft__io_waiter wt;
+
+    if (io->released)
+        return -EBADF;
+    if (io->reg_err < 0)
+        return io->reg_err;
+    for (int dir = 0; dir < 2; dir++) {
+        if (!(dirs & (1u << dir)))
+            continue;
+        /* An edge came after the call failed: try it again. */
+        if (weft__load_relaxed_u32(&io->tick[dir]) != (uint32_t)(ticks >> (32 * dir)))
+            return 0;
+        if (io->waiter[dir] != NULL)
+            return -EBUSY;
+    }
+    int rc = weft__wait_begin(self, flags, &wt.seq);
+    if (rc < 0)
+        return rc;
+    wt.task = self;
+    wt.released = false;
+    wt.timer.armed = false;
+    if (timeout_ms >= 0 &&
+        weft__watch_timer(&w->reactor, &wt.timer, timeout_ms, timed_out) < 0) {
+        int reason = weft__wait_abort(self);
+        return reason != WEFT__WAKE_NONE ? weft__wake_error(reason) : -ENOMEM;
+    }
+    for (int dir = 0; dir < 2; dir++) {
+        if (dirs & (1u << dir))
+            io->waiter[dir] = &wt;
+    }
+    weft__reactor_hold(&w->reactor);
+    self->armed_on = w; /* wakes from elsewhere come back here */
+    self->io_ops = 0;
+    weft__task_waiting(self, (enum weft__waiting)what, NULL);
+    int reason = weft__wait_commit(self);
+    weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+    WEFT__ASSERT(weft__worker_self() == w);
+    weft__watch_cancel(&wt.timer);
+    for (int dir = 0; dir < 2; dir++) {
+        if (dirs & (1u << dir))
+            io->waiter[dir] = NULL;
+    }
+    weft__reactor_release(&w->reactor);
+    self->armed_on = NULL;
+    if (wt.released)
+        return -EBADF;
+    if (reason == WEFT__WAKE_TIMER)
+        return -ETIMEDOUT;
+    return weft__wake_error(reason);
+}
+
+int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
+                  uint64_t ticks, int64_t timeout_ms, unsigned flags,
+                  unsigned what)
+{
+    struct weft__worker *w = weft__worker_self();
+    struct weft__worker *home = home_of(io, w);
+    struct weft__worker *back = NULL;
+
+    if (home == RELEASED)
+        return -EBADF;
+    if (home != w) {
+        if (self->pinned)
+            back = w;
+        weft__sched_hop(self, home);
+    }
+    int rc = wait_home(self, home, io, dirs, ticks, timeout_ms, flags, what);
+    if (back != NULL)
+        weft__sched_hop(self, back);
+    return rc;
+}
+
+int weft__io_register(struct weft__io *io)
+{
+    struct weft__worker *w = weft__worker_self();
+    struct weft__worker *home = home_of(io, w);
+
+    if (home == RELEASED)
+        return -EBADF;
+    return home == w ? io->reg_err : 0;
+}
+
+void weft__io_budget_spend(weft__task *self)
+{
+    if (++self->io_ops < WEFT__IO_BUDGET)
+        return;
+    self->io_ops = 0;
+    weft__sched_yield(self);
+}
+
+void weft__io_release(weft__task *self, struct weft__io *io)
+{
+    struct weft__worker *w = weft__worker_self();
+    struct weft__worker *home = weft__load_acquire_ptr((void *const *)&io->home);
+    struct weft__worker *back = NULL;
+
+    /* Never registered: make sure no wait does it from now on. */
+    if (home == NULL && weft__cas_ptr((void **)&io->home, NULL, RELEASED))
+        return;
+    home = weft__load_acquire_ptr((void *const *)&io->home);
+    if (home == RELEASED)
+        return;
+    if (home != w) {
+        if (self->pinned)
+            back = w;
+        weft__sched_hop(self, home);
+    }
+    io->released = true;
+    for (int dir = 0; dir < 2; dir++) {
+        struct weft__io_waiter *wt = io->waiter[dir];
+        if (wt != NULL) {
+            wt->released = true; /* one waiter may hold both slots */
+            (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
+        }
+    }
+    weft__reactor_unregister(&io->reg);
+    /* The woken waiters resume here (their armed_on) and leave io; stay
+     * here too, in home's own queue, until they have. */
+    while (io->waiter[0] != NULL || io->waiter[1] != NULL) {
+        self->armed_on = home;
+        weft__sched_yield(self);
+    }
+    self->armed_on = NULL;
+    if (back != NULL)
+        weft__sched_hop(self, back);
+}

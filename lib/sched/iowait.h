@@ -1,0 +1,96 @@
+/* A task's wait for a descriptor's readiness.
+ *
+ * A descriptor weft manages has a struct weft__io. It is registered once,
+ * edge-triggered and persistent, with the reactor of the worker where a
+ * task first has to wait on it (its home), and stays registered until
+ * released, just before the descriptor is closed: one epoll_ctl to add,
+ * one to remove, none per wait.
+ *
+ * Each direction (read, write) counts the edges its home has seen. The
+ * protocol: read the tick, try the system call, and only on EAGAIN call
+ * weft__io_wait with the tick read before. A task on another worker hops
+ * home first (only home's thread touches the registration); if an edge
+ * came after the tick, the wait returns at once and the call is tried
+ * again, so an edge that raced with the call is never lost. An edge for
+ * bytes already read costs one EAGAIN, never a loop.
+ *
+ * One task may wait per direction at a time (a second gets -EBUSY), as
+ * in libdill and asyncio's streams.
+ */
+#ifndef WEFT_SCHED_IOWAIT_H
+#define WEFT_SCHED_IOWAIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/atomic.h"
+#include "core/internal.h"
+#include "reactor/reactor.h"
+
+typedef struct weft__task weft__task; /* sched/task.h */
+
+struct weft__worker;
+struct weft__io_waiter; /* on the waiting task's stack (iowait.c) */
+
+/* Directions, as indexes and as bits of a mask. */
+enum { WEFT__IO_READ = 0, WEFT__IO_WRITE = 1 };
+#define WEFT__IO_IN (1u << WEFT__IO_READ)
+#define WEFT__IO_OUT (1u << WEFT__IO_WRITE)
+
+struct weft__io {
+    int fd;
+    int reg_err;                   /* home's: why registration failed */
+    struct weft__worker *home;     /* atomic; NULL until the first wait */
+    uint32_t tick[2];              /* atomic: edges seen, per direction */
+    struct weft__io_waiter *waiter[2]; /* home's thread only */
+    bool released;                 /* home's thread only */
+    struct weft__reg reg;          /* on home's reactor */
+    /* Called on home's thread at each write edge, after waking a writer:
+     * a stream sends what it queued from there. NULL: nothing. */
+    void (*on_writable)(struct weft__io *io);
+};
+
+/* Starts managing fd (not yet registered anywhere). */
+void weft__io_init(struct weft__io *io, int fd);
+
+/* The ticks to pass to weft__io_wait: read them before the system call.
+ * Both directions, packed (read in the low half). */
+static inline uint64_t weft__io_ticks(const struct weft__io *io)
+{
+    /* Pairs with the increment in the edge callback (iowait.c): an edge
+     * counted before this load was for bytes the next call will see. */
+    return (uint64_t)weft__load_acquire_u32(&io->tick[WEFT__IO_READ]) |
+           (uint64_t)weft__load_acquire_u32(&io->tick[WEFT__IO_WRITE]) << 32;
+}
+
+/* After a call on io->fd failed with EAGAIN: suspends the calling task
+ * (self) until an edge in a direction of `dirs` (WEFT__IO_IN,
+ * WEFT__IO_OUT or both) comes after `ticks`, for at most
+ * timeout_ms (WEFT_FOREVER: no limit). Returns 0 (try the call again),
+ * -ETIMEDOUT (its own timeout or a scope's deadline), -ECANCELED,
+ * -EBUSY (another task waits in one of the directions), -EBADF (released
+ * meanwhile), -ENOMEM, or -EPERM (epoll refuses the descriptor: a
+ * regular file). flags: as weft__wait_begin's; what: the enum
+ * weft__waiting task dumps show. The task resumes where it waited (its
+ * home), unless it is pinned, when it goes back to its own worker. */
+int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
+                  uint64_t ticks, int64_t timeout_ms, unsigned flags,
+                  unsigned what);
+
+/* Registers io on the calling worker unless it has a home already, so
+ * that its edges (and on_writable) come without a wait. Returns 0, or
+ * the error that kept it from being registered here. On a worker. */
+int weft__io_register(struct weft__io *io);
+
+/* Counts a call that completed without waiting; every
+ * WEFT__IO_BUDGET of them in a row, yields, so that a task whose
+ * socket is always ready cannot starve the others. */
+#define WEFT__IO_BUDGET 128
+void weft__io_budget_spend(weft__task *self);
+
+/* Stops managing io, before its descriptor is closed: removes its
+ * registration (on home), and ends any wait on it with -EBADF, returning
+ * once those tasks have left it. On a task; shielded. */
+void weft__io_release(weft__task *self, struct weft__io *io);
+
+#endif /* WEFT_SCHED_IOWAIT_H */
