@@ -6,6 +6,7 @@
 #include "core/internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,8 @@
 #include "core/sys.h"
 #include "core/thread.h"
 #include "exec/executor.h"
-#include "io/fd.h"
 #include "exec/procpool.h"
+#include "io/fd.h"
 #include "sched/debug.h"
 #include "sched/loop.h"
 #include "sched/runtime.h"
@@ -164,9 +165,35 @@ static int check_run_opts(const weft_run_opts *opts)
     }
     if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1 ||
         opts->blocking_threads > WEFT_EXECUTOR_THREADS_MAX ||
-        opts->processes > WEFT_PROCESSES_MAX || opts->slow_task_ms < 0)
+        opts->processes > WEFT_PROCESSES_MAX || opts->slow_task_ms < 0 ||
+        (opts->flags & ~WEFT_RUN_KEEP_SIGPIPE))
         return -EINVAL;
     return 0;
+}
+
+/* SIGPIPE is ignored while the runtime runs, if it had its default
+ * action: a write(2) to a pipe whose reader is gone then fails with
+ * EPIPE (sockets use MSG_NOSIGNAL anyway). Returns whether it changed. */
+static bool sigpipe_ignore(const weft_run_opts *opts)
+{
+    struct sigaction old, ign = { .sa_handler = SIG_IGN };
+
+    if (opts != NULL && (opts->flags & WEFT_RUN_KEEP_SIGPIPE))
+        return false;
+    if (sigaction(SIGPIPE, NULL, &old) < 0 || old.sa_handler != SIG_DFL)
+        return false;
+    sigemptyset(&ign.sa_mask);
+    return sigaction(SIGPIPE, &ign, NULL) == 0;
+}
+
+static void sigpipe_restore(bool changed)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+    if (!changed)
+        return;
+    sigemptyset(&dfl.sa_mask);
+    (void)sigaction(SIGPIPE, &dfl, NULL);
 }
 
 /* --- statistics --------------------------------------------------------------- */
@@ -435,6 +462,7 @@ int weft_run(weft_fn main_fn, void *arg, void **result,
     if (!weft__runtime_begin())
         return -EBUSY;
     weft__alloc_freeze(true);
+    bool sigpipe = sigpipe_ignore(opts);
     memset(&rt, 0, sizeof rt);
     memset(&b, 0, sizeof b);
     rc = runtime_init(&rt, opts, &b);
@@ -443,6 +471,7 @@ int weft_run(weft_fn main_fn, void *arg, void **result,
     if (rc == 0)
         rc = run_main(&rt, main_fn, arg, result);
     runtime_fini(&rt, &b);
+    sigpipe_restore(sigpipe);
     weft__alloc_freeze(false);
     weft__runtime_end();
     return rc;

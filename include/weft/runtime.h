@@ -32,8 +32,17 @@ typedef struct weft_run_opts {
     unsigned processes; /* process pool size, 1..1024, started only if a
                            function is registered (weft_process_register);
                            0: $WEFT_PROCESSES, else the online CPUs */
-    void *reserved[6];  /* must be zero */
+    unsigned flags;     /* WEFT_RUN_* */
+    void *reserved[5];  /* must be zero */
 } weft_run_opts;
+
+/* weft_run_opts flags. */
+#define WEFT_RUN_KEEP_SIGPIPE 0x1u /* leave SIGPIPE's disposition alone; by
+                                      default weft_run ignores it while it
+                                      runs (as Python, Go and Rust do), so
+                                      that a write to a closed pipe fails
+                                      with -EPIPE instead of killing the
+                                      process */
 
 /* Starts the workers, runs main(arg) as the first task, and returns when
  * main and every task it left running have finished (asyncio.run). The
@@ -44,7 +53,8 @@ typedef struct weft_run_opts {
  * -EBUSY (a runtime is already running in this process), -EAGAIN (a
  * thread could not be started), -EMFILE or -ENFILE (no file descriptor
  * for a worker), -ENOTSUP or -ENOMEM. Once it has returned it can be
- * called again. */
+ * called again. Unless opts has WEFT_RUN_KEEP_SIGPIPE, SIGPIPE is ignored
+ * while it runs, if it had its default action. */
 WEFT_EXPORT int weft_run(weft_fn main, void *arg, void **result,
                          const weft_run_opts *opts);
 
