@@ -20,12 +20,13 @@ extern "C" {
 
 /* Waits until fd is ready for events (POLLIN, POLLOUT or both), at most
  * timeout_ms (WEFT_FOREVER, 0 or more). Returns the ready events, as
- * poll(2)'s revents (POLLIN, POLLOUT, POLLHUP, POLLERR, POLLRDHUP, and
- * POLLPRI: never 0), or -ETIMEDOUT, -ECANCELED, -EBADF (fd is not open,
- * or weft_fd_forget ran meanwhile), -EPERM (not in a task, or a
- * descriptor epoll cannot watch, such as a regular file), -EBUSY (another
- * task waits on fd for the same event), -EINVAL (fd < 0, events with
- * other bits or none, a bad timeout), -ENOMEM. */
+ * poll(2)'s revents (POLLIN, POLLOUT, POLLHUP, POLLERR, and POLLRDHUP
+ * when POLLIN was asked: never 0), or -ETIMEDOUT, -ECANCELED, -EBADF (fd
+ * is not open, or weft_fd_forget ran meanwhile), -EPERM (not in a task,
+ * or a descriptor epoll cannot watch: a regular file is always ready,
+ * so it is returned at once instead), -EBUSY (another task waits on fd
+ * for the same event), -EINVAL (fd < 0, events with other bits or none,
+ * a bad timeout), -ENOTSUP (fd >= 2^20), -ENOMEM. */
 WEFT_EXPORT int weft_fd_wait(int fd, short events, int64_t timeout_ms);
 
 /* Drops what weft holds for fd: call it before close(fd). A task still

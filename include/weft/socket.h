@@ -64,8 +64,9 @@ WEFT_EXPORT int weft_socket_accept(weft_socket *sock, weft_socket **conn,
                                    socklen_t *peer_len, int64_t timeout_ms);
 
 /* Connects, waiting for the handshake. Returns 0, -ECONNREFUSED,
- * -ETIMEDOUT, -ECANCELED, -ENETUNREACH, -EHOSTUNREACH, ... A connect
- * that timed out or was cancelled leaves the socket unusable: close it. */
+ * -ETIMEDOUT, -ECANCELED, -ENETUNREACH, -EHOSTUNREACH, -EAGAIN (a Unix
+ * listener's queue is full: try again later), ... A connect that timed
+ * out or was cancelled leaves the socket unusable: close it. */
 WEFT_EXPORT int weft_socket_connect(weft_socket *sock,
                                     const struct sockaddr *addr,
                                     socklen_t addr_len, int64_t timeout_ms);
@@ -102,9 +103,10 @@ WEFT_EXPORT int weft_socket_peer_addr(const weft_socket *sock,
  * or a negative errno. */
 WEFT_EXPORT int weft_socket_port(const weft_socket *sock);
 
-/* Closes and frees the socket (always). A task still waiting on it gets
- * -EBADF first. Returns 0 or -EPERM (not in a task: the socket is left
- * as it was). */
+/* Closes and frees the socket. A task still waiting on it gets -EBADF
+ * first; no other call on it may be under way (as with close(2)).
+ * Returns 0, -EINVAL, or -EPERM outside a task for a socket a task has
+ * waited on (it is left as it was: only a task reaches its home). */
 WEFT_EXPORT int weft_socket_close(weft_socket *sock);
 
 /* Closes with a reset (SO_LINGER 0): the peer reads ECONNRESET. */

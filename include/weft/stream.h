@@ -33,17 +33,20 @@ typedef struct weft_stream_opts {
     size_t limit;      /* longest line or separator search: 64 KiB */
     size_t write_high; /* a write waits above this much unsent: 64 KiB */
     size_t write_low;  /* ... until at most this is: write_high / 4 */
+    void *reserved[4]; /* must be zero */
 } weft_stream_opts;
 
-/* Makes a stream of a connected socket, which it owns from then on
- * (also on failure: the socket is closed then). Returns 0, -EINVAL,
- * -ENOMEM, -EPERM. */
+/* Makes a stream of a connected stream socket, which it owns from then
+ * on, also when it fails (the socket is closed then), except when sock
+ * is not a valid socket (-EINVAL) or is called outside a task on a socket
+ * a task has waited on (-EPERM). Returns 0, -EINVAL (also for a datagram
+ * socket, non-zero reserved fields), -ENOMEM, -EPERM. */
 WEFT_EXPORT int weft_stream_open(weft_stream **stream, weft_socket *sock,
                                  const weft_stream_opts *opts);
 
 /* The same over any descriptor epoll can watch: a pipe, a terminal, a
- * socket (made non-blocking here; owned from then on, closed on
- * failure). */
+ * stream socket (made non-blocking here). fd is the stream's from then
+ * on: closed on any failure but fd < 0. */
 WEFT_EXPORT int weft_stream_open_fd(weft_stream **stream, int fd,
                                     const weft_stream_opts *opts);
 
@@ -110,13 +113,13 @@ WEFT_EXPORT size_t weft_stream_buffered(const weft_stream *stream);
  * 0 before, or -EINVAL. */
 WEFT_EXPORT int weft_stream_is_at_eof(const weft_stream *stream);
 
-/* Queues n bytes, sending what the socket takes at once; waits first
- * while more than the high-water mark is unsent, until at most the
- * low-water mark is. Returns 0, or -EPIPE, -ECONNRESET (a write that
- * failed, now or in the background), -ESHUTDOWN (after
- * weft_stream_write_eof), -ETIMEDOUT, -ECANCELED (the wait for room was
- * cut short: the bytes are queued all the same), -EBUSY, -ENOMEM (the
- * bytes not queued). */
+/* Queues n bytes, sending what the socket takes at once. While more than
+ * the high-water mark is unsent it first waits, until at most the
+ * low-water mark is: what is queued stays under high + n. Returns 0 (the
+ * bytes are queued), or, with none of them queued: -EPIPE, -ECONNRESET (a
+ * send failed, now or in the background; given from then on),
+ * -ESHUTDOWN (after weft_stream_write_eof), -ETIMEDOUT, -ECANCELED,
+ * -EBUSY (another task is writing), -ENOMEM. */
 WEFT_EXPORT int weft_stream_write(weft_stream *stream, const void *buf,
                                   size_t n, int64_t timeout_ms);
 
@@ -125,7 +128,8 @@ WEFT_EXPORT int weft_stream_write(weft_stream *stream, const void *buf,
 WEFT_EXPORT int weft_stream_drain(weft_stream *stream, int64_t timeout_ms);
 
 /* Drains, then shuts down the write side (the peer reads end of
- * stream); reads go on. */
+ * stream): shutdown(2) of a socket; a pipe's write end is closed. Reads
+ * go on. */
 WEFT_EXPORT int weft_stream_write_eof(weft_stream *stream,
                                       int64_t timeout_ms);
 
@@ -135,7 +139,9 @@ WEFT_EXPORT size_t weft_stream_unsent(const weft_stream *stream);
 /* Drains for at most timeout_ms, then closes and frees the stream
  * (always, whatever the drain gave). Tasks still reading or writing it
  * get -EBADF first. Returns 0 or the drain's error (-ETIMEDOUT: unsent
- * bytes were dropped), or -EPERM outside a task (nothing done). */
+ * bytes were dropped), -EBUSY (a write was under way: what was queued
+ * is dropped), or -EPERM outside a task, -EINVAL (a stream being closed
+ * already): nothing done then. */
 WEFT_EXPORT int weft_stream_close(weft_stream *stream, int64_t timeout_ms);
 
 /* Closes at once with a reset, dropping unsent bytes. */

@@ -117,7 +117,7 @@ int weft_fd_wait(int fd, short events, int64_t timeout_ms)
     if (self == NULL)
         return -EPERM;
     if ((unsigned)fd >= NCHUNKS * CHUNK_SIZE)
-        return -EBADF; /* beyond the table: no such descriptor here */
+        return -ENOTSUP; /* beyond the table */
     int rc = weft__check_interrupt(self);
     if (rc < 0)
         return rc;
@@ -130,7 +130,9 @@ int weft_fd_wait(int fd, short events, int64_t timeout_ms)
     bool checked = false;
     for (;;) {
         uint64_t ticks = weft__io_ticks(&e->io);
-        struct pollfd p = { .fd = fd, .events = events | POLLRDHUP };
+        struct pollfd p = { .fd = fd, .events = events };
+        if (events & POLLIN)
+            p.events |= POLLRDHUP; /* a peer's half-close ends a read */
         int n = poll(&p, 1, 0);
         if (n < 0) {
             if (errno == EINTR)

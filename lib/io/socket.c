@@ -59,7 +59,8 @@ void weft__socket_free(weft__task *self, weft_socket *s)
     if (self != NULL)
         weft__io_release(self, &s->io);
     s->magic = 0;
-    (void)close(s->fd);
+    if (s->fd >= 0) /* a stream's write_eof may have closed a pipe */
+        (void)close(s->fd);
     weft__free(s);
 }
 

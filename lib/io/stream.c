@@ -500,12 +500,11 @@ int weft_stream_read_all(weft_stream *stream, void **buf, size_t *len,
     if (rc < 0)
         return rc;
     weft_stream *st = stream;
-    while ((rc = fill(self, st, 0, timeout_ms, &deadline)) > 0) {
-        if (st->in_len > max) {
-            rc = -EMSGSIZE;
-            break;
-        }
-    }
+    while ((rc = fill(self, st, 0, timeout_ms, &deadline)) > 0 &&
+           st->in_len <= max)
+        ;
+    if (rc >= 0 && st->in_len > max)
+        rc = -EMSGSIZE;
     if (rc == 0) {
         /* One byte more, so that an empty stream still gives a buffer. */
         char *p = weft__malloc(st->in_len + 1);
@@ -571,10 +570,17 @@ int weft_stream_write(weft_stream *stream, const void *buf, size_t n,
     if (st->shut) {
         rc = -ESHUTDOWN;
     } else {
-        rc = queue_and_send(st, buf, n, &unsent, &ticks);
-        if (rc == 0 && unsent > st->high)
-            rc = send_down_to(self, st, st->low, unsent, ticks, timeout_ms);
-        else if (rc == 0)
+        /* Room first, then the bytes: so a write cut short has queued
+         * nothing, and what is queued stays under high + n. */
+        if (weft_stream_unsent(st) > st->high) {
+            rc = queue_and_send(st, NULL, 0, &unsent, &ticks);
+            if (rc == 0 && unsent > st->high)
+                rc = send_down_to(self, st, st->low, unsent, ticks,
+                                  timeout_ms);
+        }
+        if (rc == 0)
+            rc = queue_and_send(st, buf, n, &unsent, &ticks);
+        if (rc == 0)
             weft__io_budget_spend(self);
     }
     leave(st, WRITER);
@@ -606,6 +612,21 @@ int weft_stream_drain(weft_stream *stream, int64_t timeout_ms)
     return rc;
 }
 
+/* The peer's end of stream: shutdown(2) of a socket's write side; a
+ * pipe's write end is closed (its stream reads nothing anyway). */
+static int shut_write(weft__task *self, weft_stream *st)
+{
+    if (st->is_socket)
+        return shutdown(st->sock->fd, SHUT_WR) < 0 ? -errno : 0;
+    int fl = fcntl(st->sock->fd, F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) != O_WRONLY)
+        return 0; /* a terminal or the like: no end to give */
+    weft__io_release(self, &st->sock->io);
+    int rc = close(st->sock->fd) < 0 && errno != EINTR ? -errno : 0;
+    st->sock->fd = -1;
+    return rc;
+}
+
 int weft_stream_write_eof(weft_stream *stream, int64_t timeout_ms)
 {
     weft__task *self;
@@ -619,8 +640,7 @@ int weft_stream_write_eof(weft_stream *stream, int64_t timeout_ms)
         rc = drain(self, stream, timeout_ms);
         if (rc == 0) {
             stream->shut = true;
-            if (stream->is_socket && shutdown(stream->sock->fd, SHUT_WR) < 0)
-                rc = -errno;
+            rc = shut_write(self, stream);
         }
     }
     leave(stream, WRITER);
@@ -639,6 +659,16 @@ size_t weft_stream_unsent(const weft_stream *stream)
 }
 
 /* --- opening and closing ------------------------------------------------- */
+
+static bool opts_ok(const weft_stream_opts *opts)
+{
+    if (opts == NULL)
+        return true;
+    for (size_t i = 0; i < WEFT__ARRAY_SIZE(opts->reserved); i++)
+        if (opts->reserved[i] != NULL)
+            return false;
+    return true;
+}
 
 static int make(weft_stream **stream, weft_socket *sock, bool is_socket,
                 const weft_stream_opts *opts)
@@ -664,8 +694,8 @@ static int make(weft_stream **stream, weft_socket *sock, bool is_socket,
         st->low = st->high;
     st->out_lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     sock->stream = st;
-    /* Before any registration, which is what calls it. */
-    sock->io.on_writable = on_writable;
+    /* The socket may be registered already (it waited to connect). */
+    weft__io_set_on_writable(&sock->io, on_writable);
     *stream = st;
     return 0;
 }
@@ -675,13 +705,16 @@ int weft_stream_open(weft_stream **stream, weft_socket *sock,
 {
     if (stream != NULL)
         *stream = NULL;
-    if (stream == NULL || !weft__socket_valid(sock) || sock->stream != NULL)
-        return -EINVAL;
+    if (!weft__socket_valid(sock) || sock->stream != NULL)
+        return -EINVAL; /* not a socket to take */
     weft__task *self = weft__task_self();
-    if (self == NULL)
-        return -EPERM;
-    int rc = sock->type == SOCK_STREAM ? make(stream, sock, true, opts)
-                                       : -EINVAL;
+    if (self == NULL && weft__load_acquire_ptr((void *const *)&sock->io.home) != NULL)
+        return -EPERM; /* registered: only a task can close it */
+    int rc = self == NULL ? -EPERM : 0;
+    if (rc == 0 && (stream == NULL || sock->type != SOCK_STREAM || !opts_ok(opts)))
+        rc = -EINVAL;
+    if (rc == 0)
+        rc = make(stream, sock, true, opts);
     if (rc < 0)
         weft__socket_free(self, sock);
     return rc;
@@ -696,19 +729,25 @@ int weft_stream_open_fd(weft_stream **stream, int fd,
 
     if (stream != NULL)
         *stream = NULL;
-    if (stream == NULL || fd < 0)
-        return -EINVAL;
+    if (fd < 0)
+        return -EINVAL; /* nothing to take */
     weft__task *self = weft__task_self();
-    if (self == NULL)
-        return -EPERM;
-    bool is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0;
-    int fl = fcntl(fd, F_GETFL);
-    int rc = fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
+    int rc = self == NULL ? -EPERM : 0;
+    if (rc == 0 && (stream == NULL || !opts_ok(opts)))
+        rc = -EINVAL;
+    bool is_socket = rc == 0 &&
+                     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0;
+    struct sockaddr_storage ss = { .ss_family = AF_UNSPEC };
+    socklen_t sslen = sizeof ss;
+    if (is_socket && getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+        rc = -errno;
+    int fl = rc == 0 ? fcntl(fd, F_GETFL) : 0;
+    if (rc == 0 && (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        rc = -errno;
     if (rc == 0 && is_socket && type != SOCK_STREAM)
         rc = -EINVAL;
     if (rc == 0)
-        rc = weft__socket_new(&sock, fd, is_socket ? AF_UNIX : AF_UNSPEC,
-                              is_socket ? type : 0);
+        rc = weft__socket_new(&sock, fd, ss.ss_family, is_socket ? type : 0);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -734,10 +773,15 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
     if (!weft__cas_u32(&st->closing, 0, 1))
         return -EINVAL; /* another close is under way */
     int rc = 0;
-    /* Drain unless a writer is at it (it gets -EBADF, below). */
-    if (!reset && weft__cas_u32(&st->writing, 0, 1)) {
-        rc = drain(self, st, timeout_ms);
-        weft__store_release_u32(&st->writing, 0);
+    /* Drain, unless a writer is at it: it gets -EBADF (below), and what
+     * is queued is dropped. */
+    if (!reset) {
+        if (weft__cas_u32(&st->writing, 0, 1)) {
+            rc = drain(self, st, timeout_ms);
+            weft__store_release_u32(&st->writing, 0);
+        } else {
+            rc = -EBUSY;
+        }
     }
     if (reset) {
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };

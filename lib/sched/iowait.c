@@ -30,6 +30,7 @@ void weft__io_init(struct weft__io *io, int fd)
     io->released = false;
     io->reg.reactor = NULL;
     io->on_writable = NULL;
+    io->writable_set = 0;
 }
 
 /* An edge, on home's thread. */
@@ -49,7 +50,11 @@ static void edge(struct weft__reg *reg, short what)
         if (wt != NULL)
             (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
     }
-    if ((what & WEFT__WATCH_WRITE) && io->on_writable != NULL) {
+    if (!(what & WEFT__WATCH_WRITE))
+        return;
+    /* Pairs with the release of weft__io_set_on_writable: a stream made
+     * of a socket registered already is seen whole. */
+    if (weft__load_acquire_u32(&io->writable_set)) {
         /* Pairs with the fence of a writer that queued bytes and then
          * looks at the tick (io/stream.c): the tick is stored before the
          * writer's lock is tried here. */
@@ -92,6 +97,10 @@ static int wait_home(weft__task *self, struct weft__worker *w,
 
     if (io->released)
         return -EBADF;
+    /* Forgotten and made fresh (io/fd.c) while this task hopped here:
+     * try again, which registers it anew. */
+    if (weft__load_relaxed_ptr((void *const *)&io->home) != w)
+        return 0;
     if (io->reg_err < 0)
         return io->reg_err;
     for (int dir = 0; dir < 2; dir++) {

@@ -46,9 +46,21 @@ struct weft__io {
     bool released;                 /* home's thread only */
     struct weft__reg reg;          /* on home's reactor */
     /* Called on home's thread at each write edge, after waking a writer:
-     * a stream sends what it queued from there. NULL: nothing. */
+     * a stream sends what it queued from there. Set once, with
+     * weft__io_set_on_writable, which publishes it in writable_set. */
     void (*on_writable)(struct weft__io *io);
+    uint32_t writable_set;         /* atomic */
 };
+
+/* Sets io's on_writable, which an edge on another thread may call from
+ * then on. */
+static inline void weft__io_set_on_writable(struct weft__io *io,
+                                            void (*fn)(struct weft__io *io))
+{
+    io->on_writable = fn;
+    /* Pairs with the acquire in the edge callback (iowait.c). */
+    weft__store_release_u32(&io->writable_set, 1);
+}
 
 /* Starts managing fd (not yet registered anywhere). */
 void weft__io_init(struct weft__io *io, int fd);
