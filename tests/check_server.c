@@ -99,10 +99,11 @@ static void *waiter_main(void *arg)
     return (void *)rc;
 }
 
-static void echo_many(unsigned flags)
+static void echo_many(unsigned flags, size_t limit)
 {
     weft_server *srv;
-    weft_server_opts opts = { .flags = flags, .backlog = CLIENTS };
+    weft_server_opts opts = { .flags = flags, .backlog = CLIENTS,
+                              .max_connections = limit };
     struct client cl[CLIENTS];
     weft_task *t[CLIENTS], *waiter;
     weft_outcome out[CLIENTS];
@@ -148,14 +149,23 @@ static void echo_many(unsigned flags)
 static void *echo_main(void *arg)
 {
     (void)arg;
-    echo_many(0);
+    echo_many(0, 0);
     return NULL;
 }
 
 static void *echo_reuseport_main(void *arg)
 {
     (void)arg;
-    echo_many(WEFT_SERVER_REUSEPORT);
+    echo_many(WEFT_SERVER_REUSEPORT, 0);
+    return NULL;
+}
+
+/* Four listeners, one place: a listener with no connection must not
+ * keep the place from the others'. */
+static void *echo_reuseport_limit_main(void *arg)
+{
+    (void)arg;
+    echo_many(WEFT_SERVER_REUSEPORT, 1);
     return NULL;
 }
 
@@ -168,6 +178,12 @@ END_TEST
 START_TEST(test_echo_with_a_listener_per_worker)
 {
     ck_assert_int_eq(run_on(4, echo_reuseport_main, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_listeners_per_worker_share_a_limit)
+{
+    ck_assert_int_eq(run_on(4, echo_reuseport_limit_main, NULL), 0);
 }
 END_TEST
 
@@ -774,6 +790,7 @@ static Suite *server_suite(void)
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_test(tc, test_echo_many_clients_on_four_workers);
     tcase_add_test(tc, test_echo_with_a_listener_per_worker);
+    tcase_add_test(tc, test_listeners_per_worker_share_a_limit);
     tcase_add_test(tc, test_connection_limit_pauses_accepting);
     tcase_add_test(tc, test_stop_waits_for_handlers_during_the_grace_period);
     tcase_add_test(tc, test_stop_cancels_handlers_after_the_grace_period);

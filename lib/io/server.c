@@ -285,6 +285,38 @@ static int back_off(struct acceptor *a, int err, const char *what)
     return weft_sleep(BACKOFF_MS);
 }
 
+/* Accepts a connection, waiting for one. With a connection limit, a
+ * place for the handler is taken first, and kept with the connection:
+ * at the limit accepting pauses, and connections wait in the backlog.
+ * The place is taken only once a connection is pending, and given back
+ * while the listener has none: a listener with no connection must not
+ * hold a place that another's (WEFT_SERVER_REUSEPORT) is waiting for. */
+static int accept_one(struct acceptor *a, weft_socket **conn)
+{
+    weft_server *s = a->srv;
+    weft_socket *l = a->listener;
+
+    if (!s->limited)
+        return weft_socket_accept(l, conn, NULL, NULL, WEFT_FOREVER);
+    for (;;) {
+        int rc = weft_semaphore_acquire(&s->slots, WEFT_FOREVER);
+        if (rc < 0)
+            return rc;
+        /* Read before the try: a connection that comes after it is an
+         * edge the wait below sees. */
+        uint64_t ticks = weft__io_ticks(&l->io);
+        rc = weft_socket_accept(l, conn, NULL, NULL, 0);
+        if (rc == 0)
+            return 0;
+        (void)weft_semaphore_release(&s->slots);
+        if (rc != -ETIMEDOUT) /* 0: only tried, nothing was pending */
+            return rc;
+        rc = weft__socket_wait(weft__task_self(), l, WEFT__IO_IN, ticks, -1);
+        if (rc < 0)
+            return rc;
+    }
+}
+
 static void *accept_main(void *arg)
 {
     struct acceptor *a = arg;
@@ -293,27 +325,23 @@ static void *accept_main(void *arg)
 
     settle(a);
     for (;;) {
-        /* A place for the handler first: at the limit, accepting pauses
-         * and connections wait in the backlog. */
-        if (s->limited && (rc = weft_semaphore_acquire(&s->slots,
-                                                       WEFT_FOREVER)) < 0)
-            break;
         weft_socket *conn;
-        rc = weft_socket_accept(a->listener, &conn, NULL, NULL, WEFT_FOREVER);
-        const char *what = "accept";
-        if (rc == 0) {
-            a->in_burst = false;
-            if (a->spare < 0)
-                a->spare = open_spare();
-            rc = start_handler(s, conn);
-            if (rc == 0)
-                continue;
-            what = "starting a handler";
+        rc = accept_one(a, &conn);
+        if (rc < 0) {
+            if (is_final(rc) || (rc = back_off(a, rc, "accept")) < 0)
+                break;
+            continue;
         }
+        a->in_burst = false;
+        if (a->spare < 0)
+            a->spare = open_spare();
+        rc = start_handler(s, conn);
+        if (rc == 0)
+            continue;
         if (s->limited)
             (void)weft_semaphore_release(&s->slots);
-        if (rc == -ESHUTDOWN || (what[0] == 'a' && is_final(rc)) ||
-            (rc = back_off(a, rc, what)) < 0)
+        if (rc == -ESHUTDOWN ||
+            (rc = back_off(a, rc, "starting a handler")) < 0)
             break;
     }
     if (rc == -ECANCELED || rc == -ESHUTDOWN || rc == -ETIMEDOUT)
