@@ -261,9 +261,11 @@ static __attribute__((noinline, unused)) int use_stack_kib(int kib)
     return use_stack_kib(kib - 1) + frame[sizeof frame - 1];
 }
 
-/* 1 if weft_dump shows task suspended in a wait (on `on`, as the dump
- * names it: "sleep", "event", "task 12"..., if not NULL), else 0. */
-static inline int task_is_waiting(weft_task *task, const char *on)
+/* 1 if weft_dump shows a task suspended in a wait on `on` (as the dump
+ * names it: "sleep", "event", "task 12"..., or NULL for any wait): the
+ * task with that id, or (id 0) one whose name starts with name_prefix. */
+static inline int dump_shows_waiting(uint64_t task_id, const char *name_prefix,
+                                     const char *on)
 {
     char *buf = NULL, *line, *save = NULL;
     size_t size = 0;
@@ -281,12 +283,19 @@ static inline int task_is_waiting(weft_task *task, const char *on)
         char state[16], worker[16], name[WEFT_TASK_NAME_MAX + 1];
         int rest = 0;
         if (sscanf(line, "%llu %15s %15s %47s %n", &id, state, worker, name,
-                   &rest) == 4 && rest > 0 && id == weft_task_id(task) &&
-            strcmp(state, "waiting") == 0)
+                   &rest) == 4 && rest > 0 && strcmp(state, "waiting") == 0 &&
+            (task_id != 0 ? id == task_id
+                          : strncmp(name, name_prefix, strlen(name_prefix)) == 0))
             found = on == NULL || strncmp(line + rest, on, strlen(on)) == 0;
     }
     free(buf);
     return found;
+}
+
+/* 1 if weft_dump shows task suspended in a wait (on `on`, or any). */
+static inline int task_is_waiting(weft_task *task, const char *on)
+{
+    return dump_shows_waiting(weft_task_id(task), NULL, on);
 }
 
 /* Yields until task is suspended in a wait (see task_is_waiting): for a
