@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -271,6 +272,33 @@ START_TEST(test_run_with_too_few_descriptors)
 }
 END_TEST
 
+/* SIGPIPE's disposition while main runs. */
+static void *sigpipe_handler_in_main(void *arg)
+{
+    struct sigaction sa;
+    (void)arg;
+    ck_assert_int_eq(sigaction(SIGPIPE, NULL, &sa), 0);
+    return (void *)sa.sa_handler;
+}
+
+START_TEST(test_run_ignores_sigpipe)
+{
+    void *h;
+    weft_run_opts keep = { .flags = WEFT_RUN_KEEP_SIGPIPE };
+    weft_run_opts bad = { .flags = 0x80 };
+
+    ck_assert_int_eq(weft_run(sigpipe_handler_in_main, NULL, &h, NULL), 0);
+    ck_assert_ptr_eq(h, (void *)SIG_IGN);
+    ck_assert_int_eq(weft_run(sigpipe_handler_in_main, NULL, &h, &keep), 0);
+    ck_assert_ptr_eq(h, (void *)SIG_DFL);
+    ck_assert_int_eq(weft_run(sigpipe_handler_in_main, NULL, &h, &bad), -EINVAL);
+    /* Given back as it was. */
+    struct sigaction sa;
+    ck_assert_int_eq(sigaction(SIGPIPE, NULL, &sa), 0);
+    ck_assert_ptr_eq((void *)sa.sa_handler, (void *)SIG_DFL);
+}
+END_TEST
+
 static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -287,6 +315,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(tc, test_stack_guard_environment);
     tcase_add_test(tc, test_run_hands_back_mains_result);
     tcase_add_test(tc, test_run_with_too_few_descriptors);
+    tcase_add_test(tc, test_run_ignores_sigpipe);
     suite_add_tcase(s, tc);
     return s;
 }
