@@ -11,6 +11,10 @@ START_TEST(test_codes_are_negative_errno)
     ck_assert_int_eq(WEFT_ECANCELED, -ECANCELED);
     ck_assert_int_eq(WEFT_ETIMEDOUT, -ETIMEDOUT);
     ck_assert_int_eq(WEFT_EDEADLK, -EDEADLK);
+    ck_assert_int_eq(WEFT_ENXIO, -ENXIO);
+    ck_assert_int_eq(WEFT_ENFILE, -ENFILE);
+    ck_assert_int_eq(WEFT_ENOTSOCK, -ENOTSOCK);
+    ck_assert_int_eq(WEFT_EAFNOSUPPORT, -EAFNOSUPPORT);
 }
 END_TEST
 

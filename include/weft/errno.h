@@ -20,6 +20,7 @@
     XX(ESRCH, "no such process")                                              \
     XX(EINTR, "interrupted system call")                                      \
     XX(EIO, "i/o error")                                                      \
+    XX(ENXIO, "no such host or service")                                      \
     XX(ECHILD, "no child processes")                                          \
     XX(EBADF, "bad file descriptor")                                          \
     XX(EAGAIN, "resource temporarily unavailable")                            \
@@ -29,6 +30,7 @@
     XX(EBUSY, "resource busy")                                                \
     XX(EEXIST, "already exists")                                              \
     XX(EINVAL, "invalid argument")                                            \
+    XX(ENFILE, "too many open files in system")                               \
     XX(EMFILE, "too many open files")                                         \
     XX(ENOSPC, "no space left on device")                                     \
     XX(EPIPE, "broken pipe")                                                  \
@@ -39,7 +41,9 @@
     XX(EOVERFLOW, "value too large")                                          \
     XX(EMSGSIZE, "message too long")                                          \
     XX(ENODATA, "no more data")                                               \
+    XX(ENOTSOCK, "not a socket")                                              \
     XX(ENOTSUP, "operation not supported")                                    \
+    XX(EAFNOSUPPORT, "address family not supported")                          \
     XX(EADDRINUSE, "address already in use")                                  \
     XX(EADDRNOTAVAIL, "address not available")                                \
     XX(ENETUNREACH, "network is unreachable")                                 \

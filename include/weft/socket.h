@@ -114,11 +114,13 @@ WEFT_EXPORT int weft_socket_abort(weft_socket *sock);
 
 /* Resolves host and service (either may be NULL, not both) off the
  * workers, on the default executor, with at most half of its threads
- * doing it at once. hints may be NULL (any family, SOCK_STREAM).
- * *res: free it with weft_freeaddrinfo. Returns 0, -ENXIO (no such host
- * or service), -EAGAIN (temporary failure), -ENOMEM, -ETIMEDOUT,
- * -ECANCELED, -EINVAL, -EIO (other failures; the task's message says
- * which). */
+ * doing it at once; numeric addresses are parsed inline. hints may be
+ * NULL (any family, SOCK_STREAM). *res: free it with weft_freeaddrinfo.
+ * A call cancelled or timed out returns at once; its lookup ends on its
+ * thread, where its result is freed. Returns 0, -ENXIO (no such host or
+ * service), -EAGAIN (temporary failure), -ENOMEM, -EAFNOSUPPORT,
+ * -ETIMEDOUT, -ECANCELED, -EINVAL (also a numeric service beyond 65535,
+ * bad hints flags), -EPERM (not in a task), -EIO (other failures). */
 struct addrinfo;
 WEFT_EXPORT int weft_getaddrinfo(const char *host, const char *service,
                                  const struct addrinfo *hints,
@@ -129,15 +131,19 @@ WEFT_EXPORT void weft_freeaddrinfo(struct addrinfo *res);
  * addresses with Happy Eyeballs (RFC 8305: families interleaved, a new
  * attempt every 250 ms while earlier ones are pending; the first to
  * connect wins, the others are closed). flags: weft_socket_open's.
- * Returns 0, or the error of the last attempt, -ENXIO, -ETIMEDOUT,
- * -ECANCELED, -EINVAL (a port out of range), ... */
+ * timeout_ms bounds the lookup and the attempts together. Returns 0, or
+ * the error of the last attempt (-ECONNREFUSED, ...), -ENXIO,
+ * -ETIMEDOUT, -ECANCELED, -EINVAL (a port not 1..65535, bad flags),
+ * -EPERM, ... */
 WEFT_EXPORT int weft_tcp_connect(weft_socket **sock, const char *host,
                                  const char *port, unsigned flags,
                                  int64_t timeout_ms);
 
-/* Opens a TCP socket listening on host:port (host NULL: every address;
- * port "0": any free port, see weft_socket_port). SO_REUSEADDR is set.
- * Returns 0, -EADDRINUSE, -ENXIO, ... */
+/* Opens a TCP socket listening on host:port (host NULL: every address,
+ * one dual-stack IPv6 socket, or IPv4 without IPv6; else the first of
+ * host's addresses that can be bound; port "0": any free port, see
+ * weft_socket_port). SO_REUSEADDR is set; backlog <= 0: SOMAXCONN.
+ * Returns 0, -EADDRINUSE, -ENXIO, -EINVAL, -EPERM, ... */
 WEFT_EXPORT int weft_tcp_listen(weft_socket **sock, const char *host,
                                 const char *port, unsigned flags,
                                 int backlog);

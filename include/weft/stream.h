@@ -57,7 +57,10 @@ WEFT_EXPORT int weft_open_connection(weft_stream **stream, const char *host,
                                      const weft_stream_opts *opts,
                                      int64_t timeout_ms);
 
-/* Connects to a Unix stream socket at path. */
+/* Connects to a Unix stream socket at path. Returns 0, -ENOENT,
+ * -ECONNREFUSED, -ENAMETOOLONG (path does not fit a sockaddr_un),
+ * -EAGAIN (the listener's backlog is full), -ETIMEDOUT, -ECANCELED,
+ * -EINVAL, -EPERM, ... */
 WEFT_EXPORT int weft_open_unix_connection(weft_stream **stream,
                                           const char *path,
                                           const weft_stream_opts *opts,
