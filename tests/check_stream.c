@@ -431,8 +431,12 @@ static void *cs_reader(void *arg)
             CHECK(rc == 0);
         }
     }
-    /* Then the end, and nothing more. */
-    CHECK(weft_stream_read(cs->r, buf, 1, WEFT_FOREVER) == 0);
+    /* Then the end, and nothing more (the canceller is still at it). */
+    ssize_t end;
+    while ((end = weft_stream_read(cs->r, buf, 1, WEFT_FOREVER)) == -ECANCELED)
+        while (weft_task_uncancel(weft_current()) > 0)
+            ;
+    CHECK(end == 0);
     SET(cs->done, 1);
     return NULL;
 }

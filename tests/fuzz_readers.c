@@ -25,14 +25,20 @@ static uint64_t rng;
 static long round_no;
 static const char *failure;
 
-static uint64_t next(void)
+static uint64_t next_of(uint64_t *s)
 {
-    uint64_t x = rng;
+    uint64_t x = *s;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    rng = x;
+    *s = x;
     return x * 0x2545f4914f6cdd1dull;
+}
+
+/* The reader's (and the round's) choices. */
+static uint64_t next(void)
+{
+    return next_of(&rng);
 }
 
 #define FAIL_IF(cond)                                                         \
@@ -44,6 +50,7 @@ static uint64_t next(void)
     } while (0)
 
 struct round {
+    uint64_t wrng;          /* the writer's choices, seeded per round */
     char input[MAX_INPUT];
     size_t len;
     weft_stream *w, *r;
@@ -55,13 +62,13 @@ static void *writer(void *arg)
     size_t off = 0;
 
     while (off < rd->len) {
-        size_t n = 1 + next() % 64;
+        size_t n = 1 + next_of(&rd->wrng) % 64;
         if (n > rd->len - off)
             n = rd->len - off;
         if (weft_stream_write(rd->w, rd->input + off, n, WEFT_FOREVER) != 0)
             return (void *)1;
         off += n;
-        if (next() % 3 == 0 && weft_yield() != 0)
+        if (next_of(&rd->wrng) % 3 == 0 && weft_yield() != 0)
             return (void *)2;
     }
     return weft_stream_write_eof(rd->w, WEFT_FOREVER) == 0 ? NULL : (void *)3;
@@ -163,6 +170,7 @@ static void *fuzz_main(void *arg)
         weft_task *t;
         void *res;
 
+        rd.wrng = next() | 1;
         rd.len = next() % MAX_INPUT;
         for (size_t i = 0; i < rd.len; i++)
             rd.input[i] = alphabet[next() % (sizeof alphabet - 1)];
