@@ -285,7 +285,9 @@ static inline int dump_shows_waiting(uint64_t task_id, const char *name_prefix,
         if (sscanf(line, "%llu %15s %15s %47s %n", &id, state, worker, name,
                    &rest) == 4 && rest > 0 && strcmp(state, "waiting") == 0 &&
             (task_id != 0 ? id == task_id
-                          : strncmp(name, name_prefix, strlen(name_prefix)) == 0))
+                          : name_prefix != NULL &&
+                                strncmp(name, name_prefix,
+                                        strlen(name_prefix)) == 0))
             found = on == NULL || strncmp(line + rest, on, strlen(on)) == 0;
     }
     free(buf);

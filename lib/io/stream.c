@@ -48,6 +48,9 @@ struct weft_stream {
     size_t in_cap, in_off, in_len; /* bytes in[in_off, in_off + in_len) */
     bool eof;                   /* the peer's end of stream was read */
     int rerr;                   /* a read error, given to every read */
+    uint64_t avail;             /* atomic: in_len and eof (top bit), for
+                                   weft_stream_buffered and _is_at_eof
+                                   on other threads */
 
     /* The writer's (one at a time: `writing`), and on_writable's. */
     uint32_t writing;           /* atomic flag */
@@ -221,11 +224,21 @@ static void leave(weft_stream *st, enum side side)
 
 /* --- input --------------------------------------------------------------- */
 
+#define AVAIL_EOF ((uint64_t)1 << 63)
+
+/* Tells other threads what in_len and eof are now. */
+static void publish(weft_stream *st)
+{
+    weft__store_relaxed_u64(&st->avail, (uint64_t)st->in_len |
+                                            (st->eof ? AVAIL_EOF : 0));
+}
+
 /* Drops the first n buffered bytes. */
 static void consume(weft_stream *st, size_t n)
 {
     st->in_off += n;
     st->in_len -= n;
+    publish(st);
     if (st->in_len == 0) {
         st->in_off = 0;
         if (st->in_cap > IN_KEEP) {
@@ -286,10 +299,12 @@ static int fill(weft__task *self, weft_stream *st, size_t want,
         ssize_t n = receive(st, end, st->in_cap - st->in_off - st->in_len);
         if (n > 0) {
             st->in_len += (size_t)n;
+            publish(st);
             return 1;
         }
         if (n == 0) {
             st->eof = true;
+            publish(st);
             return 0;
         }
         if (errno == EINTR)
@@ -320,6 +335,7 @@ static ssize_t read_some(weft__task *self, weft_stream *st, void *buf,
                 return got;
             if (got == 0) {
                 st->eof = true;
+                publish(st);
                 return 0;
             }
             if (errno == EINTR)
@@ -524,14 +540,16 @@ int weft_stream_read_all(weft_stream *stream, void **buf, size_t *len,
 
 size_t weft_stream_buffered(const weft_stream *stream)
 {
-    return valid(stream) ? stream->in_len : 0;
+    return valid(stream)
+               ? (size_t)(weft__load_relaxed_u64(&stream->avail) & ~AVAIL_EOF)
+               : 0;
 }
 
 int weft_stream_is_at_eof(const weft_stream *stream)
 {
     if (!valid(stream))
         return -EINVAL;
-    return stream->eof && stream->in_len == 0;
+    return weft__load_relaxed_u64(&stream->avail) == AVAIL_EOF;
 }
 
 /* --- output -------------------------------------------------------------- */
