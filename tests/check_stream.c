@@ -586,6 +586,87 @@ START_TEST(test_background_send)
 }
 END_TEST
 
+/* Queued bytes go out while the home worker never parks and no task of
+ * it waits on I/O or a timer: the worker polls for write edges while a
+ * stream has output queued. A plain thread reads the other end, and
+ * another asks the stream how much is unsent all along (that lock-free
+ * look must not swallow a write edge). */
+#define BUSY_BYTES (4u << 20)
+
+struct busy {
+    int fd;               /* the plain threads' end */
+    weft_stream *st;
+    uint64_t got;         /* atomic */
+    int stop;             /* atomic */
+};
+
+static void *busy_reader(void *arg)
+{
+    struct busy *b = arg;
+    static unsigned char buf[65536];
+
+    while (READ(b->got) < BUSY_BYTES) {
+        ssize_t n = read(b->fd, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != seq_byte(5, READ(b->got) + (uint64_t)i))
+                return (void *)1;
+        __atomic_fetch_add(&b->got, (uint64_t)n, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void *busy_monitor(void *arg)
+{
+    struct busy *b = arg;
+    size_t sum = 0;
+
+    while (!READ(b->stop))
+        sum += weft_stream_unsent(b->st);
+    return (void *)(uintptr_t)(sum & 1);
+}
+
+static void *busy_main(void *arg)
+{
+    struct busy *b = arg;
+    weft_socket *s;
+    weft_stream_opts opts = { .write_high = 64u << 20 };
+    unsigned char *data = malloc(BUSY_BYTES);
+    struct test_thread reader, monitor;
+
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < BUSY_BYTES; i++)
+        data[i] = seq_byte(5, i);
+    int fds[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    b->fd = fds[1];
+    ck_assert_int_eq(weft_socket_adopt(&s, fds[0]), 0);
+    ck_assert_int_eq(weft_stream_open(&b->st, s, &opts), 0);
+    test_thread_start(&monitor, busy_monitor, b);
+    test_thread_start(&reader, busy_reader, b);
+    ck_assert_int_eq(weft_stream_write(b->st, data, BUSY_BYTES, WEFT_FOREVER), 0);
+    free(data);
+    /* Busy: yields only, never waits. */
+    while (READ(b->got) < BUSY_BYTES)
+        ck_assert_int_eq(weft_yield(), 0);
+    SET(b->stop, 1);
+    test_thread_join(&reader);
+    test_thread_join(&monitor);
+    ck_assert_uint_eq(weft_stream_unsent(b->st), 0);
+    ck_assert_int_eq(weft_stream_close(b->st, WEFT_FOREVER), 0);
+    close(fds[1]);
+    return NULL;
+}
+
+START_TEST(test_background_send_busy_home)
+{
+    struct busy b = { 0 };
+    ck_assert_int_eq(run_on(1, busy_main, &b), 0);
+    ck_assert_int_eq(run_on(2, busy_main, &(struct busy){ 0 }), 0);
+}
+END_TEST
+
 /* --- half-close, resets, closing under a waiter ------------------------- */
 
 static void *half_server(void *arg)
@@ -1066,6 +1147,7 @@ static Suite *stream_suite(void)
     tcase_add_test(tc, test_cancel_safety_random);
     tcase_add_test(tc, test_backpressure);
     tcase_add_test(tc, test_background_send);
+    tcase_add_test(tc, test_background_send_busy_home);
     tcase_add_test(tc, test_half_close);
     tcase_add_test(tc, test_reset_mid_write);
     tcase_add_test(tc, test_close_under_a_reader);

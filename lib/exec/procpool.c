@@ -12,6 +12,7 @@
 #include "exec/procpool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,6 +49,22 @@ struct weft__procpool {
 
 /* --- asking the fork server ------------------------------------------------------ */
 
+/* Waits, shielded, for ctl to be ready in direction dir. An exchange
+ * must not be torn, so if the task cannot wait (no memory to register
+ * ctl), the worker blocks in poll(2) instead: the fork server answers
+ * at once. */
+static void ctl_wait(struct weft__procpool *pool, weft__task *self,
+                     unsigned dir, uint64_t ticks)
+{
+    if (weft__io_wait(self, &pool->ctl_io, dir, ticks, WEFT_FOREVER,
+                      WEFT__WAIT_SHIELDED, WEFT__WAITING_PROCESS) == 0)
+        return;
+    struct pollfd p = { .fd = pool->ctl,
+                        .events = dir == WEFT__IO_IN ? POLLIN : POLLOUT };
+    while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        ;
+}
+
 /* One SPAWN exchange on a blocking or non-blocking ctl. self: the task
  * doing it, which waits on ctl shielded (the exchange must not be torn),
  * or NULL before the workers start, when blocking is fine. */
@@ -74,9 +91,7 @@ static int spawn_worker(struct weft__procpool *pool, weft__task *self,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN && self != NULL) {
-            (void)weft__io_wait(self, &pool->ctl_io, WEFT__IO_OUT, ticks,
-                                WEFT_FOREVER, WEFT__WAIT_SHIELDED,
-                                WEFT__WAITING_PROCESS);
+            ctl_wait(pool, self, WEFT__IO_OUT, ticks);
             continue;
         }
         return -EAGAIN; /* the fork server is gone */
@@ -90,9 +105,7 @@ static int spawn_worker(struct weft__procpool *pool, weft__task *self,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN && self != NULL) {
-            (void)weft__io_wait(self, &pool->ctl_io, WEFT__IO_IN, ticks,
-                                WEFT_FOREVER, WEFT__WAIT_SHIELDED,
-                                WEFT__WAITING_PROCESS);
+            ctl_wait(pool, self, WEFT__IO_IN, ticks);
             continue;
         }
         return -EAGAIN;

@@ -18,6 +18,7 @@
 
 #include "core/atomic.h"
 #include "core/clock.h"
+#include "io/socket.h"
 #include "sched/iowait.h"
 #include "sched/scope.h"
 #include "sched/task.h"
@@ -70,13 +71,13 @@ void weft__fdtab_destroy(void)
     }
 }
 
-/* Drops e's registration and makes it fresh. */
+/* Drops e's registration, ending its waits, and makes it fresh. */
 static void forget(weft__task *self, struct fdent *e)
 {
     weft__io_release(self, &e->io);
     weft__store_relaxed_u64(&e->dev, 0);
     weft__store_relaxed_u64(&e->ino, 0);
-    weft__io_init(&e->io, e->io.fd);
+    weft__io_reuse(&e->io);
 }
 
 /* A record registered for another file than fd's now was closed without
@@ -126,7 +127,7 @@ int weft_fd_wait(int fd, short events, int64_t timeout_ms)
         return -ENOMEM;
     unsigned dirs = ((events & POLLIN) ? WEFT__IO_IN : 0) |
                     ((events & POLLOUT) ? WEFT__IO_OUT : 0);
-    int64_t deadline = timeout_ms < 0 ? -1 : weft__now_ms() + timeout_ms;
+    int64_t deadline = weft__io_deadline(timeout_ms);
     bool checked = false;
     for (;;) {
         uint64_t ticks = weft__io_ticks(&e->io);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "sched/loop.h"
 #include "sched/scope.h"
 #include "sched/task.h"
 #include "sched/wait.h"
@@ -27,6 +28,8 @@ int weft__socket_new(weft_socket **sock, int fd, int family, int type)
     s->family = family;
     s->type = type;
     s->stream = NULL;
+    s->users = 0;
+    s->closing = 0;
     weft__io_init(&s->io, fd);
     *sock = s;
     return 0;
@@ -56,6 +59,7 @@ int weft__socket_wait(weft__task *self, weft_socket *s, unsigned dirs,
 
 void weft__socket_free(weft__task *self, weft_socket *s)
 {
+    /* A second release, after close's, does nothing. */
     if (self != NULL)
         weft__io_release(self, &s->io);
     s->magic = 0;
@@ -64,17 +68,30 @@ void weft__socket_free(weft__task *self, weft_socket *s)
     weft__free(s);
 }
 
-/* The calling task for a call on s, or an error: -EINVAL for a bad
- * socket, -EPERM outside a task, or the interruption a checkpoint
- * delivers. */
-static int enter(weft__task **self, const weft_socket *s, bool checkpoint)
+/* Begins a call on s that may wait: the calling task, counted in s's
+ * users, or an error: -EINVAL for a bad socket, -EPERM outside a task,
+ * -EBADF once closing, or the interruption a checkpoint delivers. */
+static int enter(weft__task **self, weft_socket *s)
 {
     if (!weft__socket_valid(s))
         return -EINVAL;
     *self = weft__task_self();
     if (*self == NULL)
         return -EPERM;
-    return checkpoint ? weft__check_interrupt(*self) : 0;
+    /* A full barrier, as is close's store then load: close sees this
+     * call, or this call sees closing. */
+    weft__faa_u32(&s->users, 1);
+    int rc = weft__load_acquire_u32(&s->closing) ? -EBADF
+                                                  : weft__check_interrupt(*self);
+    if (rc < 0)
+        weft__faa_u32(&s->users, (uint32_t)-1);
+    return rc;
+}
+
+/* Ends it: the last touch of s, which close may free right after. */
+static void leave(weft_socket *s)
+{
+    weft__faa_u32(&s->users, (uint32_t)-1);
 }
 
 static bool timeout_ok(int64_t timeout_ms)
@@ -200,22 +217,13 @@ int weft_socket_listen(weft_socket *sock, int backlog)
                                                                    : 0;
 }
 
-int weft_socket_accept(weft_socket *sock, weft_socket **conn,
-                       struct sockaddr_storage *peer, socklen_t *peer_len,
-                       int64_t timeout_ms)
+static int accept_one(weft__task *self, weft_socket *sock, weft_socket **conn,
+                      struct sockaddr_storage *peer, socklen_t *peer_len,
+                      int64_t timeout_ms)
 {
-    weft__task *self;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-
-    if (conn == NULL)
-        return -EINVAL;
-    *conn = NULL;
-    if (!timeout_ok(timeout_ms))
-        return -EINVAL;
-    int rc = enter(&self, sock, true);
-    if (rc < 0)
-        return rc;
+    int rc;
     int64_t deadline = weft__io_deadline(timeout_ms);
     for (;;) {
         uint64_t ticks = weft__io_ticks(&sock->io);
@@ -247,16 +255,30 @@ int weft_socket_accept(weft_socket *sock, weft_socket **conn,
     }
 }
 
-int weft_socket_connect(weft_socket *sock, const struct sockaddr *addr,
-                        socklen_t addr_len, int64_t timeout_ms)
+int weft_socket_accept(weft_socket *sock, weft_socket **conn,
+                       struct sockaddr_storage *peer, socklen_t *peer_len,
+                       int64_t timeout_ms)
 {
     weft__task *self;
 
-    if (addr == NULL || !timeout_ok(timeout_ms))
+    if (conn == NULL)
         return -EINVAL;
-    int rc = enter(&self, sock, true);
-    if (rc < 0)
-        return rc;
+    *conn = NULL;
+    if (!timeout_ok(timeout_ms))
+        return -EINVAL;
+    int rc = enter(&self, sock);
+    if (rc == 0) {
+        rc = accept_one(self, sock, conn, peer, peer_len, timeout_ms);
+        leave(sock);
+    }
+    return rc;
+}
+
+static int connect_to(weft__task *self, weft_socket *sock,
+                      const struct sockaddr *addr, socklen_t addr_len,
+                      int64_t timeout_ms)
+{
+    int rc;
     uint64_t ticks = weft__io_ticks(&sock->io);
     if (connect(sock->fd, addr, addr_len) == 0)
         return 0;
@@ -282,6 +304,21 @@ int weft_socket_connect(weft_socket *sock, const struct sockaddr *addr,
             return rc;
         ticks = weft__io_ticks(&sock->io);
     }
+}
+
+int weft_socket_connect(weft_socket *sock, const struct sockaddr *addr,
+                        socklen_t addr_len, int64_t timeout_ms)
+{
+    weft__task *self;
+
+    if (addr == NULL || !timeout_ok(timeout_ms))
+        return -EINVAL;
+    int rc = enter(&self, sock);
+    if (rc == 0) {
+        rc = connect_to(self, sock, addr, addr_len, timeout_ms);
+        leave(sock);
+    }
+    return rc;
 }
 
 /* The try-then-wait loop of the data calls. */
@@ -321,18 +358,10 @@ static ssize_t try_call(weft_socket *s, struct call *c)
     return -1;
 }
 
-static ssize_t data_call(weft_socket *s, struct call *c, int64_t timeout_ms)
+static ssize_t data_loop(weft__task *self, weft_socket *s, struct call *c,
+                         int64_t timeout_ms)
 {
-    weft__task *self;
-    struct sockaddr_storage scratch;
-
-    if ((c->buf == NULL && c->len > 0) || !timeout_ok(timeout_ms))
-        return -EINVAL;
-    if (c->op == OP_RECVFROM && c->from == NULL)
-        c->from = &scratch;
-    int rc = enter(&self, s, true);
-    if (rc < 0)
-        return rc;
+    int rc;
     unsigned dir = c->op == OP_SEND || c->op == OP_SENDTO ? WEFT__IO_OUT
                                                           : WEFT__IO_IN;
     int64_t deadline = -2; /* computed at the first wait */
@@ -352,6 +381,23 @@ static ssize_t data_call(weft_socket *s, struct call *c, int64_t timeout_ms)
         if ((rc = weft__socket_wait(self, s, dir, ticks, deadline)) < 0)
             return rc;
     }
+}
+
+static ssize_t data_call(weft_socket *s, struct call *c, int64_t timeout_ms)
+{
+    weft__task *self;
+    struct sockaddr_storage scratch;
+
+    if ((c->buf == NULL && c->len > 0) || !timeout_ok(timeout_ms))
+        return -EINVAL;
+    if (c->op == OP_RECVFROM && c->from == NULL)
+        c->from = &scratch;
+    int rc = enter(&self, s);
+    if (rc < 0)
+        return rc;
+    ssize_t n = data_loop(self, s, c, timeout_ms);
+    leave(s);
+    return n;
 }
 
 ssize_t weft_socket_send(weft_socket *sock, const void *buf, size_t len,
@@ -441,12 +487,21 @@ int weft_socket_port(const weft_socket *sock)
 
 static int close_socket(weft_socket *sock, bool reset)
 {
-    if (!weft__socket_valid(sock))
-        return -EINVAL;
+    if (!weft__socket_valid(sock) || sock->stream != NULL)
+        return -EINVAL; /* a stream's: weft_stream_close closes it */
     weft__task *self = weft__task_self();
     if (self == NULL &&
         weft__load_acquire_ptr((void *const *)&sock->io.home) != NULL)
         return -EPERM; /* registered: only a task can reach its home */
+    if (!weft__cas_u32(&sock->closing, 0, 1))
+        return -EINVAL; /* another close is under way */
+    if (self != NULL) {
+        /* Ends the waits with -EBADF, then lets the calls under way
+         * leave. Pairs with the FAA of enter. */
+        weft__io_release(self, &sock->io);
+        while (weft__load_acquire_u32(&sock->users) != 0)
+            weft__sched_yield(self);
+    }
     if (reset) {
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         (void)setsockopt(sock->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/atomic.h"
 #include "core/internal.h"
 #include "sched/iowait.h"
 
@@ -20,6 +21,8 @@ struct weft_socket {
                            not a socket */
     int type;           /* SOCK_STREAM, SOCK_DGRAM, ... */
     struct weft_stream *stream; /* the stream that owns it, or NULL */
+    uint32_t users;     /* atomic: calls under way that may wait */
+    uint32_t closing;   /* atomic: weft_socket_close began */
     struct weft__io io;
 };
 

@@ -54,8 +54,10 @@ struct weft_stream {
 
     /* The writer's (one at a time: `writing`), and on_writable's. */
     uint32_t writing;           /* atomic flag */
-    weft__spinlock out_lock;    /* out, werr, sending */
+    weft__spinlock out_lock;    /* out, werr, and the io's wanted */
     struct evbuffer *out;
+    uint64_t unsent;            /* atomic: out's length, for
+                                   weft_stream_unsent on any thread */
     int werr;                   /* a send failed: the error, for good */
     bool shut;                  /* write_eof done */
 };
@@ -108,6 +110,16 @@ static int flush_locked(weft_stream *st)
     return 0;
 }
 
+/* After out changed, under out_lock: tells other threads its length,
+ * and has the home poll for write edges while bytes are queued. */
+static void out_changed(weft_stream *st)
+{
+    size_t left = evbuffer_get_length(st->out);
+
+    weft__store_relaxed_u64(&st->unsent, (uint64_t)left);
+    weft__io_want_writable(&st->sock->io, left > 0);
+}
+
 /* A write edge on home's thread: send what is queued, unless a writer
  * holds the lock (it looks at the tick after letting go, see
  * queue_and_send). */
@@ -120,6 +132,7 @@ static void on_writable(struct weft__io *io)
         return;
     if (st->werr == 0)
         (void)flush_locked(st);
+    out_changed(st);
     weft__spin_unlock(&st->out_lock);
 }
 
@@ -154,8 +167,10 @@ static int queue_and_send(weft_stream *st, const char *buf, size_t n,
                 n -= (size_t)sent;
             }
         }
+        /* Out of memory after part of buf went: the stream is broken, as
+         * after a failed send. */
         if (rc == 0 && n > 0 && evbuffer_add(st->out, buf, n) < 0)
-            rc = -ENOMEM;
+            rc = st->werr = -ENOMEM;
         n = 0;
         if (rc == 0) {
             rc = flush_locked(st);
@@ -163,15 +178,16 @@ static int queue_and_send(weft_stream *st, const char *buf, size_t n,
                 rc = 0;
         }
         size_t left = evbuffer_get_length(st->out);
-        weft__spin_unlock(&st->out_lock);
-        *unsent = left;
-        if (rc < 0 || left == 0)
-            return rc;
         /* Bytes stay queued: the home's reactor sends them at the next
          * write edge, which needs a registration. */
-        int reg = weft__io_register(io);
-        if (reg < 0)
-            return reg;
+        int reg = left > 0 ? weft__io_register(io) : 0;
+        out_changed(st);
+        weft__spin_unlock(&st->out_lock);
+        *unsent = left;
+        if (rc == 0)
+            rc = reg;
+        if (rc < 0 || left == 0)
+            return rc;
         /* Pairs with the fence in the edge callback (sched/iowait.c): an
          * edge whose callback found the lock taken is seen here, and
          * this writer sends again; a later one finds the lock free. */
@@ -667,13 +683,9 @@ int weft_stream_write_eof(weft_stream *stream, int64_t timeout_ms)
 
 size_t weft_stream_unsent(const weft_stream *stream)
 {
-    if (!valid(stream))
-        return 0;
-    weft_stream *st = (weft_stream *)(uintptr_t)stream;
-    weft__spin_lock(&st->out_lock);
-    size_t n = evbuffer_get_length(st->out);
-    weft__spin_unlock(&st->out_lock);
-    return n;
+    /* No lock: an edge whose callback found the lock taken would be
+     * lost (only writers look at the tick after letting it go). */
+    return valid(stream) ? (size_t)weft__load_relaxed_u64(&stream->unsent) : 0;
 }
 
 /* --- opening and closing ------------------------------------------------- */
@@ -812,6 +824,10 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
      * Pairs with the FAA of enter. */
     while (weft__load_acquire_u32(&st->users) != 0)
         weft__sched_yield(self);
+    /* What is left queued is dropped: the home stops polling for it. */
+    weft__spin_lock(&st->out_lock);
+    weft__io_want_writable(&st->sock->io, false);
+    weft__spin_unlock(&st->out_lock);
     st->magic = 0;
     evbuffer_free(st->out);
     weft__free(st->in);

@@ -18,11 +18,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/atomic.h"
 #include "core/internal.h"
 
 struct weft__reactor {
     struct event_base *base; /* NULL until built */
     unsigned pending;        /* watches armed, not yet fired or cancelled */
+    uint32_t wanted;         /* atomic: registrations whose edges matter
+                                with no waiter (queued output) */
     int wake_fd;             /* eventfd; -1 until built */
     struct event *wake_event; /* persistent read on wake_fd */
 };
@@ -46,10 +49,18 @@ int weft__reactor_init(struct weft__reactor *r);
  * armed must have been cancelled. */
 void weft__reactor_destroy(struct weft__reactor *r);
 
-/* True while a watch is armed: polling may make something ready. */
+/* True while a watch is armed, or a registration wants its edges:
+ * polling may make something ready, or send something. */
 static inline bool weft__reactor_pending(const struct weft__reactor *r)
 {
-    return r->pending > 0;
+    return r->pending > 0 || weft__load_relaxed_u32(&r->wanted) > 0;
+}
+
+/* A registration starts (+1) or stops (-1) wanting its edges without a
+ * waiter. Any thread. */
+static inline void weft__reactor_want(struct weft__reactor *r, int delta)
+{
+    weft__faa_u32(&r->wanted, (uint32_t)delta);
 }
 
 /* Runs the callbacks of whatever is due, without blocking. */

@@ -23,12 +23,13 @@ struct weft__io_waiter {
 void weft__io_init(struct weft__io *io, int fd)
 {
     io->fd = fd;
-    io->reg_err = 0;
     io->home = NULL;
     io->tick[0] = io->tick[1] = 0;
+    io->inbound = 0;
     io->waiter[0] = io->waiter[1] = NULL;
     io->released = false;
     io->reg.reactor = NULL;
+    io->wanted = NULL;
     io->on_writable = NULL;
     io->writable_set = 0;
 }
@@ -71,21 +72,29 @@ static void timed_out(struct weft__watch *watch)
     (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
 }
 
-/* The worker io lives on, registering it on w if it has none yet. */
-static struct weft__worker *home_of(struct weft__io *io, struct weft__worker *w)
+/* The worker io lives on (or RELEASED), registering it on w if it has
+ * none yet; NULL, with *err set, if that registration failed. */
+static struct weft__worker *home_of(struct weft__io *io, struct weft__worker *w,
+                                    int *err)
 {
-    /* Pairs with the CAS below: a task that reads the home sees it
-     * registered, or arrives there after the winner registered, since
-     * the winner registers before it can switch. */
+    /* Pairs with the CAS and stores below: a task that reads the home
+     * sees it registered, or arrives there after the winner registered,
+     * since the winner registers before it can switch. */
     struct weft__worker *home = weft__load_acquire_ptr((void *const *)&io->home);
 
+    *err = 0;
     if (home != NULL)
         return home;
-    if (weft__cas_ptr((void **)&io->home, NULL, w)) {
-        io->reg_err = weft__reactor_register(&w->reactor, &io->reg, io->fd, edge);
-        return w;
+    if (!weft__cas_ptr((void **)&io->home, NULL, w))
+        return weft__load_acquire_ptr((void *const *)&io->home);
+    *err = weft__reactor_register(&w->reactor, &io->reg, io->fd, edge);
+    if (*err < 0) {
+        /* Not registered: the next wait tries again. One that hopped
+         * here meanwhile sees the home gone and retries too. */
+        weft__store_release_ptr((void **)&io->home, NULL);
+        return NULL;
     }
-    return weft__load_acquire_ptr((void *const *)&io->home);
+    return w;
 }
 
 /* The wait itself, on home. */
@@ -97,12 +106,10 @@ static int wait_home(weft__task *self, struct weft__worker *w,
 
     if (io->released)
         return -EBADF;
-    /* Forgotten and made fresh (io/fd.c) while this task hopped here:
-     * try again, which registers it anew. */
+    /* Its registration failed, or it was released and made fresh
+     * (io/fd.c), while this task hopped here: try again. */
     if (weft__load_relaxed_ptr((void *const *)&io->home) != w)
         return 0;
-    if (io->reg_err < 0)
-        return io->reg_err;
     for (int dir = 0; dir < 2; dir++) {
         if (!(dirs & (1u << dir)))
             continue;
@@ -153,17 +160,26 @@ int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
                   unsigned what)
 {
     struct weft__worker *w = weft__worker_self();
-    struct weft__worker *home = home_of(io, w);
     struct weft__worker *back = NULL;
+    int rc;
 
-    if (home == RELEASED)
-        return -EBADF;
-    if (home != w) {
-        if (self->pinned)
-            back = w;
-        weft__sched_hop(self, home);
+    /* Counted before the home is read: a release that comes while this
+     * task is on its way home waits for it (see weft__io_release).
+     * Pairs with the acquire of the release's loop. */
+    weft__faa_u32(&io->inbound, 1);
+    struct weft__worker *home = home_of(io, w, &rc);
+    if (home == RELEASED) {
+        rc = -EBADF;
+    } else if (home != NULL) {
+        if (home != w) {
+            if (self->pinned)
+                back = w;
+            weft__sched_hop(self, home);
+        }
+        rc = wait_home(self, home, io, dirs, ticks, timeout_ms, flags, what);
     }
-    int rc = wait_home(self, home, io, dirs, ticks, timeout_ms, flags, what);
+    /* The last touch of io: a release may end right after. */
+    weft__faa_u32(&io->inbound, (uint32_t)-1);
     if (back != NULL)
         weft__sched_hop(self, back);
     return rc;
@@ -172,11 +188,25 @@ int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
 int weft__io_register(struct weft__io *io)
 {
     struct weft__worker *w = weft__worker_self();
-    struct weft__worker *home = home_of(io, w);
+    int err;
+    struct weft__worker *home = home_of(io, w, &err);
 
-    if (home == RELEASED)
-        return -EBADF;
-    return home == w ? io->reg_err : 0;
+    return home == RELEASED ? -EBADF : err;
+}
+
+void weft__io_want_writable(struct weft__io *io, bool want)
+{
+    if (want && io->wanted == NULL) {
+        struct weft__worker *home =
+            weft__load_acquire_ptr((void *const *)&io->home);
+        if (home == NULL || home == RELEASED)
+            return;
+        io->wanted = home;
+        weft__reactor_want(&home->reactor, 1);
+    } else if (!want && io->wanted != NULL) {
+        weft__reactor_want(&io->wanted->reactor, -1);
+        io->wanted = NULL;
+    }
 }
 
 void weft__io_budget_spend(weft__task *self)
@@ -193,12 +223,13 @@ void weft__io_release(weft__task *self, struct weft__io *io)
     struct weft__worker *home = weft__load_acquire_ptr((void *const *)&io->home);
     struct weft__worker *back = NULL;
 
-    /* Never registered: make sure no wait does it from now on. */
+    /* Never registered: make sure no wait does it from now on. A wait
+     * that read NULL and is registering gets ahead of this CAS. */
     if (home == NULL && weft__cas_ptr((void **)&io->home, NULL, RELEASED))
-        return;
+        goto wait_inbound;
     home = weft__load_acquire_ptr((void *const *)&io->home);
     if (home == RELEASED)
-        return;
+        goto wait_inbound;
     if (home != w) {
         if (self->pinned)
             back = w;
@@ -213,13 +244,31 @@ void weft__io_release(weft__task *self, struct weft__io *io)
         }
     }
     weft__reactor_unregister(&io->reg);
-    /* The woken waiters resume here (their armed_on) and leave io; stay
-     * here too, in home's own queue, until they have. */
-    while (io->waiter[0] != NULL || io->waiter[1] != NULL) {
-        self->armed_on = home;
+    /* Later waits get -EBADF without coming here. */
+    weft__store_release_ptr((void **)&io->home, RELEASED);
+wait_inbound:
+    /* The tasks woken above, and those on their way here, resume here
+     * (their armed_on, or their hop) and see `released`; stay here too,
+     * in home's own queue, until every one has left io. Pairs with the
+     * FAAs of weft__io_wait. */
+    while (weft__load_acquire_u32(&io->inbound) != 0) {
+        if (home != NULL && home != RELEASED)
+            self->armed_on = home;
         weft__sched_yield(self);
     }
     self->armed_on = NULL;
     if (back != NULL)
         weft__sched_hop(self, back);
+}
+
+void weft__io_reuse(struct weft__io *io)
+{
+    WEFT__ASSERT(weft__load_relaxed_ptr((void *const *)&io->home) == RELEASED);
+    io->waiter[0] = io->waiter[1] = NULL;
+    io->released = false;
+    io->reg.reactor = NULL;
+    io->wanted = NULL;
+    /* Pairs with the acquire of home_of: a wait that reads NULL sees the
+     * rest fresh. */
+    weft__store_release_ptr((void **)&io->home, NULL);
 }

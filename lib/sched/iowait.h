@@ -39,12 +39,17 @@ enum { WEFT__IO_READ = 0, WEFT__IO_WRITE = 1 };
 
 struct weft__io {
     int fd;
-    int reg_err;                   /* home's: why registration failed */
-    struct weft__worker *home;     /* atomic; NULL until the first wait */
+    /* atomic: NULL until the first wait registers it; then the worker
+     * whose reactor holds it; a sentinel once released */
+    struct weft__worker *home;
     uint32_t tick[2];              /* atomic: edges seen, per direction */
+    uint32_t inbound;              /* atomic: tasks in weft__io_wait on it
+                                      (hopping home, or waiting there) */
     struct weft__io_waiter *waiter[2]; /* home's thread only */
     bool released;                 /* home's thread only */
     struct weft__reg reg;          /* on home's reactor */
+    struct weft__worker *wanted;   /* whose reactor polls for its output
+                                      (weft__io_want_writable), or NULL */
     /* Called on home's thread at each write edge, after waking a writer:
      * a stream sends what it queued from there. Set once, with
      * weft__io_set_on_writable, which publishes it in writable_set. */
@@ -91,8 +96,15 @@ int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
 
 /* Registers io on the calling worker unless it has a home already, so
  * that its edges (and on_writable) come without a wait. Returns 0, or
- * the error that kept it from being registered here. On a worker. */
+ * the error that kept it from being registered (-EBADF once released).
+ * On a worker. */
 int weft__io_register(struct weft__io *io);
+
+/* Output is queued on io (want) or no longer (!want): while it is, its
+ * home polls its reactor as it runs tasks, so that write edges reach
+ * on_writable even on a worker that never parks. io must be registered.
+ * Serialised by the caller (a stream's output lock). */
+void weft__io_want_writable(struct weft__io *io, bool want);
 
 /* Counts a call that completed without waiting; every
  * WEFT__IO_BUDGET of them in a row, yields, so that a task whose
@@ -101,8 +113,14 @@ int weft__io_register(struct weft__io *io);
 void weft__io_budget_spend(weft__task *self);
 
 /* Stops managing io, before its descriptor is closed: removes its
- * registration (on home), and ends any wait on it with -EBADF, returning
- * once those tasks have left it. On a task; shielded. */
+ * registration (on home), ends any wait on it with -EBADF (a task on its
+ * way home to wait gets it on arrival), and returns once every such
+ * task has left it. Later waits get -EBADF. A second release does
+ * nothing. On a task; shielded. */
 void weft__io_release(weft__task *self, struct weft__io *io);
+
+/* Makes a released io fresh, for its descriptor number to be waited on
+ * again (io/fd.c): the next wait registers it anew. Ticks go on. */
+void weft__io_reuse(struct weft__io *io);
 
 #endif /* WEFT_SCHED_IOWAIT_H */
