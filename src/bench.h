@@ -3,6 +3,7 @@
 #ifndef WEFT_BENCH_H
 #define WEFT_BENCH_H
 
+#include <stdlib.h>
 #include <time.h>
 
 struct bench_opts {
@@ -30,6 +31,20 @@ static inline double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* For qsort: doubles in ascending order. */
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v[0, n) and returns its median. */
+static inline double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    return v[n / 2];
 }
 
 /* bench_sync.c: locks and queues. */

@@ -18,18 +18,6 @@
 
 #include "bench.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 static int run(weft_fn fn, void *arg, const struct bench_opts *o,
                unsigned processes)
 {
@@ -113,7 +101,7 @@ int bench_offload(const struct bench_opts *o)
         wall[r] = w.seconds;
         peak = w.peak_threads;
     }
-    double med = median(wall, o->runs);
+    double med = bench_median(wall, o->runs);
     unsigned threads = o->threads > 0 ? (unsigned)o->threads
                                       : WEFT_BLOCKING_THREADS_DEFAULT;
     long rounds = (o->tasks + threads - 1) / threads;
@@ -171,18 +159,18 @@ int bench_to_thread_latency(const struct bench_opts *o)
             free(l.trips);
             return 1;
         }
-        qsort(l.trips, (size_t)o->tasks, sizeof *l.trips, cmp_double);
+        qsort(l.trips, (size_t)o->tasks, sizeof *l.trips, bench_cmp_double);
         med[r] = l.trips[o->tasks / 2];
         p99[r] = l.trips[o->tasks * 99 / 100];
         first[r] = l.first;
     }
     free(l.trips);
-    double m = median(med, o->runs);
+    double m = bench_median(med, o->runs);
     printf("to-thread-latency: calls=%ld workers=%u runs=%d "
            "median=%.2fus p99=%.2fus first_call=%.1fus "
            "(median of runs' medians; min %.2f, max %.2f)\n",
            o->tasks, o->workers, o->runs, m * 1e6,
-           median(p99, o->runs) * 1e6, median(first, o->runs) * 1e6,
+           bench_median(p99, o->runs) * 1e6, bench_median(first, o->runs) * 1e6,
            med[0] * 1e6, med[o->runs - 1] * 1e6);
     return 0;
 }
@@ -286,7 +274,7 @@ int bench_process_call(const struct bench_opts *o)
         rc = run(echo_main, &p, o, 1);
         if (rc < 0)
             break;
-        qsort(p.trips, (size_t)o->tasks, sizeof *p.trips, cmp_double);
+        qsort(p.trips, (size_t)o->tasks, sizeof *p.trips, bench_cmp_double);
         med[r] = p.trips[o->tasks / 2];
         rc = run(fib_main, &p, o, 1);
         one[r] = p.seconds;
@@ -300,8 +288,8 @@ int bench_process_call(const struct bench_opts *o)
     weft_process_unregister("bench-fib");
     if (rc < 0)
         return 1;
-    double trip = median(med, o->runs), t1 = median(one, o->runs),
-           t2 = median(two, o->runs), x = median(speedup, o->runs);
+    double trip = bench_median(med, o->runs), t1 = bench_median(one, o->runs),
+           t2 = bench_median(two, o->runs), x = bench_median(speedup, o->runs);
     printf("process-call: calls=%ld workers=%u runs=%d empty round trip "
            "median=%.1fus | 2 x fib(%ld): 1 process %.3fs, 2 processes "
            "%.3fs, throughput x%.2f (min x%.2f, max x%.2f)\n",

@@ -491,12 +491,6 @@ static double ring_race(struct bench_opts *o, int use_ck, int with_thief,
 
 /* --- driver ------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int run_once(weft_fn fn, struct bench_opts *o, struct sample *s)
 {
     void *args[2] = { o, s };
@@ -578,9 +572,9 @@ static int ring_main(struct bench_opts *o)
     }
     printf("ring: items=%ld batch=%ld runs=%d", o->tasks, o->batch, o->runs);
     for (int k = 0; k < 2; k++) {
-        qsort(alone[k], (size_t)o->runs, sizeof(double), cmp_double);
-        qsort(raced[k], (size_t)o->runs, sizeof(double), cmp_double);
-        qsort(share[k], (size_t)o->runs, sizeof(double), cmp_double);
+        qsort(alone[k], (size_t)o->runs, sizeof(double), bench_cmp_double);
+        qsort(raced[k], (size_t)o->runs, sizeof(double), bench_cmp_double);
+        qsort(share[k], (size_t)o->runs, sizeof(double), bench_cmp_double);
         printf(" | %s: owner alone %.1f ns/item, with a thief %.1f ns/item, "
                "thief took %.0f%%", names[k], alone[k][o->runs / 2],
                raced[k][o->runs / 2], share[k][o->runs / 2] * 100);
@@ -763,17 +757,17 @@ bad:
         /* Speed-up per run, then the median of those. */
         for (int r = 0; r < o.runs; r++)
             kib[r] = 2 * extra[r] / secs[r];
-        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
+        qsort(extra, (size_t)o.runs, sizeof *extra, bench_cmp_double);
     } else if (fn == lock_main) {
-        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
+        qsort(extra, (size_t)o.runs, sizeof *extra, bench_cmp_double);
     } else if (fn == wait_for_main || fn == gather_main) {
         /* ns per task over spawn + await, per run, then the median. */
         for (int r = 0; r < o.runs; r++)
             kib[r] = (secs[r] - extra[r]) / (double)o.tasks * 1e9;
-        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
+        qsort(extra, (size_t)o.runs, sizeof *extra, bench_cmp_double);
     }
-    qsort(secs, (size_t)o.runs, sizeof *secs, cmp_double);
-    qsort(kib, (size_t)o.runs, sizeof *kib, cmp_double);
+    qsort(secs, (size_t)o.runs, sizeof *secs, bench_cmp_double);
+    qsort(kib, (size_t)o.runs, sizeof *kib, bench_cmp_double);
     double med = secs[o.runs / 2], lo = secs[0], hi = secs[o.runs - 1];
 
     if (fn == spawn_main) {
@@ -788,7 +782,7 @@ bad:
                o.tasks, o.yields, o.workers, o.runs, med, med / n * 1e9,
                n / med / 1e6, n / hi / 1e6, n / lo / 1e6);
     } else if (fn == sleep_main) {
-        qsort(extra, (size_t)o.runs, sizeof *extra, cmp_double);
+        qsort(extra, (size_t)o.runs, sizeof *extra, bench_cmp_double);
         printf("sleep-many: tasks=%ld sleep=%ldms workers=%u runs=%d "
                "median_wall=%.3fs peak_sleeping=%.0f peak_rss=%.1fMiB "
                "rss_per_sleeping_task=%.2fKiB\n",
