@@ -16,6 +16,8 @@ struct bench_opts {
     unsigned workers;
     int stats;
     long threads;   /* -x: an executor's size (offload); 0: default pool */
+    long conns;     /* -c: connections (echo) or client tasks (accept) */
+    int workers_set; /* -w was given */
 };
 
 /* What one run measured. */
@@ -58,5 +60,13 @@ void *queue_throughput_main(void *arg);
 int bench_offload(const struct bench_opts *o);
 int bench_to_thread_latency(const struct bench_opts *o);
 int bench_process_call(const struct bench_opts *o);
+
+/* bench_io.c: TCP on 127.0.0.1; each prints its line. Return an exit
+ * status. bench_echo_child runs the hidden subcommands __echo-server and
+ * __echo-client, the two processes echo starts. */
+int bench_echo(const struct bench_opts *o);
+int bench_echo_child(int argc, char **argv);
+int bench_stream(const struct bench_opts *o);
+int bench_accept(const struct bench_opts *o);
 
 #endif /* WEFT_BENCH_H */

@@ -16,12 +16,16 @@
  *   weft-bench offload    [-n CALLS] [-m MS] [-x THREADS] blocking calls offloaded
  *   weft-bench to-thread-latency [-n CALLS]      an empty to_thread round trip
  *   weft-bench process-call [-n CALLS] [-f N]   process-pool round trip; 2 vs 1 process
+ *   weft-bench echo       [-c CONNS] [-n MSGS]   W5: echo server and client processes
+ *   weft-bench stream     [-n BYTES]             bulk TCP: weft streams vs two threads
+ *   weft-bench accept     [-n CONNS] [-c CLIENTS] connections accepted+closed per second
  *
  * Common options: -r RUNS (repeat, report the median), -w/--workers N,
  * --stats (print each worker's counters after the last run).
  * Each subcommand prints one line of figures. See weft-bench(1).
  *
- * The lock and queue workloads are in bench_sync.c. ping-pong and ring
+ * The lock and queue workloads are in bench_sync.c, offloading in
+ * bench_offload.c, sockets and streams in bench_io.c. ping-pong and ring
  * measure internals (the scheduler's wait and wake, the
  * run queue), so this tool links the library's internal build.
  */
@@ -543,6 +547,9 @@ static void usage(FILE *f)
             "       weft-bench offload    [-n CALLS] [-m MS] [-x THREADS] [options]\n"
             "       weft-bench to-thread-latency [-n CALLS] [options]\n"
             "       weft-bench process-call [-n CALLS] [-f N] [options]\n"
+            "       weft-bench echo       [-c CONNS] [-n MSGS] [options]\n"
+            "       weft-bench stream     [-n BYTES] [options]\n"
+            "       weft-bench accept     [-n CONNS] [-c CLIENTS] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
@@ -587,7 +594,7 @@ int main(int argc, char **argv)
 {
     struct bench_opts o = { .tasks = 0, .yields = 1000, .sleep_ms = 1000,
                             .fib_n = 32, .batch = 32, .runs = 1,
-                            .workers = 1 };
+                            .workers = 1, .conns = 0 };
     static const struct option longopts[] = {
         { "workers", required_argument, NULL, 'w' },
         { "stats", no_argument, NULL, 'S' },
@@ -602,14 +609,21 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     cmd = argv[1];
+    if (strncmp(cmd, "__echo-", 7) == 0)
+        return bench_echo_child(argc, argv);
     optind = 2;
-    while ((c = getopt_long(argc, argv, "n:t:y:m:f:b:r:w:x:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:t:y:m:f:b:r:w:x:c:h", longopts, NULL)) != -1) {
         long v;
         const char *arg = optarg;
         switch (c) {
         case 'n':
         case 't':
-            if (parse_long(arg, 1, 100000000, &o.tasks) < 0)
+            /* stream's byte count may go higher: checked below. */
+            if (parse_long(arg, 1, 1L << 40, &o.tasks) < 0)
+                goto bad;
+            break;
+        case 'c':
+            if (parse_long(arg, 1, 100000, &o.conns) < 0)
                 goto bad;
             break;
         case 'y':
@@ -637,6 +651,7 @@ int main(int argc, char **argv)
             if (parse_long(arg, 1, WEFT_WORKERS_MAX, &v) < 0)
                 goto bad;
             o.workers = (unsigned)v;
+            o.workers_set = 1;
             break;
         case 'x':
             if (parse_long(arg, 1, WEFT_EXECUTOR_THREADS_MAX, &o.threads) < 0)
@@ -662,8 +677,33 @@ bad:
         return 2;
     }
 
+    if (o.tasks > 100000000 && strcmp(cmd, "stream") != 0) {
+        fprintf(stderr, "weft-bench: -n %ld is above 100000000\n", o.tasks);
+        return 2;
+    }
+    /* The I/O workloads run on two workers unless told otherwise. */
+    int io = strcmp(cmd, "echo") == 0 || strcmp(cmd, "stream") == 0 ||
+             strcmp(cmd, "accept") == 0;
+    if (io && !o.workers_set)
+        o.workers = 2;
     weft_fn fn;
-    if (strcmp(cmd, "spawn") == 0) {
+    if (strcmp(cmd, "echo") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 10000;
+        if (o.conns == 0)
+            o.conns = 100;
+        return bench_echo(&o);
+    } else if (strcmp(cmd, "stream") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 1L << 30;
+        return bench_stream(&o);
+    } else if (strcmp(cmd, "accept") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 20000;
+        if (o.conns == 0)
+            o.conns = 4;
+        return bench_accept(&o);
+    } else if (strcmp(cmd, "spawn") == 0) {
         fn = spawn_main;
         if (o.tasks == 0)
             o.tasks = 1000000;
