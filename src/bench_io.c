@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -278,9 +279,10 @@ static void *echo_conn(void *arg)
     return rc < 0 ? weft_fail(rc, "echo client: %s", weft_strerror(rc)) : NULL;
 }
 
-/* Figures of one client run. */
+/* Figures of one client run; cpu_us: the CPU time both processes took
+ * (user and system), per message, measured by the parent. */
 struct echo_result {
-    double msgs_per_s, p50_us, p99_us, max_us;
+    double msgs_per_s, p50_us, p99_us, max_us, cpu_us;
 };
 
 static void *echo_client_main(void *arg)
@@ -446,8 +448,18 @@ static int read_result(int fd, struct echo_result *res, double deadline)
                : -EIO;
 }
 
+/* CPU seconds the reaped children have used so far. */
+static double children_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static int echo_once(const struct bench_opts *o, struct echo_result *res)
 {
+    double cpu0 = children_cpu();
     int port, pipefd[2];
     int lfd = plain_listener(&port, 0);
 
@@ -481,6 +493,7 @@ static int echo_once(const struct bench_opts *o, struct echo_result *res)
     int ss = server > 0 ? reap(server, deadline) : -1;
     if (rc == 0 && (cs != 0 || ss != 0))
         rc = -1;
+    res->cpu_us = (children_cpu() - cpu0) / ((double)o->conns * o->tasks) * 1e6;
     if (rc < 0)
         fprintf(stderr, "weft-bench: echo run failed (client %d, server %d)\n",
                 cs, ss);
@@ -489,7 +502,7 @@ static int echo_once(const struct bench_opts *o, struct echo_result *res)
 
 int bench_echo(const struct bench_opts *o)
 {
-    double rate[1000], p50[1000], p99[1000], max[1000];
+    double rate[1000], p50[1000], p99[1000], max[1000], cpu[1000];
 
     for (int r = 0; r < o->runs; r++) {
         struct echo_result res;
@@ -499,14 +512,16 @@ int bench_echo(const struct bench_opts *o)
         p50[r] = res.p50_us;
         p99[r] = res.p99_us;
         max[r] = res.max_us;
+        cpu[r] = res.cpu_us;
     }
     double m = bench_median(rate, o->runs);
     printf("echo: conns=%ld msgs=%ld size=%d workers=%u+%u runs=%d "
            "%.0f msgs/s (min %.0f, max %.0f) round trip p50=%.0fus "
-           "p99=%.0fus max=%.0fus (medians of runs)\n",
+           "p99=%.0fus max=%.0fus cpu=%.2fus/msg (medians of runs)\n",
            o->conns, o->tasks, MSG_SIZE, o->workers, o->workers, o->runs, m,
            rate[0], rate[o->runs - 1], bench_median(p50, o->runs),
-           bench_median(p99, o->runs), bench_median(max, o->runs));
+           bench_median(p99, o->runs), bench_median(max, o->runs),
+           bench_median(cpu, o->runs));
     return 0;
 }
 
