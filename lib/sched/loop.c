@@ -11,6 +11,7 @@
 #include "sched/loop.h"
 
 #include <errno.h>
+#include <sched.h>
 
 #include "core/atomic.h"
 #include "core/clock.h"
@@ -563,6 +564,12 @@ static bool linger(struct weft__worker *w)
         if (work_anywhere(w) || weft__runtime_stopping(w->rt))
             return true;
         if ((round & 63) == 0) {
+            /* On a CPU with other threads ready (another process, or
+             * more workers than CPUs), let them run: one of them may be
+             * the one making this worker's work. Alone on its CPU, the
+             * call returns at once. */
+            if (round > 0)
+                sched_yield();
             /* A reply on a socket (the process pool's) or a timer may be
              * what this worker waits for: look, without blocking. */
             if (weft__reactor_pending(&w->reactor) && round > 0) {
