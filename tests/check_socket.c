@@ -369,6 +369,105 @@ static void *close_main(void *arg)
     return NULL;
 }
 
+/* A close that comes while a recv is on its way to the socket's home
+ * (homed on main's worker, busy meanwhile): the recv ends with -EBADF,
+ * and the socket is freed only after it has left. Repeated, since where
+ * the recv runs is up to the scheduler; ASan checks the memory. */
+static int hop_started;
+
+static void *recv_announced(void *arg)
+{
+    char buf[4];
+    SET(hop_started, 1);
+    return (void *)(intptr_t)weft_socket_recv(arg, buf, sizeof buf,
+                                              WEFT_FOREVER);
+}
+
+static void *close_hopping_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 20; round++) {
+        weft_socket *a, *b;
+        weft_task *t;
+        void *res;
+        char buf[4];
+        tcp_pair(&a, &b);
+        /* Homes a on this worker. */
+        ck_assert_int_eq(weft_socket_recv(a, buf, sizeof buf, 1), -ETIMEDOUT);
+        SET(hop_started, 0);
+        ck_assert_int_eq(weft_spawn(&t, recv_announced, a), 0);
+        while (!READ(hop_started))
+            ck_assert_int_eq(weft_yield(), 0);
+        /* Busy, not yielding: a recv on another worker is now at best in
+         * this worker's inbox. */
+        int64_t until = mono_ms() + 2;
+        while (mono_ms() < until)
+            ;
+        ck_assert_int_eq(weft_socket_close(a), 0);
+        ck_assert_int_eq(weft_await(t, &res), 0);
+        ck_assert_int_eq((intptr_t)res, -EBADF);
+        weft_task_unref(t);
+        ck_assert_int_eq(weft_socket_close(b), 0);
+    }
+    return NULL;
+}
+
+START_TEST(test_close_while_a_recv_hops_home)
+{
+    ck_assert_int_eq(run_on(2, close_hopping_main, NULL), 0);
+}
+END_TEST
+
+/* The same for weft_fd_forget: the waiter gets -EBADF, and the number,
+ * closed and reused by a socket, works. */
+static void *fd_waiter(void *arg)
+{
+    SET(hop_started, 1);
+    return (void *)(intptr_t)weft_fd_wait((int)(intptr_t)arg, POLLIN,
+                                          WEFT_FOREVER);
+}
+
+static void *forget_hopping_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 20; round++) {
+        int fds[2];
+        weft_task *t;
+        void *res;
+        ck_assert_int_eq(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+        ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 1), -ETIMEDOUT);
+        SET(hop_started, 0);
+        ck_assert_int_eq(weft_spawn(&t, fd_waiter, (void *)(intptr_t)fds[0]), 0);
+        while (!READ(hop_started))
+            ck_assert_int_eq(weft_yield(), 0);
+        int64_t until = mono_ms() + 2;
+        while (mono_ms() < until)
+            ;
+        ck_assert_int_eq(weft_fd_forget(fds[0]), 0);
+        ck_assert_int_eq(weft_await(t, &res), 0);
+        ck_assert_int_eq((intptr_t)res, -EBADF);
+        weft_task_unref(t);
+        close(fds[0]);
+        close(fds[1]);
+        /* A socket that takes the number hears its edges. */
+        weft_socket *a, *b;
+        char c;
+        ck_assert_int_eq(weft_socket_pair(&a, &b, SOCK_STREAM), 0);
+        ck_assert_int_eq(weft_socket_recv(a, &c, 1, 1), -ETIMEDOUT);
+        ck_assert_int_eq(weft_socket_send(b, "z", 1, WEFT_FOREVER), 1);
+        ck_assert_int_eq(weft_socket_recv(a, &c, 1, WEFT_FOREVER), 1);
+        ck_assert_int_eq(weft_socket_close(a), 0);
+        ck_assert_int_eq(weft_socket_close(b), 0);
+    }
+    return NULL;
+}
+
+START_TEST(test_forget_while_a_wait_hops_home)
+{
+    ck_assert_int_eq(run_on(2, forget_hopping_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_close_under_a_waiter)
 {
     ck_assert_int_eq(run_on(2, close_main, NULL), 0);
@@ -608,6 +707,8 @@ static Suite *socket_suite(void)
     tcase_add_test(tc, test_timeouts_and_cancel);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_close_under_a_waiter);
+    tcase_add_test(tc, test_close_while_a_recv_hops_home);
+    tcase_add_test(tc, test_forget_while_a_wait_hops_home);
     tcase_add_test(tc, test_adopt);
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_budget);

@@ -866,6 +866,8 @@ static void *bad_args_main(void *arg)
     ck_assert_uint_eq(weft_stream_buffered(NULL), 0);
     ck_assert_uint_eq(weft_stream_unsent(NULL), 0);
     ck_assert_ptr_null(weft_stream_socket(NULL));
+    /* A stream's socket is closed by the stream. */
+    ck_assert_int_eq(weft_socket_close(weft_stream_socket(a)), -EINVAL);
     ck_assert_int_eq(weft_stream_open(NULL, NULL, NULL), -EINVAL);
     ck_assert_int_eq(weft_stream_open_fd(&c, -1, NULL), -EINVAL);
     /* The descriptor is the stream's even when that fails: closed. */

@@ -103,10 +103,11 @@ WEFT_EXPORT int weft_socket_peer_addr(const weft_socket *sock,
  * or a negative errno. */
 WEFT_EXPORT int weft_socket_port(const weft_socket *sock);
 
-/* Closes and frees the socket. A task still waiting on it gets -EBADF
- * first; no other call on it may be under way (as with close(2)).
- * Returns 0, -EINVAL, or -EPERM outside a task for a socket a task has
- * waited on (it is left as it was: only a task reaches its home). */
+/* Closes and frees the socket. Calls under way on it that may wait end
+ * with -EBADF first, and it returns once they have left. Returns 0,
+ * -EINVAL (not an open socket, a stream's socket, a close under way),
+ * or -EPERM outside a task for a socket a task has waited on (it is
+ * left as it was: only a task reaches its home). */
 WEFT_EXPORT int weft_socket_close(weft_socket *sock);
 
 /* Closes with a reset (SO_LINGER 0): the peer reads ECONNRESET. */

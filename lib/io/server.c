@@ -691,7 +691,7 @@ static int wait_handlers(weft_server *s, weft__task *self, int64_t deadline,
 }
 
 /* 1 if self is one of s's handlers. */
-static bool is_handler(weft_server *s, weft__task *self)
+static bool is_handler(weft_server *s, const weft__task *self)
 {
     struct weft__list *it;
     bool found = false;

@@ -278,7 +278,6 @@ static int connect_to(weft__task *self, weft_socket *sock,
                       const struct sockaddr *addr, socklen_t addr_len,
                       int64_t timeout_ms)
 {
-    int rc;
     uint64_t ticks = weft__io_ticks(&sock->io);
     if (connect(sock->fd, addr, addr_len) == 0)
         return 0;
@@ -299,8 +298,8 @@ static int connect_to(weft__task *self, weft_socket *sock,
             return 0;
         if (errno != ENOTCONN)
             return -errno;
-        if ((rc = weft__socket_wait(self, sock, WEFT__IO_OUT, ticks,
-                                    deadline)) < 0)
+        int rc = weft__socket_wait(self, sock, WEFT__IO_OUT, ticks, deadline);
+        if (rc < 0)
             return rc;
         ticks = weft__io_ticks(&sock->io);
     }
@@ -336,6 +335,7 @@ struct call {
 
 static ssize_t try_call(weft_socket *s, struct call *c)
 {
+    struct sockaddr_storage scratch;
     socklen_t flen;
     ssize_t n;
 
@@ -348,9 +348,10 @@ static ssize_t try_call(weft_socket *s, struct call *c)
         return sendto(s->fd, c->buf, c->len, MSG_NOSIGNAL | MSG_DONTWAIT,
                       c->to, c->to_len);
     case OP_RECVFROM:
-        flen = sizeof *c->from;
+        flen = sizeof scratch;
         n = recvfrom(s->fd, c->buf, c->len, MSG_DONTWAIT,
-                     (struct sockaddr *)c->from, &flen);
+                     (struct sockaddr *)(c->from != NULL ? c->from : &scratch),
+                     &flen);
         if (n >= 0 && c->from_len != NULL)
             *c->from_len = flen;
         return n;
@@ -386,12 +387,9 @@ static ssize_t data_loop(weft__task *self, weft_socket *s, struct call *c,
 static ssize_t data_call(weft_socket *s, struct call *c, int64_t timeout_ms)
 {
     weft__task *self;
-    struct sockaddr_storage scratch;
 
     if ((c->buf == NULL && c->len > 0) || !timeout_ok(timeout_ms))
         return -EINVAL;
-    if (c->op == OP_RECVFROM && c->from == NULL)
-        c->from = &scratch;
     int rc = enter(&self, s);
     if (rc < 0)
         return rc;
