@@ -12,11 +12,10 @@
  *             except TimeoutError: return "no answer"
  *     results = await asyncio.gather(*(check(p) for p in ports))
  *
- * So that the answer is known, the program first takes a run of 16
- * consecutive ports for itself: it binds a socket to each, and listens
- * on every fifth one. A port bound but not listening refuses
+ * So that the answer is known, the program first takes 16 ports for
+ * itself: it binds a socket to each, and listens on every fifth one. A port bound but not listening refuses
  * connections, and nothing else can listen there meanwhile. It then
- * checks the run with 16 tasks, four at a time (a weft semaphore), and
+ * checks them with 16 tasks, four at a time (a weft semaphore), and
  * compares what it found with what it set up.
  */
 #include <arpa/inet.h>
@@ -80,38 +79,28 @@ static void *check_port(void *arg)
     return NULL;
 }
 
-/* Takes PORTS consecutive ports, from the one the kernel picks for a
- * first socket on. Returns the first, or a negative error code. */
-static int take_ports(weft_socket *socks[PORTS])
+/* Takes PORTS ports, each one the kernel picks as free (consecutive
+ * ones may be in use by others on a busy machine), and stores them in
+ * ports[]. Returns 0 or a negative error code. */
+static int take_ports(weft_socket *socks[PORTS], int ports[PORTS])
 {
-    for (int attempt = 0; attempt < 20; attempt++) {
+    for (int n = 0; n < PORTS; n++) {
         struct sockaddr_in addr = loopback(0);
-        int rc = weft_socket_open(&socks[0], AF_INET, SOCK_STREAM, 0);
-        if (rc < 0)
-            return rc;
-        rc = weft_socket_bind(socks[0], (struct sockaddr *)&addr, sizeof addr);
-        int base = rc < 0 ? rc : weft_socket_port(socks[0]);
-        if (base < 0) {
-            weft_socket_close(socks[0]);
-            return base;
-        }
-        int n = 1;
-        for (; n < PORTS && base + n <= 65535; n++) {
-            addr = loopback(base + n);
-            if (weft_socket_open(&socks[n], AF_INET, SOCK_STREAM, 0) < 0)
-                break;
-            if (weft_socket_bind(socks[n], (struct sockaddr *)&addr,
-                                 sizeof addr) < 0) {
+        int rc = weft_socket_open(&socks[n], AF_INET, SOCK_STREAM, 0);
+        if (rc == 0)
+            rc = weft_socket_bind(socks[n], (struct sockaddr *)&addr,
+                                  sizeof addr);
+        if (rc == 0)
+            rc = ports[n] = weft_socket_port(socks[n]);
+        if (rc < 0) {
+            if (socks[n] != NULL)
                 weft_socket_close(socks[n]);
-                break;
-            }
+            while (n-- > 0)
+                weft_socket_close(socks[n]);
+            return rc;
         }
-        if (n == PORTS)
-            return base;
-        while (n-- > 0) /* one was taken: try another run */
-            weft_socket_close(socks[n]);
     }
-    return WEFT_EADDRINUSE;
+    return 0;
 }
 
 static void *amain(void *arg)
@@ -122,15 +111,15 @@ static void *amain(void *arg)
     int rc, n = 0, wrong = 0;
 
     (void)arg;
-    int base = take_ports(socks);
-    if (base < 0)
-        return weft_fail(base, "no run of %d free ports", PORTS);
-    rc = 0;
+    int ports[PORTS];
+    rc = take_ports(socks, ports);
+    if (rc < 0)
+        return weft_fail(rc, "no %d free ports", PORTS);
     for (int i = 0; i < PORTS && rc == 0; i += 5)
         rc = weft_socket_listen(socks[i], 0);
     weft_semaphore_init(&slots, AT_ONCE);
     for (; n < PORTS && rc == 0; n++) {
-        checks[n] = (struct check){ .port = base + n, .result = FAILED };
+        checks[n] = (struct check){ .port = ports[n], .result = FAILED };
         rc = weft_spawn(&tasks[n], check_port, &checks[n]);
     }
     if (rc < 0)
