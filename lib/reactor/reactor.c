@@ -8,7 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-_Static_assert(WEFT__WATCH_READ == EV_READ && WEFT__WATCH_WRITE == EV_WRITE,
+_Static_assert(WEFT__WATCH_READ == EV_READ && WEFT__WATCH_WRITE == EV_WRITE &&
+                   WEFT__WATCH_CLOSED == EV_CLOSED,
                "watch flags must be libevent's");
 
 /* Descriptors an epoll base takes: the epoll fd, the timerfd of a precise
@@ -181,7 +182,7 @@ static void reg_fired(evutil_socket_t fd, short what, void *arg)
     struct weft__reg *reg = arg;
 
     (void)fd;
-    reg->fn(reg, (short)(what & (EV_READ | EV_WRITE)));
+    reg->fn(reg, (short)(what & (EV_READ | EV_WRITE | EV_CLOSED)));
 }
 
 int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
@@ -190,7 +191,8 @@ int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
     reg->reactor = NULL;
     reg->fn = fn;
     if (event_assign(&reg->ev, r->base, fd,
-                     EV_READ | EV_WRITE | EV_ET | EV_PERSIST, reg_fired,
+                     EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                     reg_fired,
                      reg) < 0)
         return -EINVAL;
     errno = 0;

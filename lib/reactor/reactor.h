@@ -84,6 +84,7 @@ int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
  * WEFT__WATCH_WRITE or both). Returns 0 or -ENOMEM. */
 #define WEFT__WATCH_READ 0x02  /* EV_READ */
 #define WEFT__WATCH_WRITE 0x04 /* EV_WRITE */
+#define WEFT__WATCH_CLOSED 0x80 /* EV_CLOSED: registrations only */
 int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
                    short events, weft__watch_fn fn);
 
@@ -91,8 +92,10 @@ int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
  * write, so it costs one epoll_ctl when added and one when removed, and
  * none per wait. fn runs on the reactor's thread at each edge, with what
  * became ready (WEFT__WATCH_READ and/or WEFT__WATCH_WRITE; a hang-up or
- * an error reports both). A registration does not count as pending: the
- * waiters it serves do (weft__reactor_hold). */
+ * an error reports both), plus WEFT__WATCH_CLOSED once the peer has
+ * shut down its side (EPOLLRDHUP: the end of stream is queued). A
+ * registration does not count as pending: the waiters it serves do
+ * (weft__reactor_hold). */
 struct weft__reg;
 typedef void (*weft__reg_fn)(struct weft__reg *reg, short what);
 struct weft__reg {

@@ -26,6 +26,7 @@ void weft__io_init(struct weft__io *io, int fd)
     io->home = NULL;
     io->tick[0] = io->tick[1] = 0;
     io->inbound = 0;
+    io->rdhup = 0;
     io->waiter[0] = io->waiter[1] = NULL;
     io->released = false;
     io->reg.reactor = NULL;
@@ -40,6 +41,10 @@ static void edge(struct weft__reg *reg, short what)
     struct weft__io *io = WEFT__CONTAINER_OF(reg, struct weft__io, reg);
     static const short flag[2] = { WEFT__WATCH_READ, WEFT__WATCH_WRITE };
 
+    /* Before the read tick's release store: a reader that sees the tick
+     * sees this too. */
+    if (what & WEFT__WATCH_CLOSED)
+        weft__store_relaxed_u32(&io->rdhup, 1);
     for (int dir = 0; dir < 2; dir++) {
         if (!(what & flag[dir]))
             continue;
@@ -268,6 +273,7 @@ void weft__io_reuse(struct weft__io *io)
     io->released = false;
     io->reg.reactor = NULL;
     io->wanted = NULL;
+    io->rdhup = 0; /* the new descriptor's peer has shut nothing down */
     /* Pairs with the acquire of home_of: a wait that reads NULL sees the
      * rest fresh. */
     weft__store_release_ptr((void **)&io->home, NULL);

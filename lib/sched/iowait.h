@@ -45,6 +45,10 @@ struct weft__io {
     uint32_t tick[2];              /* atomic: edges seen, per direction */
     uint32_t inbound;              /* atomic: tasks in weft__io_wait on it
                                       (hopping home, or waiting there) */
+    uint32_t rdhup;                /* atomic: home has seen the peer shut
+                                      down its side (EPOLLRDHUP); stored
+                                      before the read tick that came with
+                                      it, and never cleared */
     struct weft__io_waiter *waiter[2]; /* home's thread only */
     bool released;                 /* home's thread only */
     struct weft__reg reg;          /* on home's reactor */
