@@ -3,6 +3,7 @@
 #ifndef WEFT_BENCH_H
 #define WEFT_BENCH_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -33,6 +34,16 @@ static inline double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Nanoseconds since t0 (CLOCK_MONOTONIC), saturated to 32 bits. */
+static inline uint32_t bench_ns_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ns = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000000 +
+                 (t1.tv_nsec - t0->tv_nsec);
+    return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
 /* For qsort: doubles in ascending order. */
@@ -67,6 +78,11 @@ int bench_process_call(const struct bench_opts *o);
 int bench_echo(const struct bench_opts *o);
 int bench_echo_child(int argc, char **argv);
 int bench_stream(const struct bench_opts *o);
+
+/* bench_echo_plain.c: echo's baseline, a bare epoll loop per process. */
+int echo_plain_server(int listen_fd, long conns, int threads);
+int echo_plain_client(int port, long conns, long msgs, int threads,
+                      uint32_t *trips, double *secs);
 int bench_accept(const struct bench_opts *o);
 
 #endif /* WEFT_BENCH_H */

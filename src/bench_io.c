@@ -233,15 +233,6 @@ struct echo_conn_cli {
     long index;
 };
 
-static uint32_t ns_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t ns = (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000000 +
-                 (t1.tv_nsec - t0->tv_nsec);
-    return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
-}
-
 static void *echo_conn(void *arg)
 {
     struct echo_conn_cli *cc = arg;
@@ -269,7 +260,7 @@ static void *echo_conn(void *arg)
         if (rc == 0)
             rc = weft_stream_read_exactly(st, in, sizeof in, NULL,
                                           OP_TIMEOUT_MS);
-        trips[i] = ns_since(&t0);
+        trips[i] = bench_ns_since(&t0);
         if (rc == 0 && memcmp(in, out, sizeof in) != 0)
             rc = -EIO;
     }
@@ -284,6 +275,17 @@ static void *echo_conn(void *arg)
 struct echo_result {
     double msgs_per_s, p50_us, p99_us, max_us, cpu_us;
 };
+
+/* The figures of total round trips (ns, sorted here) made in secs. */
+static void trip_figures(uint32_t *trips, size_t total, double secs,
+                         struct echo_result *res)
+{
+    qsort(trips, total, sizeof *trips, cmp_u32);
+    res->msgs_per_s = (double)total / secs;
+    res->p50_us = trips[total / 2] / 1e3;
+    res->p99_us = trips[total * 99 / 100] / 1e3;
+    res->max_us = trips[total - 1] / 1e3;
+}
 
 static void *echo_client_main(void *arg)
 {
@@ -320,12 +322,7 @@ static void *echo_client_main(void *arg)
         rc = brc;
     if (rc < 0)
         return weft_fail(rc, "echo client: %s", weft_strerror(rc));
-    size_t total = (size_t)ec->conns * (size_t)ec->msgs;
-    qsort(ec->trips, total, sizeof *ec->trips, cmp_u32);
-    res->msgs_per_s = (double)total / secs;
-    res->p50_us = ec->trips[total / 2] / 1e3;
-    res->p99_us = ec->trips[total * 99 / 100] / 1e3;
-    res->max_us = ec->trips[total - 1] / 1e3;
+    trip_figures(ec->trips, (size_t)ec->conns * (size_t)ec->msgs, secs, res);
     return NULL;
 }
 
@@ -338,10 +335,12 @@ static int arg_long(const char *s, long *out)
 }
 
 /* weft-bench __echo-server WORKERS CONNS MSGS LISTEN_FD
- * weft-bench __echo-client WORKERS CONNS MSGS PORT RESULT_FD */
+ * weft-bench __echo-client WORKERS CONNS MSGS PORT RESULT_FD
+ * and the same with __echo-plain-: the baseline (bench_echo_plain.c). */
 int bench_echo_child(int argc, char **argv)
 {
-    int server = strcmp(argv[1], "__echo-server") == 0;
+    int plain = strncmp(argv[1], "__echo-plain-", 13) == 0;
+    int server = strcmp(argv[1] + (plain ? 13 : 7), "server") == 0;
     long v[5];
 
     if (argc != (server ? 6 : 7))
@@ -350,9 +349,11 @@ int bench_echo_child(int argc, char **argv)
         if (arg_long(argv[i], &v[i - 2]) < 0)
             return 2;
     }
-    if (v[0] < 1 || v[1] < 1 || v[2] < 1)
+    if (v[0] < 1 || v[1] < 1 || v[2] < 1 || (plain && v[0] > 64))
         return 2;
     alarm(watchdog_s((double)v[1] * (double)v[2], 2000));
+    if (plain && server)
+        return echo_plain_server((int)v[3], v[1], (int)v[0]) < 0;
     if (server) {
         struct echo_server es = { .listen_fd = (int)v[3], .conns = v[1],
                                   .msgs = v[2] };
@@ -364,7 +365,20 @@ int bench_echo_child(int argc, char **argv)
     ec.trips = calloc((size_t)v[1] * (size_t)v[2], sizeof *ec.trips);
     if (ec.trips == NULL)
         return 1;
-    int rc = run_weft(echo_client_main, a, (unsigned)v[0]);
+    int rc;
+    if (plain) {
+        double secs;
+        rc = echo_plain_client(ec.port, ec.conns, ec.msgs, (int)v[0],
+                               ec.trips, &secs);
+        if (rc < 0)
+            fprintf(stderr, "weft-bench: plain echo client: %s\n",
+                    strerror(-rc));
+        else
+            trip_figures(ec.trips, (size_t)ec.conns * (size_t)ec.msgs, secs,
+                         &res);
+    } else {
+        rc = run_weft(echo_client_main, a, (unsigned)v[0]);
+    }
     free(ec.trips);
     if (rc < 0)
         return 1;
@@ -457,7 +471,8 @@ static double children_cpu(void)
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static int echo_once(const struct bench_opts *o, struct echo_result *res)
+static int echo_once(const struct bench_opts *o, int plain,
+                     struct echo_result *res)
 {
     double cpu0 = children_cpu();
     int port, pipefd[2];
@@ -479,8 +494,10 @@ static int echo_once(const struct bench_opts *o, struct echo_result *res)
     snprintf(fd, sizeof fd, "%d", lfd);
     snprintf(p, sizeof p, "%d", port);
     snprintf(rfd, sizeof rfd, "%d", pipefd[1]);
-    char *sargv[] = { "weft-bench", "__echo-server", w, c, n, fd, NULL };
-    char *cargv[] = { "weft-bench", "__echo-client", w, c, n, p, rfd, NULL };
+    char *sargv[] = { "weft-bench", plain ? "__echo-plain-server" : "__echo-server",
+                      w, c, n, fd, NULL };
+    char *cargv[] = { "weft-bench", plain ? "__echo-plain-client" : "__echo-client",
+                      w, c, n, p, rfd, NULL };
     pid_t server = spawn_self(sargv, pipefd[1]);
     pid_t client = server > 0 ? spawn_self(cargv, lfd) : -1;
     close(lfd);
@@ -500,28 +517,49 @@ static int echo_once(const struct bench_opts *o, struct echo_result *res)
     return rc;
 }
 
+/* Medians of one kind of run's figures. */
+struct echo_runs {
+    double rate[1000], p50[1000], p99[1000], max[1000], cpu[1000];
+};
+
+static int echo_run(const struct bench_opts *o, int plain, struct echo_runs *e,
+                    int r)
+{
+    struct echo_result res;
+
+    if (echo_once(o, plain, &res) < 0)
+        return -1;
+    e->rate[r] = res.msgs_per_s;
+    e->p50[r] = res.p50_us;
+    e->p99[r] = res.p99_us;
+    e->max[r] = res.max_us;
+    e->cpu[r] = res.cpu_us;
+    return 0;
+}
+
+/* weft's runs alternate with the plain epoll loop's, so both see the same
+ * machine; the line ends with the plain loop's figures and the ratio. */
 int bench_echo(const struct bench_opts *o)
 {
-    double rate[1000], p50[1000], p99[1000], max[1000], cpu[1000];
+    static struct echo_runs weft, plain;
+    int n = o->runs;
 
-    for (int r = 0; r < o->runs; r++) {
-        struct echo_result res;
-        if (echo_once(o, &res) < 0)
+    for (int r = 0; r < n; r++) {
+        if (echo_run(o, 0, &weft, r) < 0 || echo_run(o, 1, &plain, r) < 0)
             return 1;
-        rate[r] = res.msgs_per_s;
-        p50[r] = res.p50_us;
-        p99[r] = res.p99_us;
-        max[r] = res.max_us;
-        cpu[r] = res.cpu_us;
     }
-    double m = bench_median(rate, o->runs);
+    double m = bench_median(weft.rate, n), pm = bench_median(plain.rate, n);
     printf("echo: conns=%ld msgs=%ld size=%d workers=%u+%u runs=%d "
            "%.0f msgs/s (min %.0f, max %.0f) round trip p50=%.0fus "
-           "p99=%.0fus max=%.0fus cpu=%.2fus/msg (medians of runs)\n",
-           o->conns, o->tasks, MSG_SIZE, o->workers, o->workers, o->runs, m,
-           rate[0], rate[o->runs - 1], bench_median(p50, o->runs),
-           bench_median(p99, o->runs), bench_median(max, o->runs),
-           bench_median(cpu, o->runs));
+           "p99=%.0fus max=%.0fus cpu=%.2fus/msg; plain epoll %u+%u threads "
+           "%.0f msgs/s p50=%.0fus p99=%.0fus cpu=%.2fus/msg; "
+           "weft/plain=%.2f (medians of runs)\n",
+           o->conns, o->tasks, MSG_SIZE, o->workers, o->workers, n, m,
+           weft.rate[0], weft.rate[n - 1], bench_median(weft.p50, n),
+           bench_median(weft.p99, n), bench_median(weft.max, n),
+           bench_median(weft.cpu, n), o->workers, o->workers, pm,
+           bench_median(plain.p50, n),
+           bench_median(plain.p99, n), bench_median(plain.cpu, n), m / pm);
     return 0;
 }
 
