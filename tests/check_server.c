@@ -699,6 +699,48 @@ START_TEST(test_unix_server)
 }
 END_TEST
 
+/* A name in the abstract namespace ("@name"): no file, and the name is
+ * free again once the server stops. */
+static void *abstract_main(void *arg)
+{
+    char name[64];
+    weft_server *srv, *other;
+    weft_stream *st;
+
+    (void)arg;
+    snprintf(name, sizeof name, "@weft-check-server-%d", (int)getpid());
+    ck_assert_int_eq(weft_server_start_unix(&srv, name, echo_handler, NULL,
+                                            NULL), 0);
+    ck_assert_int_eq(access(name + 1, F_OK), -1); /* nothing on disk */
+    ck_assert_int_eq(weft_server_start_unix(&other, name, echo_handler, NULL,
+                                            NULL), -EADDRINUSE);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(weft_open_unix_connection(&st, name, NULL,
+                                                   WEFT_FOREVER), 0);
+        echo_once(st, "over an abstract name\n");
+        ck_assert_int_eq(weft_stream_close(st, WEFT_FOREVER), 0);
+    }
+    ck_assert_int_eq(weft_server_stop(srv, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_server_destroy(srv), 0);
+    ck_assert_int_eq(weft_open_unix_connection(&st, name, NULL, WEFT_FOREVER),
+                     -ECONNREFUSED);
+    ck_assert_int_eq(weft_server_start_unix(&srv, name, echo_handler, NULL,
+                                            NULL), 0);
+    ck_assert_int_eq(weft_server_stop(srv, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_server_destroy(srv), 0);
+    ck_assert_int_eq(weft_server_start_unix(&srv, "@", echo_handler, NULL,
+                                            NULL), -EINVAL);
+    ck_assert_int_eq(weft_open_unix_connection(&st, "@", NULL, WEFT_FOREVER),
+                     -EINVAL);
+    return NULL;
+}
+
+START_TEST(test_unix_abstract)
+{
+    ck_assert_int_eq(run_on(2, abstract_main, NULL), 0);
+}
+END_TEST
+
 /* --- bad arguments ------------------------------------------------------------ */
 
 static void *bad_args_main(void *arg)
@@ -802,6 +844,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_a_failed_handler_is_reported);
     tcase_add_test(tc, test_out_of_descriptors_drops_and_backs_off);
     tcase_add_test(tc, test_unix_server);
+    tcase_add_test(tc, test_unix_abstract);
     tcase_add_test(tc, test_bad_arguments);
     suite_add_tcase(s, tc);
     return s;

@@ -228,6 +228,74 @@ START_TEST(test_unix)
 }
 END_TEST
 
+/* A Unix listener whose backlog is full refuses a non-blocking connect
+ * with EAGAIN and no edge follows: the connect tries again until the
+ * listener accepts, or its timeout. */
+static void *unix_full_connect(void *arg)
+{
+    struct sockaddr_un *un = arg;
+    weft_socket *s;
+
+    CHECK(weft_socket_open(&s, AF_UNIX, SOCK_STREAM, 0) == 0);
+    int rc = weft_socket_connect(s, (struct sockaddr *)un, sizeof *un,
+                                 WEFT_FOREVER);
+    CHECK(weft_socket_close(s) == 0);
+    return (void *)(intptr_t)rc;
+}
+
+static void *unix_backlog_main(void *arg)
+{
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    weft_socket *c[16];
+    int n = 0, rc = 0;
+    weft_task *t;
+    void *res;
+
+    (void)arg;
+    snprintf(un.sun_path, sizeof un.sun_path, "/tmp/weft-backlog-%d.sock",
+             (int)getpid());
+    unlink(un.sun_path);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(l, 0);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&un, sizeof un), 0);
+    ck_assert_int_eq(listen(l, 0), 0);
+    /* Fill the backlog: connects succeed until one times out. */
+    while (n < 16) {
+        ck_assert_int_eq(weft_socket_open(&c[n], AF_UNIX, SOCK_STREAM, 0), 0);
+        int64_t t0 = weft_now();
+        rc = weft_socket_connect(c[n], (struct sockaddr *)&un, sizeof un, 20);
+        if (rc == -ETIMEDOUT) {
+            ck_assert_int_ge(weft_now() - t0, 20);
+            ck_assert_int_eq(weft_socket_close(c[n]), 0);
+            break;
+        }
+        ck_assert_int_eq(rc, 0);
+        n++;
+    }
+    ck_assert_int_eq(rc, -ETIMEDOUT);
+    ck_assert_int_ge(n, 1);
+    /* A connect that waits for room, then an accept that makes it. */
+    ck_assert_int_eq(weft_spawn(&t, unix_full_connect, &un), 0);
+    wait_until_waiting(t, NULL);
+    int a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_eq(weft_await(t, &res), 0);
+    ck_assert_int_eq((int)(intptr_t)res, 0);
+    weft_task_unref(t);
+    close(a);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(weft_socket_close(c[i]), 0);
+    close(l);
+    unlink(un.sun_path);
+    return NULL;
+}
+
+START_TEST(test_unix_backlog_full)
+{
+    ck_assert_int_eq(run_on(2, unix_backlog_main, NULL), 0);
+}
+END_TEST
+
 /* --- timeouts, cancellation, errors -------------------------------------- */
 
 static void *recv_forever(void *arg)
@@ -694,6 +762,7 @@ static Suite *socket_suite(void)
     tcase_add_test(tc, test_tcp_ipv6);
     tcase_add_test(tc, test_udp);
     tcase_add_test(tc, test_unix);
+    tcase_add_test(tc, test_unix_backlog_full);
     tcase_add_test(tc, test_timeouts_and_cancel);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_close_under_a_waiter);

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "io/socket.h"
 #include "io/dns.h"
 #include "sched/task.h"
 #include "sched/wait.h"
@@ -337,26 +338,22 @@ int weft_open_unix_connection(weft_stream **stream, const char *path,
                               const weft_stream_opts *opts,
                               int64_t timeout_ms)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa;
+    socklen_t len;
     weft_socket *sock;
 
     if (stream != NULL)
         *stream = NULL;
-    if (stream == NULL || path == NULL || path[0] == '\0' ||
-        !timeout_ok(timeout_ms))
+    if (stream == NULL || !timeout_ok(timeout_ms))
         return -EINVAL;
-    size_t len = strlen(path);
-    if (len >= sizeof sa.sun_path)
-        return -ENAMETOOLONG;
-    memcpy(sa.sun_path, path, len + 1);
-    int rc = enter();
+    int rc = weft__unix_addr(&sa, &len, path);
     if (rc < 0)
+        return rc;
+    if ((rc = enter()) < 0)
         return rc;
     if ((rc = weft_socket_open(&sock, AF_UNIX, SOCK_STREAM, 0)) < 0)
         return rc;
-    rc = weft_socket_connect(sock, (const struct sockaddr *)&sa,
-                             (socklen_t)(offsetof(struct sockaddr_un,
-                                                  sun_path) + len + 1),
+    rc = weft_socket_connect(sock, (const struct sockaddr *)&sa, len,
                              timeout_ms);
     if (rc < 0) {
         (void)weft_socket_close(sock);

@@ -607,39 +607,41 @@ int weft_server_start_unix(weft_server **srv, const char *path,
                            weft_conn_fn fn, void *arg,
                            const weft_server_opts *opts)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_un sun;
+    socklen_t sun_len;
     weft_server *s;
 
     if (srv == NULL)
         return -EINVAL;
     *srv = NULL;
-    if (fn == NULL || path == NULL || *path == '\0' ||
-        strlen(path) >= sizeof sun.sun_path || check_opts(opts) < 0 ||
+    if (fn == NULL || weft__unix_addr(&sun, &sun_len, path) < 0 ||
+        check_opts(opts) < 0 ||
         (opts != NULL && (opts->flags & WEFT_SERVER_REUSEPORT)))
         return -EINVAL;
     if (weft__task_self() == NULL)
         return -EPERM;
-    memcpy(sun.sun_path, path, strlen(path) + 1);
+    bool abstract = path[0] == '@'; /* no file to unlink */
     int rc = server_new(&s, fn, arg, opts, 1);
     if (rc < 0)
         return rc;
-    s->path = weft__strdup(path);
-    if (s->path == NULL) {
+    s->path = abstract ? NULL : weft__strdup(path);
+    if (!abstract && s->path == NULL) {
         discard(s);
         return -ENOMEM;
     }
     snprintf(s->label, sizeof s->label, "unix:%s", path);
     rc = listen_on(&s->acceptors[0].listener, (struct sockaddr *)&sun,
-                   sizeof sun, 0, opts != NULL ? opts->backlog : 0);
+                   sun_len, 0, opts != NULL ? opts->backlog : 0);
     if (rc < 0) {
         discard(s);
         return rc;
     }
-    rc = file_id(path, &s->dev, &s->ino);
+    rc = abstract ? 0 : file_id(path, &s->dev, &s->ino);
     if (rc == 0)
         rc = launch(s);
     if (rc < 0) {
-        unlink_path(s);
+        if (!abstract)
+            unlink_path(s);
         discard(s);
         return rc;
     }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -274,16 +275,71 @@ int weft_socket_accept(weft_socket *sock, weft_socket **conn,
     return rc;
 }
 
+int weft__unix_addr(struct sockaddr_un *sun, socklen_t *len, const char *path)
+{
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    if (path == NULL || path[0] == '\0' || (path[0] == '@' && path[1] == '\0'))
+        return -EINVAL;
+    size_t n = strlen(path);
+    if (path[0] == '@') {
+        /* Abstract: sun_path[0] is NUL, the name is the rest, measured
+         * by the length and not NUL-terminated. */
+        if (n > sizeof sun->sun_path)
+            return -ENAMETOOLONG;
+        memcpy(sun->sun_path + 1, path + 1, n - 1);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+        return 0;
+    }
+    if (n >= sizeof sun->sun_path)
+        return -ENAMETOOLONG;
+    memcpy(sun->sun_path, path, n + 1);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+/* A Unix stream socket's connect fails with EAGAIN while the listener's
+ * backlog is full, and no edge tells when it has room: try again after a
+ * pause that doubles from 1 ms to 64 ms, until the deadline. */
+#define UNIX_RETRY_MIN_MS 1
+#define UNIX_RETRY_MAX_MS 64
+
+static int unix_backlog_pause(int64_t deadline, int64_t *pause_ms)
+{
+    int64_t ms = *pause_ms;
+
+    if (deadline >= 0) {
+        int64_t left = deadline - weft__now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        if (ms > left)
+            ms = left;
+    }
+    *pause_ms = *pause_ms * 2 > UNIX_RETRY_MAX_MS ? UNIX_RETRY_MAX_MS
+                                                  : *pause_ms * 2;
+    return weft_sleep(ms);
+}
+
 static int connect_to(weft__task *self, weft_socket *sock,
                       const struct sockaddr *addr, socklen_t addr_len,
                       int64_t timeout_ms)
 {
-    uint64_t ticks = weft__io_ticks(&sock->io);
-    if (connect(sock->fd, addr, addr_len) == 0)
-        return 0;
+    int64_t deadline = weft__io_deadline(timeout_ms);
+    int64_t pause_ms = UNIX_RETRY_MIN_MS;
+    uint64_t ticks;
+
+    for (;;) {
+        ticks = weft__io_ticks(&sock->io);
+        if (connect(sock->fd, addr, addr_len) == 0)
+            return 0;
+        if (errno != EAGAIN || sock->family != AF_UNIX)
+            break;
+        int rc = unix_backlog_pause(deadline, &pause_ms);
+        if (rc < 0)
+            return rc;
+    }
     if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
-    int64_t deadline = weft__io_deadline(timeout_ms);
     for (;;) {
         int err = 0;
         socklen_t len = sizeof err;

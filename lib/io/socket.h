@@ -38,6 +38,13 @@ int weft__socket_new(weft_socket **sock, int fd, int family, int type);
 /* An absolute deadline for a call's timeout_ms (-1: none). */
 int64_t weft__io_deadline(int64_t timeout_ms);
 
+/* Fills *sun and *len with the Unix address of path: a file system path,
+ * or with a leading '@' a name in Linux's abstract namespace (the rest of
+ * path, without the '@'). Returns 0, -EINVAL (NULL, "" or "@") or
+ * -ENAMETOOLONG. */
+struct sockaddr_un;
+int weft__unix_addr(struct sockaddr_un *sun, socklen_t *len, const char *path);
+
 /* After a call failed with EAGAIN: waits for an edge in dirs after
  * ticks, until deadline (-1: none). Returns 0 (try again) or a negative
  * errno (-ETIMEDOUT once the deadline has passed). */
