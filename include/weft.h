@@ -30,6 +30,7 @@
 #include "weft/socket.h"
 #include "weft/stream.h"
 #include "weft/server.h"
+#include "weft/signal.h"
 #include "weft/debug.h"
 
 #endif /* WEFT_H */

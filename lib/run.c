@@ -20,6 +20,7 @@
 #include "sched/debug.h"
 #include "sched/loop.h"
 #include "sched/runtime.h"
+#include "sched/signal.h"
 #include "sched/stack_guard.h"
 #include "sched/task.h"
 #include "sched/worker.h"
@@ -166,7 +167,8 @@ static int check_run_opts(const weft_run_opts *opts)
     if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1 ||
         opts->blocking_threads > WEFT_EXECUTOR_THREADS_MAX ||
         opts->processes > WEFT_PROCESSES_MAX || opts->slow_task_ms < 0 ||
-        (opts->flags & ~WEFT_RUN_KEEP_SIGPIPE))
+        (opts->flags & ~(WEFT_RUN_KEEP_SIGPIPE | WEFT_RUN_NO_SIGINT |
+                         WEFT_RUN_SIGTERM)))
         return -EINVAL;
     return 0;
 }
@@ -374,7 +376,7 @@ static int runtime_start(struct weft__runtime *rt, struct build *b)
 /* Runs main on worker 0 until every task has ended; main's status, and
  * its result in *result. */
 static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg,
-                    void **result)
+                    void **result, unsigned flags)
 {
     weft_task *handle;
     /* main stays on the calling thread, as asyncio.run's does. It cannot
@@ -387,16 +389,27 @@ static int run_main(struct weft__runtime *rt, weft_fn main_fn, void *arg,
         return rc;
     weft__task *main_task = weft__handle_record(handle);
     rt->main = main_task;
+    rc = weft__signals_start(rt, flags);
+    if (rc < 0) {
+        /* main has not run: it ends cancelled, and the loop retires it. */
+        (void)weft__task_cancel(main_task);
+    }
     /* Published once a task is live: a thread outside that spawns into a
      * runtime with no live task finds it stopping. */
     (void)weft__runtime_acquire();
     weft__runtime_publish(rt);
     weft__runtime_release();
     weft__sched_loop(rt->workers[0]);
+    bool interrupted = weft__signals_stop();
     /* weft_run returns main's error: it is retrieved. */
     weft__store_relaxed_u32(&main_task->retrieved, 1);
     /* Every task has been retired; only our handle on main is left. */
-    rc = main_task->err;
+    if (rc == 0) {
+        rc = main_task->err;
+        /* Ctrl-C, as asyncio.run's KeyboardInterrupt. */
+        if (rc == -ECANCELED && interrupted)
+            rc = -EINTR;
+    }
     if (rc == 0 && result != NULL)
         *result = main_task->result;
     weft__task_unref(main_task);
@@ -469,7 +482,8 @@ int weft_run(weft_fn main_fn, void *arg, void **result,
     if (rc == 0)
         rc = runtime_start(&rt, &b);
     if (rc == 0)
-        rc = run_main(&rt, main_fn, arg, result);
+        rc = run_main(&rt, main_fn, arg, result,
+                      opts != NULL ? opts->flags : 0);
     runtime_fini(&rt, &b);
     sigpipe_restore(sigpipe);
     weft__alloc_freeze(false);

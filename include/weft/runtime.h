@@ -43,6 +43,12 @@ typedef struct weft_run_opts {
                                       that a write to a closed pipe fails
                                       with -EPIPE instead of killing the
                                       process */
+#define WEFT_RUN_NO_SIGINT 0x2u    /* leave SIGINT alone; by default the
+                                      first SIGINT cancels main (Ctrl-C,
+                                      as asyncio.run) and a second one,
+                                      while main is still running, ends
+                                      the process as SIGINT does */
+#define WEFT_RUN_SIGTERM 0x4u      /* SIGTERM cancels main too, as SIGINT */
 
 /* Starts the workers, runs main(arg) as the first task, and returns when
  * main and every task it left running have finished (asyncio.run). The
@@ -54,7 +60,9 @@ typedef struct weft_run_opts {
  * thread could not be started), -EMFILE or -ENFILE (no file descriptor
  * for a worker), -ENOTSUP or -ENOMEM. Once it has returned it can be
  * called again. Unless opts has WEFT_RUN_KEEP_SIGPIPE, SIGPIPE is ignored
- * while it runs, if it had its default action. */
+ * while it runs, if it had its default action. Unless it has
+ * WEFT_RUN_NO_SIGINT, SIGINT cancels main, and weft_run returns -EINTR
+ * if main then ended cancelled. */
 WEFT_EXPORT int weft_run(weft_fn main, void *arg, void **result,
                          const weft_run_opts *opts);
 

@@ -72,6 +72,7 @@ static const char *waiting_name(uint32_t what)
     case WEFT__WAITING_PROCESS: return "process";
     case WEFT__WAITING_FD: return "fd";
     case WEFT__WAITING_FUTURE: return "future";
+    case WEFT__WAITING_SIGNAL: return "signal";
     default: return "-";
     }
 }

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "sched/debug.h"
 #include "sched/idle.h"
+#include "sched/signal.h"
 #include "sched/globalq.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
@@ -387,7 +388,8 @@ static bool prepare(struct weft__worker *w, weft__task *t)
 
 static bool poll_due(const struct weft__worker *w)
 {
-    return w->ticks >= POLL_INTERVAL && weft__reactor_pending(&w->reactor);
+    return (w->ticks >= POLL_INTERVAL && weft__reactor_pending(&w->reactor)) ||
+           weft__signals_caught();
 }
 
 /* Runs what is due on the reactor without blocking, if anything is armed
@@ -561,7 +563,8 @@ static bool linger(struct weft__worker *w)
         /* One pause a check: a pause is ~25 ns here, and the check reads
          * lines the other workers write only when they have work. */
         weft__cpu_relax();
-        if (work_anywhere(w) || weft__runtime_stopping(w->rt))
+        if (work_anywhere(w) || weft__runtime_stopping(w->rt) ||
+            weft__signals_caught())
             return true;
         if ((round & 63) == 0) {
             /* On a CPU with other threads ready (another process, or
@@ -595,7 +598,10 @@ static void park(struct weft__worker *w)
     if (linger(w))
         return;
     weft__idle_park(&rt->idle, w);
-    if (!weft__runtime_stopping(rt) && !work_anywhere(w)) {
+    /* A signal caught before this look is delivered first; one caught
+     * after writes worker 0's wake fd (sched/signal.c). */
+    if (!weft__runtime_stopping(rt) && !work_anywhere(w) &&
+        !weft__signals_caught()) {
         WEFT__STAT_ADD(w, parks, 1);
         w->ticks = 0;
         weft__reactor_block(&w->reactor);
@@ -614,6 +620,8 @@ static void run(struct weft__worker *w, weft__task *t)
 void weft__sched_loop(struct weft__worker *w)
 {
     for (;;) {
+        if (weft__signals_caught())
+            weft__signals_dispatch();
         if (!weft__list_empty(&w->soon))
             weft__callbacks_run_soon(w);
         if (w->ticks >= POLL_INTERVAL)

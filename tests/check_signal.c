@@ -1,0 +1,346 @@
+/* Signals: weft_signal_wait (many waiters, a signal caught with nobody
+ * waiting, timeouts, cancellation, bad input, dispositions put back), and
+ * SIGINT and SIGTERM cancelling main, in a forked process. */
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+/* A test that runs fn as main on `workers` workers. */
+#define MAIN_TEST(name, workers, fn)                                          \
+    START_TEST(name) { ck_assert_int_eq(run_on(workers, fn, NULL), 0); }      \
+    END_TEST
+
+static sigset_t one_signal(int signo)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return set;
+}
+
+static void *wait_for(void *arg)
+{
+    sigset_t set = one_signal((int)(intptr_t)arg);
+    return (void *)(intptr_t)weft_signal_wait(&set, WEFT_FOREVER);
+}
+
+static int result_of(weft_task *t)
+{
+    void *res;
+    ck_assert_int_eq(weft_await(t, &res), 0);
+    weft_task_unref(t);
+    return (int)(intptr_t)res;
+}
+
+/* Three tasks wait for SIGUSR2 and one for SIGHUP, on four workers: a
+ * SIGUSR2 wakes the three, the SIGHUP waiter waits on for its own. */
+static void *many_waiters_main(void *arg)
+{
+    weft_task *usr2[3], *hup;
+
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(weft_spawn(&usr2[i], wait_for,
+                                    (void *)(intptr_t)SIGUSR2), 0);
+    }
+    ck_assert_int_eq(weft_spawn(&hup, wait_for, (void *)(intptr_t)SIGHUP), 0);
+    for (int i = 0; i < 3; i++)
+        wait_until_waiting(usr2[i], "signal");
+    wait_until_waiting(hup, "signal");
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(result_of(usr2[i]), SIGUSR2);
+    ck_assert_int_eq(weft_task_result(hup, NULL), -EINPROGRESS);
+    ck_assert_int_eq(raise(SIGHUP), 0);
+    ck_assert_int_eq(result_of(hup), SIGHUP);
+    return NULL;
+}
+
+MAIN_TEST(test_many_waiters, 4, many_waiters_main)
+
+/* A signal caught while nobody waits for it is kept for the next wait;
+ * a wait for several signals returns the one that came. */
+static void *pending_main(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR2);
+    sigset_t two = one_signal(SIGWINCH);
+
+    (void)arg;
+    /* The first wait installs the handler; nothing came yet. */
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT);
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    ck_assert_int_eq(weft_signal_wait(&set, 10000), SIGUSR2);
+    sigaddset(&two, SIGUSR2);
+    ck_assert_int_eq(weft_signal_wait(&two, 0), -ETIMEDOUT);
+    ck_assert_int_eq(raise(SIGWINCH), 0);
+    ck_assert_int_eq(weft_signal_wait(&two, 10000), SIGWINCH);
+    return NULL;
+}
+
+MAIN_TEST(test_pending, 2, pending_main)
+
+static void *timeout_cancel_main(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR2);
+    weft_task *t;
+    void *res;
+
+    (void)arg;
+    int64_t t0 = weft_now();
+    ck_assert_int_eq(weft_signal_wait(&set, 30), -ETIMEDOUT);
+    ck_assert_int_ge(weft_now() - t0, 30);
+    ck_assert_int_eq(weft_spawn(&t, wait_for, (void *)(intptr_t)SIGUSR2), 0);
+    wait_until_waiting(t, "signal");
+    ck_assert_int_eq(weft_cancel(t), 0);
+    ck_assert_int_eq(weft_await(t, &res), -ECANCELED);
+    weft_task_unref(t);
+    /* A scope's deadline ends the wait too. */
+    int rc;
+    WEFT_WITH_TIMEOUT(20, rc) {
+        rc = weft_signal_wait(&set, WEFT_FOREVER);
+    }
+    ck_assert_int_eq(rc, -ETIMEDOUT);
+    return NULL;
+}
+
+MAIN_TEST(test_timeout_and_cancel, 2, timeout_cancel_main)
+
+static void *bad_args_main(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR2), empty;
+
+    (void)arg;
+    sigemptyset(&empty);
+    ck_assert_int_eq(weft_signal_wait(NULL, 0), -EINVAL);
+    ck_assert_int_eq(weft_signal_wait(&empty, 0), -EINVAL);
+    ck_assert_int_eq(weft_signal_wait(&set, -5), -EINVAL);
+    const int refused[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        sigset_t bad = one_signal(refused[i]);
+        sigaddset(&bad, SIGUSR2);
+        ck_assert_int_eq(weft_signal_wait(&bad, 0), -EINVAL);
+    }
+    return NULL;
+}
+
+static void *debug_usr1_main(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR1);
+
+    (void)arg;
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -EBUSY);
+    return NULL;
+}
+
+START_TEST(test_bad_args)
+{
+    sigset_t set = one_signal(SIGUSR2);
+    weft_run_opts bad = { .flags = 0x8 };
+    weft_run_opts debug = { .workers = 1, .debug = 1 };
+
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -EPERM); /* not in a task */
+    ck_assert_int_eq(weft_run(bad_args_main, NULL, NULL, &bad), -EINVAL);
+    ck_assert_int_eq(run_on(1, bad_args_main, NULL), 0);
+    ck_assert_int_eq(weft_run(debug_usr1_main, NULL, NULL, &debug), 0);
+}
+END_TEST
+
+/* After weft_run, every disposition it changed is back. */
+static void *install_main(void *arg)
+{
+    struct sigaction sa;
+    sigset_t set = one_signal(SIGUSR2);
+
+    (void)arg;
+    ck_assert_int_eq(sigaction(SIGINT, NULL, &sa), 0);
+    ck_assert_ptr_ne((void *)sa.sa_handler, (void *)SIG_DFL);
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT);
+    ck_assert_int_eq(sigaction(SIGUSR2, NULL, &sa), 0);
+    ck_assert_ptr_ne((void *)sa.sa_handler, (void *)SIG_DFL);
+    return NULL;
+}
+
+START_TEST(test_dispositions_restored)
+{
+    struct sigaction sa, int_before, usr2_before;
+
+    /* Check's runner may have its own SIGINT handler: whatever was there
+     * comes back. */
+    ck_assert_int_eq(sigaction(SIGINT, NULL, &int_before), 0);
+    ck_assert_int_eq(sigaction(SIGUSR2, NULL, &usr2_before), 0);
+    ck_assert_int_eq(run_on(2, install_main, NULL), 0);
+    ck_assert_int_eq(sigaction(SIGINT, NULL, &sa), 0);
+    ck_assert_ptr_eq((void *)sa.sa_handler, (void *)int_before.sa_handler);
+    ck_assert_int_eq(sigaction(SIGUSR2, NULL, &sa), 0);
+    ck_assert_ptr_eq((void *)sa.sa_handler, (void *)usr2_before.sa_handler);
+}
+END_TEST
+
+/* --- SIGINT and SIGTERM cancel main, in a child process ------------------ */
+
+/* The child's main: says 'r' on fd once it runs ('d' if SIGINT has its
+ * default action), then sleeps, and says 'x' if the sleep was cancelled.
+ * With `stubborn`, it takes each cancellation back, says 'c', and sleeps
+ * on. */
+struct child_args {
+    int fd;
+    int stubborn;
+};
+
+static void say(int fd, char c)
+{
+    ck_assert_int_eq(write(fd, &c, 1), 1);
+}
+
+static void *child_main(void *arg)
+{
+    struct child_args *a = arg;
+    struct sigaction sa;
+
+    ck_assert_int_eq(sigaction(SIGINT, NULL, &sa), 0);
+    say(a->fd, sa.sa_handler == SIG_DFL ? 'd' : 'r');
+    for (;;) {
+        int rc = weft_sleep(20000);
+        if (rc != -ECANCELED || !a->stubborn) {
+            say(a->fd, rc == -ECANCELED ? 'x' : 'y'); /* cut short, or not */
+            return NULL;
+        }
+        weft_task_uncancel(weft_current());
+        say(a->fd, 'c');
+    }
+}
+
+/* Forks a child that runs child_main under opts, and returns its pipe's
+ * read end; *pid gets the child. The child exits 3 if weft_run returned
+ * -EINTR, 4 otherwise. */
+static int start_child(pid_t *pid, unsigned flags, int stubborn)
+{
+    int p[2];
+
+    ck_assert_int_eq(pipe(p), 0);
+    *pid = fork();
+    ck_assert_int_ge(*pid, 0);
+    if (*pid == 0) {
+        /* Check's runner handles both in the test process: not here. */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        close(p[0]);
+        alarm(30); /* a child nobody signals ends anyway */
+        struct child_args a = { .fd = p[1], .stubborn = stubborn };
+        weft_run_opts o = { .workers = 2, .flags = flags };
+        int rc = weft_run(child_main, &a, NULL, &o);
+        _exit(rc == -EINTR ? 3 : 4);
+    }
+    close(p[1]);
+    return p[0];
+}
+
+static char hear(int fd)
+{
+    char c = 0;
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    return c;
+}
+
+/* Reaps pid, which must have exited with `code` (>= 0) or died of
+ * signal -code, and closes its pipe fd. */
+static void expect_end(pid_t pid, int fd, int code)
+{
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (code >= 0) {
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), code);
+    } else {
+        ck_assert(WIFSIGNALED(status));
+        ck_assert_int_eq(WTERMSIG(status), -code);
+    }
+    close(fd);
+}
+
+START_TEST(test_sigint_cancels_main)
+{
+    pid_t pid;
+    int fd = start_child(&pid, 0, 0);
+
+    ck_assert_int_eq(hear(fd), 'r');
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    ck_assert_int_eq(hear(fd), 'x');
+    expect_end(pid, fd, 3);
+}
+END_TEST
+
+START_TEST(test_second_sigint_ends_the_process)
+{
+    pid_t pid;
+    int fd = start_child(&pid, 0, 1);
+
+    ck_assert_int_eq(hear(fd), 'r');
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    ck_assert_int_eq(hear(fd), 'c'); /* main took it back and goes on */
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    expect_end(pid, fd, -SIGINT);
+}
+END_TEST
+
+START_TEST(test_sigint_left_alone)
+{
+    pid_t pid;
+    int fd = start_child(&pid, WEFT_RUN_NO_SIGINT, 0);
+
+    ck_assert_int_eq(hear(fd), 'd'); /* SIGINT kept its default */
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    expect_end(pid, fd, -SIGINT);
+}
+END_TEST
+
+START_TEST(test_sigterm_cancels_main)
+{
+    pid_t pid;
+    int fd = start_child(&pid, WEFT_RUN_SIGTERM, 0);
+
+    ck_assert_int_eq(hear(fd), 'r');
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(hear(fd), 'x');
+    expect_end(pid, fd, 3);
+}
+END_TEST
+
+/* A task that waits for SIGINT takes it over: main is not cancelled. */
+static void *sigint_waiter_main(void *arg)
+{
+    sigset_t set = one_signal(SIGINT);
+
+    (void)arg;
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT);
+    ck_assert_int_eq(raise(SIGINT), 0);
+    ck_assert_int_eq(weft_signal_wait(&set, 10000), SIGINT);
+    ck_assert_int_eq(weft_task_cancelling(weft_current()), 0);
+    return NULL;
+}
+
+MAIN_TEST(test_waiting_for_sigint_takes_it_over, 2, sigint_waiter_main)
+
+static Suite *signal_suite(void)
+{
+    Suite *s = suite_create("signal");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, TEST_TIMEOUT);
+    tcase_add_test(tc, test_many_waiters);
+    tcase_add_test(tc, test_pending);
+    tcase_add_test(tc, test_timeout_and_cancel);
+    tcase_add_test(tc, test_bad_args);
+    tcase_add_test(tc, test_dispositions_restored);
+    tcase_add_test(tc, test_sigint_cancels_main);
+    tcase_add_test(tc, test_second_sigint_ends_the_process);
+    tcase_add_test(tc, test_sigint_left_alone);
+    tcase_add_test(tc, test_sigterm_cancels_main);
+    tcase_add_test(tc, test_waiting_for_sigint_takes_it_over);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+WEFT_TEST_MAIN(signal_suite)
