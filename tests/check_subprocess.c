@@ -734,6 +734,78 @@ START_TEST(test_terminate_grace)
 }
 END_TEST
 
+/* A close under a task reading stdout and one in communicate: both get
+ * -EBADF; a cancelled communicate returns -ECANCELED. The child runs on
+ * and is killed and reaped afterwards. */
+static void *communicate_task(void *arg)
+{
+    void *out = (void *)1;
+    size_t len;
+    int rc = weft_subprocess_communicate(arg, NULL, 0, &out, &len, NULL,
+                                         NULL, WEFT_FOREVER);
+    CHECK(out == NULL);
+    return (void *)(intptr_t)rc;
+}
+
+static void *close_under_users_main(void *arg)
+{
+    weft_subprocess *p;
+    weft_subprocess_opts o = { .stdout_mode = WEFT_STDIO_PIPE,
+                               .stderr_mode = WEFT_STDIO_PIPE };
+    weft_task *reader, *comm;
+    void *res;
+    int status;
+
+    (void)arg;
+    /* Cancelled. */
+    ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("sleep", "100"), &o), 0);
+    ck_assert_int_eq(weft_spawn(&comm, communicate_task, p), 0);
+    wait_until_waiting(comm, "fd");
+    ck_assert_int_eq(weft_cancel(comm), 0);
+    ck_assert_int_eq(weft_await(comm, &res), -ECANCELED);
+    weft_task_unref(comm);
+    ck_assert_int_eq(weft_subprocess_wait(p, &status, 0), -ETIMEDOUT);
+    /* No grace: SIGTERM, and SIGKILL unless it had ended at once. */
+    ck_assert_int_eq(weft_subprocess_terminate(p, 0), 0);
+    ck_assert_int_eq(weft_subprocess_wait(p, &status, 0), 0);
+    ck_assert(status == -SIGTERM || status == -SIGKILL);
+    ck_assert_int_eq(weft_subprocess_close(p), 0);
+
+    /* Closed under a reader of stderr and a communicate (which reads
+     * stdout): both calls end with -EBADF. */
+    ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("sleep", "100"), &o), 0);
+    pid_t pid = weft_subprocess_pid(p);
+    ck_assert_int_eq(weft_spawn(&reader, kill_reader, weft_subprocess_stderr(p)), 0);
+    wait_until_waiting(reader, "fd");
+    ck_assert_int_eq(weft_spawn(&comm, communicate_task, p), 0);
+    wait_until_waiting(comm, "fd");
+    ck_assert_int_eq(weft_subprocess_close(p), 0);
+    ck_assert_int_eq(weft_await(reader, &res), 0);
+    ck_assert_int_eq((intptr_t)res, -EBADF);
+    ck_assert_int_eq(weft_await(comm, &res), 0);
+    ck_assert_int_eq((intptr_t)res, -EBADF);
+    weft_task_unref(reader);
+    weft_task_unref(comm);
+    /* Unreaped, the pid is still the child's. */
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    for (;;) {
+        ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), NULL), 0);
+        ck_assert_int_eq(weft_subprocess_wait(p, NULL, WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_subprocess_close(p), 0);
+        if (!zombie_children())
+            break;
+        ck_assert_int_eq(weft_yield(), 0);
+    }
+    return NULL;
+}
+
+START_TEST(test_close_under_users)
+{
+    ck_assert_int_eq(run_on(4, close_under_users_main, NULL), 0);
+    ck_assert_int_eq(zombie_children(), 0);
+}
+END_TEST
+
 /* A child still running when it is closed, and when weft_run returns:
  * left running (the pidfd is closed: run_on counts descriptors). */
 static pid_t left_pid;
@@ -930,6 +1002,7 @@ static Suite *subprocess_suite(void)
     tcase_add_test(tc, test_waits);
     tcase_add_test(tc, test_cancel_with_shielded_cleanup);
     tcase_add_test(tc, test_terminate_grace);
+    tcase_add_test(tc, test_close_under_users);
     tcase_add_test(tc, test_close_leaves_child_running);
     tcase_add_test(tc, test_200_concurrent_children);
     tcase_add_test(tc, test_1000_sequential_children);
