@@ -32,6 +32,28 @@ static int zombie_children(void)
     return si.si_pid != 0;
 }
 
+/* 1 once pid is no longer a child of this process: it was reaped. */
+static int is_reaped(pid_t pid)
+{
+    siginfo_t si;
+
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+           errno == ECHILD;
+}
+
+/* Starts and reaps children until orphan, a child closed before it was
+ * reaped, has ended and been reaped by one of their calls. */
+static void sweep_until_reaped(pid_t orphan)
+{
+    while (!is_reaped(orphan)) {
+        weft_subprocess *p;
+        ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), NULL), 0);
+        ck_assert_int_eq(weft_subprocess_wait(p, NULL, WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_subprocess_close(p), 0);
+        ck_assert_int_eq(weft_yield(), 0);
+    }
+}
+
 /* Starts argv with stdout as a pipe; everything else inherited. */
 static weft_subprocess *start_out(char *const argv[])
 {
@@ -624,6 +646,7 @@ static void *waits_main(void *arg)
     /* A close under a waiter: it gets -EBADF. The child, its stdin
      * closed, ends, and is reaped by a later call. */
     ck_assert_int_eq(weft_subprocess_exec(&p, SH("read x"), &o), 0);
+    pid_t pid = weft_subprocess_pid(p);
     w[0] = (struct waiter){ .p = p, .rc = 1 };
     ck_assert_int_eq(weft_spawn(&t[0], wait_task, &w[0]), 0);
     wait_until_waiting(t[0], "child");
@@ -632,14 +655,8 @@ static void *waits_main(void *arg)
     weft_task_unref(t[0]);
     ck_assert_int_eq(w[0].rc, -EBADF);
     /* Until the orphan has ended and a call has swept it. */
-    for (;;) {
-        ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), NULL), 0);
-        ck_assert_int_eq(weft_subprocess_wait(p, NULL, WEFT_FOREVER), 0);
-        ck_assert_int_eq(weft_subprocess_close(p), 0);
-        if (!zombie_children())
-            break;
-        ck_assert_int_eq(weft_yield(), 0);
-    }
+    sweep_until_reaped(pid);
+    ck_assert_int_eq(zombie_children(), 0);
     return NULL;
 }
 
@@ -788,14 +805,8 @@ static void *close_under_users_main(void *arg)
     weft_task_unref(comm);
     /* Unreaped, the pid is still the child's. */
     ck_assert_int_eq(kill(pid, SIGKILL), 0);
-    for (;;) {
-        ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), NULL), 0);
-        ck_assert_int_eq(weft_subprocess_wait(p, NULL, WEFT_FOREVER), 0);
-        ck_assert_int_eq(weft_subprocess_close(p), 0);
-        if (!zombie_children())
-            break;
-        ck_assert_int_eq(weft_yield(), 0);
-    }
+    sweep_until_reaped(pid);
+    ck_assert_int_eq(zombie_children(), 0);
     return NULL;
 }
 
@@ -941,6 +952,24 @@ static void *bad_args_main(void *arg)
     ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), &o), -EBADF);
     o = (weft_subprocess_opts){ .reserved = { &o } };
     ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), &o), -EINVAL);
+    /* Bad options for the pipes' streams: found once the pipes are made,
+     * which are closed again (run_on counts descriptors), before any
+     * child starts. */
+    weft_stream_opts bad_stream = { .reserved = { &o } };
+    o = (weft_subprocess_opts){ .stdin_mode = WEFT_STDIO_PIPE,
+                                .stdout_mode = WEFT_STDIO_PIPE,
+                                .stream = &bad_stream };
+    ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("true"), &o), -EINVAL);
+    ck_assert_int_eq(zombie_children(), 0);
+    /* Good ones apply: a 16-byte limit on lines. */
+    weft_stream_opts small = { .limit = 16 };
+    o = (weft_subprocess_opts){ .stdout_mode = WEFT_STDIO_PIPE, .stream = &small };
+    ck_assert_int_eq(weft_subprocess_exec(&p, ARGV("echo", "a line longer than sixteen bytes"), &o), 0);
+    char line[64];
+    ck_assert_int_eq(weft_stream_read_line(weft_subprocess_stdout(p), line,
+                                           sizeof line, WEFT_FOREVER), -EMSGSIZE);
+    ck_assert_int_eq(weft_subprocess_wait(p, &status, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_subprocess_close(p), 0);
 
     ck_assert_int_eq(weft_subprocess_wait(NULL, &status, 0), -EINVAL);
     ck_assert_int_eq(weft_subprocess_signal(NULL, SIGTERM), -EINVAL);
