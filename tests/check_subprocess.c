@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -448,6 +449,49 @@ static void *not_runnable_main(void *arg)
     ck_assert_int_eq(zombie_children(), 0);
     return NULL;
 }
+
+/* Out of descriptors: for the pipes (the ones made are closed again),
+ * and for the pidfd, after the child started (it is killed and reaped:
+ * no zombie). */
+static void *out_of_fds_main(void *arg)
+{
+    weft_subprocess *p = (void *)1;
+    struct rlimit old, low;
+    weft_subprocess_opts pipes = { .stdin_mode = WEFT_STDIO_PIPE,
+                                   .stdout_mode = WEFT_STDIO_PIPE,
+                                   .stderr_mode = WEFT_STDIO_PIPE };
+
+    (void)arg;
+    int lowest_free = dup(0);
+    ck_assert_int_ge(lowest_free, 0);
+    close(lowest_free);
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    /* Room for two more: one pipe, not three. */
+    low = old;
+    low.rlim_cur = (rlim_t)lowest_free + 2;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int rc = weft_subprocess_exec(&p, ARGV("true"), &pipes);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(rc, -EMFILE);
+    ck_assert_ptr_null(p);
+    /* None: the child starts, its pidfd cannot be had. */
+    low.rlim_cur = (rlim_t)lowest_free;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    rc = weft_subprocess_exec(&p, ARGV("sleep", "100"), NULL);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(rc, -EMFILE);
+    ck_assert_int_eq(zombie_children(), 0);
+    siginfo_t si;
+    ck_assert_int_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), -1);
+    ck_assert_int_eq(errno, ECHILD);
+    return NULL;
+}
+
+START_TEST(test_out_of_descriptors)
+{
+    ck_assert_int_eq(run_on(1, out_of_fds_main, NULL), 0);
+}
+END_TEST
 
 START_TEST(test_not_runnable)
 {
@@ -1026,6 +1070,7 @@ static Suite *subprocess_suite(void)
     tcase_add_test(tc, test_redirections);
     tcase_add_test(tc, test_env_and_cwd);
     tcase_add_test(tc, test_not_runnable);
+    tcase_add_test(tc, test_out_of_descriptors);
     tcase_add_test(tc, test_nothing_inherited);
     tcase_add_test(tc, test_early_close);
     tcase_add_test(tc, test_waits);
