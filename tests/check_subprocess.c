@@ -2,9 +2,9 @@
  * with 16 MiB each way, redirections (/dev/null, a given descriptor,
  * stderr into stdout), environment and directory, programs that are
  * missing or not executable, descriptors and signals the child must not
- * inherit, waits cancelled or cut short by a close, terminate's grace,
- * 200 children at once on 4 workers, and 1,000 in a row leaving no
- * zombie and no descriptor behind. */
+ * inherit, running out of descriptors, waits cancelled or cut short by
+ * a close, terminate's grace, 200 children at once on 4 workers, and
+ * 1,000 in a row leaving no zombie and no descriptor behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
