@@ -29,6 +29,7 @@
 #include "weft/fd.h"
 #include "weft/socket.h"
 #include "weft/stream.h"
+#include "weft/subprocess.h"
 #include "weft/server.h"
 #include "weft/signal.h"
 #include "weft/debug.h"

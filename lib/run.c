@@ -17,6 +17,7 @@
 #include "exec/executor.h"
 #include "exec/procpool.h"
 #include "io/fd.h"
+#include "io/subprocess.h"
 #include "sched/debug.h"
 #include "sched/loop.h"
 #include "sched/runtime.h"
@@ -444,6 +445,7 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
     weft__free(b->raw);
     weft__free(rt->workers);
     weft__fdtab_destroy(); /* after the reactors, which held its records */
+    weft__subprocess_orphans_end(); /* no task is left to wait for them */
     if (b->idle)
         weft__idle_destroy(&rt->idle);
     if (b->globalq)

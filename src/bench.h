@@ -78,6 +78,7 @@ int bench_process_call(const struct bench_opts *o);
 int bench_echo(const struct bench_opts *o);
 int bench_echo_child(int argc, char **argv);
 int bench_stream(const struct bench_opts *o);
+int bench_spawn_process(const struct bench_opts *o);
 
 /* bench_echo_plain.c: echo's baseline, a bare epoll loop per process. */
 int echo_plain_server(int listen_fd, long conns, int threads);

@@ -6,6 +6,10 @@
  *   stream  bulk bytes through one connection, weft streams against a
  *           blocking read/write loop between two threads
  *   accept  connections accepted and closed per second
+ *   spawn-process
+ *           child processes (/bin/true) started and reaped per second
+ *           with weft_subprocess_exec and _wait, against posix_spawn and
+ *           waitpid in a plain loop
  *
  * echo starts both processes with posix_spawn(3) from a parent that runs
  * no runtime (weft-bench itself, with a hidden subcommand): the server
@@ -849,5 +853,100 @@ int bench_accept(const struct bench_opts *o)
            "connections/s accepted and closed (min %.0f, max %.0f)\n",
            total, o->conns, o->workers, o->runs, m, rate[0],
            rate[o->runs - 1]);
+    return 0;
+}
+
+/* === spawn-process: children started and reaped per second ============= */
+
+static char *const true_argv[] = { "/bin/true", NULL };
+
+struct spawner {
+    long count;
+};
+
+/* Starts and reaps its count of children, one after another. */
+static void *spawner_task(void *arg)
+{
+    struct spawner *sp = arg;
+    int rc = 0;
+
+    for (long i = 0; i < sp->count && rc == 0; i++) {
+        weft_subprocess *p;
+        int status = 0;
+        if ((rc = weft_subprocess_exec(&p, true_argv, NULL)) < 0)
+            break;
+        rc = weft_subprocess_wait(p, &status, OP_TIMEOUT_MS);
+        weft_subprocess_close(p);
+        if (rc == 0 && status != 0)
+            rc = -EPROTO;
+    }
+    return rc < 0 ? weft_fail(rc, "child: %s", weft_strerror(rc)) : NULL;
+}
+
+static void *spawn_process_main(void *arg)
+{
+    void **a = arg;
+    const struct bench_opts *o = a[0];
+    double *secs = a[1];
+    weft_task **t = calloc((size_t)o->conns, sizeof *t);
+    struct spawner sp = { .count = o->tasks / o->conns };
+    int rc = t == NULL ? -ENOMEM : 0;
+    long spawned = 0;
+
+    double t0 = now_seconds();
+    for (; spawned < o->conns && rc == 0; spawned++)
+        rc = weft_spawn(&t[spawned], spawner_task, &sp);
+    rc = t == NULL ? rc : await_all(t, spawned, rc);
+    *secs = now_seconds() - t0;
+    free(t);
+    return rc < 0 ? weft_fail(rc, "spawn-process: %s", weft_strerror(rc))
+                  : NULL;
+}
+
+/* The baseline: the same children, posix_spawn and waitpid in a loop. */
+static double plain_spawn_seconds(long total)
+{
+    extern char **environ;
+    double t0 = now_seconds();
+
+    for (long i = 0; i < total; i++) {
+        pid_t pid;
+        int status;
+        if (posix_spawn(&pid, true_argv[0], NULL, NULL, true_argv, environ) != 0 ||
+            waitpid(pid, &status, 0) != pid || status != 0) {
+            fprintf(stderr, "weft-bench: spawn-process: plain loop failed\n");
+            return -1;
+        }
+    }
+    return now_seconds() - t0;
+}
+
+int bench_spawn_process(const struct bench_opts *o)
+{
+    double rate[1000], plain[1000];
+    long total = o->tasks / o->conns * o->conns;
+
+    if (total == 0) {
+        fprintf(stderr, "weft-bench: spawn-process: -n is below -c\n");
+        return 2;
+    }
+    alarm(watchdog_s((double)total * 2 * o->runs, 100));
+    for (int r = 0; r < o->runs; r++) {
+        double secs;
+        void *a[2] = { (void *)o, &secs };
+        if (run_weft(spawn_process_main, a, o->workers) < 0)
+            return 1;
+        rate[r] = (double)total / secs;
+        double ps = plain_spawn_seconds(total);
+        if (ps < 0)
+            return 1;
+        plain[r] = (double)total / ps;
+    }
+    double m = bench_median(rate, o->runs), pm = bench_median(plain, o->runs);
+    printf("spawn-process: children=%ld tasks=%ld workers=%u runs=%d %.0f "
+           "children/s started and reaped (min %.0f, max %.0f); "
+           "posix_spawn+waitpid loop %.0f/s; weft %.0f%% of it\n",
+           total, o->conns, o->workers, o->runs, m, rate[0],
+           rate[o->runs - 1], pm, m / pm * 100);
     return 0;
 }

@@ -550,6 +550,7 @@ static void usage(FILE *f)
             "       weft-bench echo       [-c CONNS] [-n MSGS] [options]\n"
             "       weft-bench stream     [-n BYTES] [options]\n"
             "       weft-bench accept     [-n CONNS] [-c CLIENTS] [options]\n"
+            "       weft-bench spawn-process [-n CHILDREN] [-c TASKS] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
 
@@ -703,6 +704,12 @@ bad:
         if (o.conns == 0)
             o.conns = 4;
         return bench_accept(&o);
+    } else if (strcmp(cmd, "spawn-process") == 0) {
+        if (o.tasks == 0)
+            o.tasks = 2000;
+        if (o.conns == 0)
+            o.conns = 1;
+        return bench_spawn_process(&o);
     } else if (strcmp(cmd, "spawn") == 0) {
         fn = spawn_main;
         if (o.tasks == 0)

@@ -22,6 +22,7 @@
 #include "core/atomic.h"
 #include "core/clock.h"
 #include "io/socket.h"
+#include "io/stream.h"
 #include "sched/loop.h"
 #include "sched/scope.h"
 #include "sched/task.h"
@@ -40,7 +41,9 @@ struct weft_stream {
     weft_socket *sock;
     size_t limit, high, low;
     uint32_t users;             /* atomic: calls in progress */
-    uint32_t closing;           /* atomic: weft_stream_close began */
+    uint32_t closing;           /* atomic: CLOSING once weft_stream_close
+                                   began, SHUT_DOWN after
+                                   weft__stream_shut_down */
 
     /* The reader's (one at a time: `reading`). */
     uint32_t reading;           /* atomic flag */
@@ -64,6 +67,8 @@ struct weft_stream {
     int werr;                   /* a send failed: the error, for good */
     bool shut;                  /* write_eof done */
 };
+
+enum { OPEN = 0, CLOSING = 1, SHUT_DOWN = 2 };
 
 static bool valid(const weft_stream *st)
 {
@@ -826,12 +831,16 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
     weft__task *self = weft__task_self();
     if (self == NULL)
         return -EPERM;
-    if (!weft__cas_u32(&st->closing, 0, 1))
-        return -EINVAL; /* another close is under way */
+    bool shut_down = false;
+    if (!weft__cas_u32(&st->closing, OPEN, CLOSING)) {
+        if (!weft__cas_u32(&st->closing, SHUT_DOWN, CLOSING))
+            return -EINVAL; /* another close is under way */
+        shut_down = true; /* no drain: its calls fail with -EBADF */
+    }
     int rc = 0;
     /* Drain, unless a writer is at it: it gets -EBADF (below), and what
      * is queued is dropped. */
-    if (!reset) {
+    if (!reset && !shut_down) {
         if (weft__cas_u32(&st->writing, 0, 1)) {
             rc = drain(self, st, timeout_ms);
             weft__store_release_u32(&st->writing, 0);
@@ -860,6 +869,15 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
     weft__socket_free(self, st->sock);
     weft__free(st);
     return rc;
+}
+
+void weft__stream_shut_down(weft__task *self, weft_stream *st)
+{
+    if (!valid(st) || !weft__cas_u32(&st->closing, OPEN, SHUT_DOWN))
+        return;
+    /* Calls that enter from now on see closing (the CAS is a full
+     * barrier, as is their FAA of users); the waits under way end. */
+    weft__io_release(self, &st->sock->io);
 }
 
 int weft_stream_close(weft_stream *stream, int64_t timeout_ms)

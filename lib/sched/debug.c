@@ -3,6 +3,7 @@
 #include "sched/debug.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ static const char *waiting_name(uint32_t what)
     case WEFT__WAITING_PROCESS: return "process";
     case WEFT__WAITING_FD: return "fd";
     case WEFT__WAITING_FUTURE: return "future";
+    case WEFT__WAITING_CHILD: return "child";
     case WEFT__WAITING_SIGNAL: return "signal";
     default: return "-";
     }
@@ -217,7 +219,9 @@ int weft__debug_start(struct weft__runtime *rt)
     struct sigaction sa;
     int rc;
 
-    if (pipe(dump_pipe) < 0)
+    /* Close-on-exec, as every descriptor of weft's: a child started
+     * meanwhile (weft_subprocess_exec) must not inherit it. */
+    if (pipe2(dump_pipe, O_CLOEXEC) < 0)
         return -errno;
     /* fprintf on a FILE needs more stack than the scheduler does. */
     rc = weft__thread_start(&rt->dump_thread, (size_t)1 << 20, dump_thread, NULL);

@@ -58,6 +58,7 @@ enum weft__waiting {
     WEFT__WAITING_PROCESS, /* a call on the process pool */
     WEFT__WAITING_FD,      /* a file descriptor's readiness */
     WEFT__WAITING_FUTURE,  /* weft_future_await */
+    WEFT__WAITING_CHILD,   /* a child process's end (weft_subprocess_*) */
     WEFT__WAITING_SIGNAL,  /* weft_signal_wait */
 };
 
