@@ -187,7 +187,13 @@ int main(int argc, char **argv)
                         "standard output\n");
         goto bad;
     }
-    c.python = find_in_path("python3");
+    /* $WEFT_MODELS_PYTHON picks the interpreter (the tests name a missing
+     * one to see the skip). */
+    const char *py = getenv("WEFT_MODELS_PYTHON");
+    if (py != NULL && *py != '\0')
+        c.python = access(py, X_OK) == 0 ? py : NULL;
+    else
+        c.python = find_in_path("python3");
     c.script = find_script(script);
     if (script != NULL && c.script == NULL) {
         fprintf(stderr, "weft-models: cannot read %s\n", script);

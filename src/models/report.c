@@ -348,6 +348,11 @@ int mr_write_svg(FILE *f, const struct mr_results *res)
             fputs(", ", f);
             xml_str(f, l);
             fprintf(f, ": %.2fx</title></rect>\n", row->speedup);
+            /* The value over (or under) its bar. */
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"8\" "
+                       "text-anchor=\"middle\">%.2g</text>\n",
+                    x0 + bw * b + bw * 0.45,
+                    row->speedup >= 1 ? top - 3 : top + h + 9, row->speedup);
             b++;
         }
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" "

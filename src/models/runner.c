@@ -310,7 +310,8 @@ static int jobs_for(const struct mr_config *c, int w, struct job *jobs,
     if (c->models & (1u << MR_M_PYTHON)) {
         if (c->python == NULL) {
             set_skip(&skips[(*nskips)++], "python", "",
-                     "python3 is not on PATH");
+                     "no python3 (not on PATH, or $WEFT_MODELS_PYTHON "
+                     "is not executable)");
         } else if (c->script == NULL) {
             set_skip(&skips[(*nskips)++], "python", "",
                      "weft-models.py not found (--script, "
