@@ -159,6 +159,20 @@ static void *echo_thread(void *arg)
     return (void *)(intptr_t)(err == ENODATA ? 0 : err);
 }
 
+/* Ends an io run that lacks a thread: the clients started would wait for
+ * echoes that no server thread will send. Clients check the flag after
+ * publishing their descriptor, so none is missed. */
+static void abort_io(struct trun *run)
+{
+    __atomic_store_n(&run->abort, 1, __ATOMIC_SEQ_CST);
+    shutdown(run->lfd, SHUT_RDWR);
+    for (long i = 0; i < run->s->n; i++) {
+        int fd = __atomic_load_n(&run->slots[i].fd, __ATOMIC_SEQ_CST);
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+    }
+}
+
 /* Accepts the n connections, a server thread for each. */
 static void *acceptor(void *arg)
 {
@@ -180,7 +194,7 @@ static void *acceptor(void *arg)
         run->accepted = i + 1;
     }
     if (err != 0)
-        __atomic_store_n(&run->abort, 1, __ATOMIC_RELEASE);
+        abort_io(run);
     return (void *)(intptr_t)err;
 }
 
@@ -196,7 +210,7 @@ static void *io_client(void *arg)
         sl->err = errno;
         return NULL;
     }
-    __atomic_store_n(&sl->fd, fd, __ATOMIC_RELEASE);
+    __atomic_store_n(&sl->fd, fd, __ATOMIC_SEQ_CST);
     memset(&sin, 0, sizeof sin);
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -206,7 +220,7 @@ static void *io_client(void *arg)
         sl->err = errno;
     memset(out, (int)('a' + sl->index % 26), sizeof out);
     for (long i = 0; i < run->s->m && sl->err == 0; i++) {
-        if (__atomic_load_n(&run->abort, __ATOMIC_ACQUIRE)) {
+        if (__atomic_load_n(&run->abort, __ATOMIC_SEQ_CST)) {
             sl->err = ECANCELED;
             break;
         }
@@ -329,16 +343,8 @@ static long start_join(struct trun *run, long n, void *(*fn)(void *),
         if ((*err = pthread_create(&t[started], &run->attr, fn, arg)) != 0)
             break;
     }
-    if (*err != 0 && run->s->workload == MR_IO) {
-        /* The started clients would wait for their echoes: end them. */
-        __atomic_store_n(&run->abort, 1, __ATOMIC_RELEASE);
-        shutdown(run->lfd, SHUT_RDWR);
-        for (long i = 0; i < n; i++) {
-            int fd = __atomic_load_n(&run->slots[i].fd, __ATOMIC_ACQUIRE);
-            if (fd >= 0)
-                shutdown(fd, SHUT_RDWR);
-        }
-    }
+    if (*err != 0 && run->s->workload == MR_IO)
+        abort_io(run);
     for (long i = 0; i < started; i++)
         pthread_join(t[i], NULL);
     free(t);
