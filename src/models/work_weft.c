@@ -30,9 +30,9 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* One item's outcome. */
 struct run;
 
+/* One item's outcome. */
 struct slot {
     const struct mr_spec *s;
     struct run *run;
@@ -48,7 +48,7 @@ struct run {
     int pool;
     struct slot *slots;
     int port;
-    volatile int stop;  /* blocking: the heartbeat's stop */
+    int stop;           /* blocking: the heartbeat's stop (atomic) */
     double beat_worst_ms;
     long beats;
 };
