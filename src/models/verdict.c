@@ -112,7 +112,8 @@ static void loop_vs_threads(struct buf *b, const struct mr_workload_result *w,
     double m = loop->maxrss_kib > 0
                    ? (double)thr->maxrss_kib / (double)loop->maxrss_kib
                    : 0;
-    add(b, "; %s took %.2fx %s's time, %.1fx its CPU and %.1fx its memory",
+    add(b, "; %s took %.2fx the time of %s, %.1fx its CPU and %.1fx its "
+           "memory",
         thr->model, t, loop->model, c, m);
     if (t >= 1 || m >= 2 || c >= 2)
         add(b, ": agrees with the seeds (asyncio for %s)", what);
