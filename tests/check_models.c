@@ -60,6 +60,7 @@ static void fixture(struct mr_results *res)
                          "20 trips ok");
     io->rows[2] = skip_row("loop+pool", "nothing to compute, \"really\"");
     io->nrows = 3;
+    io->load = 0.5;
     snprintf(io->verdict, sizeof io->verdict, "loop won.");
     snprintf(cpu->name, sizeof cpu->name, "cpu");
     snprintf(cpu->desc, sizeof cpu->desc, "4 jobs");
@@ -67,6 +68,7 @@ static void fixture(struct mr_results *res)
     cpu->rows[0] = ok_row("loop", "", 2, 2000, 2, 1024, -1, 1, "4 sums ok");
     cpu->rows[1] = ok_row("procs", "", 1, 4000, 2, 3072, -1, 2, "4 sums ok");
     cpu->nrows = 2;
+    cpu->load = -1;
     snprintf(cpu->verdict, sizeof cpu->verdict, "procs won.");
 }
 
@@ -162,7 +164,7 @@ START_TEST(test_json)
         "\"workloads\": [\n"
         "  {\"name\": \"io\", \"description\": \"10 connections x 2 round "
         "trips\", \"unit\": \"trips/s\", \"worst\": \"max round trip\", "
-        "\"verdict\": \"loop won.\", \"rows\": [\n"
+        "\"load\": 0.50, \"verdict\": \"loop won.\", \"rows\": [\n"
         "    {\"model\": \"loop\", \"variant\": \"\", \"status\": \"ok\", "
         "\"wall_s\": 0.500000, \"throughput\": 40.000, \"cpu_s\": 0.250000, "
         "\"maxrss_kib\": 2048, \"worst_ms\": 1.500, \"speedup\": 1.0000, "
@@ -174,7 +176,8 @@ START_TEST(test_json)
         "    {\"model\": \"loop+pool\", \"variant\": \"\", \"status\": "
         "\"skipped\", \"reason\": \"nothing to compute, \\\"really\\\"\"}]},\n"
         "  {\"name\": \"cpu\", \"description\": \"4 jobs\", \"unit\": "
-        "\"jobs/s\", \"worst\": \"\", \"verdict\": \"procs won.\", \"rows\": "
+        "\"jobs/s\", \"worst\": \"\", \"load\": null, \"verdict\": "
+        "\"procs won.\", \"rows\": "
         "[\n"
         "    {\"model\": \"loop\", \"variant\": \"\", \"status\": \"ok\", "
         "\"wall_s\": 2.000000, \"throughput\": 2000.000, \"cpu_s\": "
@@ -295,7 +298,7 @@ START_TEST(test_verdicts)
     w.rows[2] = ok_row("py-asyncio", "", 3, 20, 3, 9000, -1, 1, "");
     w.rows[3] = ok_row("py-threads", "", 3, 20, 3, 9000, -1, 1, "");
     w.nrows = 4;
-    mr_verdict(&w, 2, 0);
+    mr_verdict(&w, 2);
     ck_assert_ptr_nonnull(strstr(w.verdict, "procs fastest (2.00x the single "
                                             "loop)"));
     ck_assert_ptr_nonnull(strstr(w.verdict, "agrees with the seeds "
@@ -305,26 +308,30 @@ START_TEST(test_verdicts)
     /* One CPU: no parallel speed-up, said so. */
     w.rows[1].wall_s = 2;
     w.rows[1].speedup = 1;
-    mr_verdict(&w, 1, 0);
+    mr_verdict(&w, 1);
     ck_assert_ptr_nonnull(strstr(w.verdict, "1 CPU: no model can compute in "
                                             "parallel"));
-    /* Two CPUs and no speed-up: a contradiction. */
-    mr_verdict(&w, 2, 0);
-    ck_assert_ptr_nonnull(strstr(w.verdict, "contradicts the seeds"));
+    /* Two CPUs and no speed-up: a contradiction, and the load if high. */
+    mr_verdict(&w, 2);
+    ck_assert_ptr_nonnull(strstr(w.verdict, "procs only 1.00x on 2 CPUs: "
+                                            "contradicts the seeds."));
+    w.load = 1.5;
+    mr_verdict(&w, 2);
+    ck_assert_ptr_nonnull(strstr(w.verdict, "(load average 1.50)"));
 
     memset(&w, 0, sizeof w);
     snprintf(w.name, sizeof w.name, "blocking");
     w.rows[0] = ok_row("loop", "inline", 0.5, 100, 0, 1, 500, 1, "");
     w.rows[1] = ok_row("loop", "to_thread", 0.02, 2500, 0, 1, 1.5, 25, "");
     w.nrows = 2;
-    mr_verdict(&w, 2, 0);
+    mr_verdict(&w, 2);
     ck_assert_ptr_nonnull(strstr(w.verdict, "loop inline held the heartbeat "
                                             "up to 500.0 ms, to_thread 1.5 "
                                             "ms"));
     ck_assert_ptr_nonnull(strstr(w.verdict, "agrees with the seeds"));
     /* An inline call that stalled nothing contradicts them. */
     w.rows[0].worst_ms = 2;
-    mr_verdict(&w, 2, 0);
+    mr_verdict(&w, 2);
     ck_assert_ptr_nonnull(strstr(w.verdict, "does not show the stall"));
 
     memset(&w, 0, sizeof w);
@@ -332,7 +339,7 @@ START_TEST(test_verdicts)
     w.rows[0] = ok_row("loop", "", 1, 100, 1, 1000, 1, 1, "");
     w.rows[1] = ok_row("threads", "", 0.5, 200, 0.8, 1500, 1, 2, "");
     w.nrows = 2;
-    mr_verdict(&w, 1, 0);
+    mr_verdict(&w, 1);
     ck_assert_ptr_nonnull(strstr(w.verdict, "threads fastest (2.00x"));
     ck_assert_ptr_nonnull(strstr(w.verdict, "contradicts the seeds"));
 }

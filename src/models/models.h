@@ -100,12 +100,13 @@ struct mr_workload_result {
     struct mr_row rows[MR_ROWS_MAX];
     int nrows;
     char verdict[1000];
+    double load;       /* the 1-minute load average as the workload began
+                          (< 0: unknown): other work competing for CPUs */
 };
 
 struct mr_results {
     int cpus, quick, repeat;
-    double load;       /* the 1-minute load average before the runs: what
-                          else competed for the CPUs */
+    double load;       /* the 1-minute load average before the runs */
     struct mr_workload_result w[MR_NWORKLOADS];
     int nw;
 };
@@ -120,6 +121,6 @@ int mr_write_json(FILE *f, const struct mr_results *res);
 int mr_write_svg(FILE *f, const struct mr_results *res);
 
 /* verdict.c: fills w->verdict from its rows. */
-void mr_verdict(struct mr_workload_result *w, int cpus, double load);
+void mr_verdict(struct mr_workload_result *w, int cpus);
 
 #endif /* WEFT_MODELS_H */

@@ -164,6 +164,8 @@ int mr_write_json(FILE *f, const struct mr_results *res)
         json_str(f, w->unit);
         fputs(", \"worst\": ", f);
         json_str(f, w->worst);
+        fputs(", \"load\": ", f);
+        json_num(f, w->load, 2);
         fputs(", \"verdict\": ", f);
         json_str(f, w->verdict);
         fputs(", \"rows\": [", f);

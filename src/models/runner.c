@@ -74,6 +74,19 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The 1-minute load average, or -1. */
+static double load_average(void)
+{
+    double load = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1;
+        fclose(f);
+    }
+    return load;
+}
+
 /* --- progress, on a terminal only -------------------------------------- */
 
 static void progress(const struct mr_config *c, int done, int total,
@@ -415,13 +428,7 @@ int mr_run_all(const struct mr_config *c, struct mr_results *res)
     res->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     res->quick = c->quick;
     res->repeat = c->repeat;
-    res->load = -1;
-    FILE *lf = fopen("/proc/loadavg", "r");
-    if (lf != NULL) {
-        if (fscanf(lf, "%lf", &res->load) != 1)
-            res->load = -1;
-        fclose(lf);
-    }
+    res->load = load_average();
     for (int w = 0; w < MR_NWORKLOADS; w++) {
         njobs[w] = 0;
         if (c->workloads & (1u << w)) {
@@ -434,6 +441,7 @@ int mr_run_all(const struct mr_config *c, struct mr_results *res)
             continue;
         struct mr_workload_result *wr = &res->w[res->nw++];
         describe(wr, w, c->quick);
+        wr->load = load_average();
         for (int i = 0; i < njobs[w]; i++) {
             if (run_job(c, &jobs[w][i], &wr->rows[wr->nrows], &done, total) < 0) {
                 progress(c, total, total, "");
@@ -444,7 +452,7 @@ int mr_run_all(const struct mr_config *c, struct mr_results *res)
         for (int i = 0; i < nskips[w]; i++)
             wr->rows[wr->nrows++] = skips[w][i];
         speedups(wr);
-        mr_verdict(wr, res->cpus, res->load);
+        mr_verdict(wr, res->cpus);
     }
     progress(c, total, total, "");
     return 0;

@@ -138,8 +138,29 @@ static void io_wait(struct buf *b, const struct mr_workload_result *w,
     }
 }
 
-static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus,
-                double load)
+/* How a parallel model's speed-up compares with the seeds' "processes
+ * for CPU-bound work". */
+static void parallel(struct buf *b, const struct mr_workload_result *w,
+                     const struct mr_row *par, int cpus)
+{
+    if (cpus < 2)
+        add(b, "; 1 CPU: no model can compute in parallel (%s %.2fx), "
+               "contrary to the seeds' advice, which assumes more cores",
+            par->model, par->speedup);
+    else if (par->speedup >= 1.3)
+        add(b, "; %s computed %.2fx faster on %d CPUs: agrees with the "
+               "seeds (processes for CPU-bound work)",
+            par->model, par->speedup, cpus);
+    else if (w->load >= 0.5)
+        add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds, but "
+               "other work held the CPUs (load average %.2f)",
+            par->model, par->speedup, cpus, w->load);
+    else
+        add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds",
+            par->model, par->speedup, cpus);
+}
+
+static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
 {
     const struct mr_row *procs = row_of(w, "procs", "");
     const struct mr_row *pool = row_of(w, "loop+pool", "");
@@ -149,22 +170,8 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus,
     if (pool != NULL && (par == NULL || pool->speedup > par->speedup))
         par = pool;
     winner(b, w, 0);
-    if (par != NULL && par->speedup > 0) {
-        if (cpus < 2)
-            add(b, "; 1 CPU: no model can compute in parallel (%s %.2fx), "
-                   "contrary to the seeds' advice, which assumes more cores",
-                par->model, par->speedup);
-        else if (par->speedup >= 1.3)
-            add(b, "; %s computed %.2fx faster on %d CPUs: agrees with the "
-                   "seeds (processes for CPU-bound work)",
-                par->model, par->speedup, cpus);
-        else
-            add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds%s",
-                par->model, par->speedup, cpus,
-                load >= 0.5 ? ", but other work held the CPUs (see the "
-                              "load average)"
-                            : "");
-    }
+    if (par != NULL && par->speedup > 0)
+        parallel(b, w, par, cpus);
     if (thr != NULL && thr->speedup > 0 && cpus >= 2)
         add(b, "; C threads %.2fx: %s", thr->speedup,
             thr->speedup >= 1.3 ? "no GIL in C, unlike the seeds' threads"
@@ -179,9 +186,8 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus,
             add(b, "; py-threads %.2fx (%s)", pt->speedup,
                 pt->speedup < 1.3 ? "the GIL: agrees with the seeds"
                                   : "faster: contradicts the seeds' GIL");
-        if (pp != NULL && cpus >= 2)
-            add(b, "; py-procs %.2fx (%s)", pp->speedup,
-                pp->speedup >= 1.3 ? "agrees" : "contradicts the seeds");
+        if (pp != NULL && pp->speedup > 0)
+            parallel(b, w, pp, cpus);
         double ratio = pa->rate > 0 && row_of(w, "loop", "") != NULL
                            ? row_of(w, "loop", "")->rate / pa->rate
                            : 0;
@@ -217,7 +223,7 @@ static void blocking(struct buf *b, const struct mr_workload_result *w,
         add(b, ": does not show the stall the seeds warn of");
 }
 
-void mr_verdict(struct mr_workload_result *w, int cpus, double load)
+void mr_verdict(struct mr_workload_result *w, int cpus)
 {
     struct buf b = { w->verdict, sizeof w->verdict, 0 };
 
@@ -231,7 +237,7 @@ void mr_verdict(struct mr_workload_result *w, int cpus, double load)
     else if (strcmp(w->name, "wait") == 0)
         io_wait(&b, w, cpus, "many waits");
     else if (strcmp(w->name, "cpu") == 0)
-        cpu(&b, w, cpus, load);
+        cpu(&b, w, cpus);
     else {
         if (fastest(w, 0) != NULL)
             blocking(&b, w, 0);
