@@ -48,7 +48,6 @@ static void fixture(struct mr_results *res)
     res->cpus = 2;
     res->quick = 1;
     res->repeat = 3;
-    res->load = 0.25;
     res->nw = 2;
     struct mr_workload_result *io = &res->w[0], *cpu = &res->w[1];
     snprintf(io->name, sizeof io->name, "io");
@@ -60,7 +59,7 @@ static void fixture(struct mr_results *res)
                          "20 trips ok");
     io->rows[2] = skip_row("loop+pool", "nothing to compute, \"really\"");
     io->nrows = 3;
-    io->load = 0.5;
+    io->cpus_free = 1.5;
     snprintf(io->verdict, sizeof io->verdict, "loop won.");
     snprintf(cpu->name, sizeof cpu->name, "cpu");
     snprintf(cpu->desc, sizeof cpu->desc, "4 jobs");
@@ -68,7 +67,7 @@ static void fixture(struct mr_results *res)
     cpu->rows[0] = ok_row("loop", "", 2, 2000, 2, 1024, -1, 1, "4 sums ok");
     cpu->rows[1] = ok_row("procs", "", 1, 4000, 2, 3072, -1, 2, "4 sums ok");
     cpu->nrows = 2;
-    cpu->load = -1;
+    cpu->cpus_free = -1;
     snprintf(cpu->verdict, sizeof cpu->verdict, "procs won.");
 }
 
@@ -91,8 +90,7 @@ START_TEST(test_table)
     fixture(&res);
     char *out = render(mr_write_table, &res);
     const char *want =
-        "weft-models: 2 CPUs, quick sizes, median of 3 runs, load average "
-        "0.25 before the runs\n"
+        "weft-models: 2 CPUs, quick sizes, median of 3 runs\n"
         "\n"
         "io: 10 connections x 2 round trips\n"
         "  model                    wall s         throughput    cpu s  peak "
@@ -103,6 +101,7 @@ START_TEST(test_table)
         "4.0      3.00    0.50x  20 trips ok\n"
         "  loop+pool              skipped: nothing to compute, \"really\"\n"
         "  (worst: max round trip)\n"
+        "  (CPUs free as the workload began: 1.5 of 2)\n"
         "  verdict: loop won.\n"
         "\n"
         "cpu: 4 jobs\n"
@@ -160,11 +159,10 @@ START_TEST(test_json)
     fixture(&res);
     char *out = render(mr_write_json, &res);
     const char *want =
-        "{\"cpus\": 2, \"quick\": true, \"repeat\": 3, \"load\": 0.25, "
-        "\"workloads\": [\n"
+        "{\"cpus\": 2, \"quick\": true, \"repeat\": 3, \"workloads\": [\n"
         "  {\"name\": \"io\", \"description\": \"10 connections x 2 round "
         "trips\", \"unit\": \"trips/s\", \"worst\": \"max round trip\", "
-        "\"load\": 0.50, \"verdict\": \"loop won.\", \"rows\": [\n"
+        "\"cpus_free\": 1.50, \"verdict\": \"loop won.\", \"rows\": [\n"
         "    {\"model\": \"loop\", \"variant\": \"\", \"status\": \"ok\", "
         "\"wall_s\": 0.500000, \"throughput\": 40.000, \"cpu_s\": 0.250000, "
         "\"maxrss_kib\": 2048, \"worst_ms\": 1.500, \"speedup\": 1.0000, "
@@ -176,7 +174,7 @@ START_TEST(test_json)
         "    {\"model\": \"loop+pool\", \"variant\": \"\", \"status\": "
         "\"skipped\", \"reason\": \"nothing to compute, \\\"really\\\"\"}]},\n"
         "  {\"name\": \"cpu\", \"description\": \"4 jobs\", \"unit\": "
-        "\"jobs/s\", \"worst\": \"\", \"load\": null, \"verdict\": "
+        "\"jobs/s\", \"worst\": \"\", \"cpus_free\": null, \"verdict\": "
         "\"procs won.\", \"rows\": "
         "[\n"
         "    {\"model\": \"loop\", \"variant\": \"\", \"status\": \"ok\", "
@@ -293,6 +291,7 @@ START_TEST(test_verdicts)
     struct mr_workload_result w;
     memset(&w, 0, sizeof w);
     snprintf(w.name, sizeof w.name, "cpu");
+    w.cpus_free = -1; /* unknown */
     w.rows[0] = ok_row("loop", "", 2, 2000, 2, 1024, -1, 1, "");
     w.rows[1] = ok_row("procs", "", 1, 4000, 2, 3072, -1, 2, "");
     w.rows[2] = ok_row("py-asyncio", "", 3, 20, 3, 9000, -1, 1, "");
@@ -311,13 +310,14 @@ START_TEST(test_verdicts)
     mr_verdict(&w, 1);
     ck_assert_ptr_nonnull(strstr(w.verdict, "1 CPU: no model can compute in "
                                             "parallel"));
-    /* Two CPUs and no speed-up: a contradiction, and the load if high. */
+    /* Two CPUs and no speed-up: a contradiction; busy CPUs are named. */
     mr_verdict(&w, 2);
     ck_assert_ptr_nonnull(strstr(w.verdict, "procs only 1.00x on 2 CPUs: "
                                             "contradicts the seeds."));
-    w.load = 1.5;
+    w.cpus_free = 1.2;
     mr_verdict(&w, 2);
-    ck_assert_ptr_nonnull(strstr(w.verdict, "(load average 1.50)"));
+    ck_assert_ptr_nonnull(strstr(w.verdict, "other work held the CPUs (1.2 "
+                                            "free as the workload began)"));
 
     memset(&w, 0, sizeof w);
     snprintf(w.name, sizeof w.name, "blocking");

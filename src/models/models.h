@@ -100,13 +100,13 @@ struct mr_workload_result {
     struct mr_row rows[MR_ROWS_MAX];
     int nrows;
     char verdict[1000];
-    double load;       /* the 1-minute load average as the workload began
-                          (< 0: unknown): other work competing for CPUs */
+    double cpus_free;  /* CPUs this program could use as the workload
+                          began (a spin of a thread per CPU); < 0: unknown.
+                          Other work on the machine takes the rest. */
 };
 
 struct mr_results {
     int cpus, quick, repeat;
-    double load;       /* the 1-minute load average before the runs */
     struct mr_workload_result w[MR_NWORKLOADS];
     int nw;
 };

@@ -30,8 +30,6 @@ int mr_write_table(FILE *f, const struct mr_results *res)
         fprintf(f, "median of %d runs", res->repeat);
     else
         fprintf(f, "one run each");
-    if (res->load >= 0)
-        fprintf(f, ", load average %.2f before the runs", res->load);
     fputc('\n', f);
     for (int i = 0; i < res->nw; i++) {
         const struct mr_workload_result *w = &res->w[i];
@@ -62,6 +60,9 @@ int mr_write_table(FILE *f, const struct mr_results *res)
         }
         if (w->worst[0] != '\0')
             fprintf(f, "  (worst: %s)\n", w->worst);
+        if (w->cpus_free >= 0)
+            fprintf(f, "  (CPUs free as the workload began: %.1f of %d)\n",
+                    w->cpus_free, res->cpus);
         fprintf(f, "  verdict: %s\n", w->verdict);
     }
     return ferror(f) ? -1 : 0;
@@ -150,10 +151,9 @@ static void json_num(FILE *f, double v, int decimals)
 
 int mr_write_json(FILE *f, const struct mr_results *res)
 {
-    fprintf(f, "{\"cpus\": %d, \"quick\": %s, \"repeat\": %d, \"load\": ",
+    fprintf(f, "{\"cpus\": %d, \"quick\": %s, \"repeat\": %d, "
+               "\"workloads\": [",
             res->cpus, res->quick ? "true" : "false", res->repeat);
-    json_num(f, res->load, 2);
-    fputs(", \"workloads\": [", f);
     for (int i = 0; i < res->nw; i++) {
         const struct mr_workload_result *w = &res->w[i];
         fputs(i ? ",\n  {\"name\": " : "\n  {\"name\": ", f);
@@ -164,8 +164,8 @@ int mr_write_json(FILE *f, const struct mr_results *res)
         json_str(f, w->unit);
         fputs(", \"worst\": ", f);
         json_str(f, w->worst);
-        fputs(", \"load\": ", f);
-        json_num(f, w->load, 2);
+        fputs(", \"cpus_free\": ", f);
+        json_num(f, w->cpus_free, 2);
         fputs(", \"verdict\": ", f);
         json_str(f, w->verdict);
         fputs(", \"rows\": [", f);

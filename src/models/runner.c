@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -74,17 +75,41 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The 1-minute load average, or -1. */
-static double load_average(void)
+/* --- how many CPUs are free ------------------------------------------------
+ *
+ * A thread per CPU spins for 100 ms; the CPU time each gets over the time
+ * it spun, added up, is the CPUs this program could have used. The load
+ * average would count this program's own earlier runs too. */
+
+#define PROBE_S 0.1
+
+static void *spin(void *arg)
 {
-    double load = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%lf", &load) != 1)
-            load = -1;
-        fclose(f);
+    double *share = arg, t0 = now_s(), t;
+    struct timespec cpu;
+
+    while ((t = now_s()) - t0 < PROBE_S)
+        ;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    *share = ((double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9) / (t - t0);
+    return NULL;
+}
+
+static double cpus_free(int cpus)
+{
+    pthread_t t[64];
+    double share[64], sum = 0;
+    int n = cpus < 1 ? 1 : cpus > 64 ? 64 : cpus, started = 0;
+
+    for (; started < n; started++) {
+        if (pthread_create(&t[started], NULL, spin, &share[started]) != 0)
+            break;
     }
-    return load;
+    for (int i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+        sum += share[i] > 1 ? 1 : share[i];
+    }
+    return started == n ? sum : -1;
 }
 
 /* --- progress, on a terminal only -------------------------------------- */
@@ -428,7 +453,6 @@ int mr_run_all(const struct mr_config *c, struct mr_results *res)
     res->cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     res->quick = c->quick;
     res->repeat = c->repeat;
-    res->load = load_average();
     for (int w = 0; w < MR_NWORKLOADS; w++) {
         njobs[w] = 0;
         if (c->workloads & (1u << w)) {
@@ -441,7 +465,7 @@ int mr_run_all(const struct mr_config *c, struct mr_results *res)
             continue;
         struct mr_workload_result *wr = &res->w[res->nw++];
         describe(wr, w, c->quick);
-        wr->load = load_average();
+        wr->cpus_free = cpus_free(res->cpus);
         for (int i = 0; i < njobs[w]; i++) {
             if (run_job(c, &jobs[w][i], &wr->rows[wr->nrows], &done, total) < 0) {
                 progress(c, total, total, "");

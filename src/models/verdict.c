@@ -151,10 +151,10 @@ static void parallel(struct buf *b, const struct mr_workload_result *w,
         add(b, "; %s computed %.2fx faster on %d CPUs: agrees with the "
                "seeds (processes for CPU-bound work)",
             par->model, par->speedup, cpus);
-    else if (w->load >= 0.5)
+    else if (w->cpus_free >= 0 && w->cpus_free < cpus - 0.5)
         add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds, but "
-               "other work held the CPUs (load average %.2f)",
-            par->model, par->speedup, cpus, w->load);
+               "other work held the CPUs (%.1f free as the workload began)",
+            par->model, par->speedup, cpus, w->cpus_free);
     else
         add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds",
             par->model, par->speedup, cpus);
