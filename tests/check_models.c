@@ -304,6 +304,13 @@ START_TEST(test_verdicts)
                                             "(processes for CPU-bound work)"));
     ck_assert_ptr_nonnull(strstr(w.verdict, "py-threads 1.00x (the GIL"));
     ck_assert_ptr_nonnull(strstr(w.verdict, "100x more jobs/s"));
+    ck_assert_ptr_null(strstr(w.verdict, "inflates"));
+    /* A baseline that waited for the CPU inflates the speed-ups. */
+    w.rows[0].cpu_s = 1;
+    mr_verdict(&w, 2);
+    ck_assert_ptr_nonnull(strstr(w.verdict, "loop had the CPU only 50% of "
+                                            "its wall time"));
+    w.rows[0].cpu_s = 2;
     /* One CPU: no parallel speed-up, said so. */
     w.rows[1].wall_s = 2;
     w.rows[1].speedup = 1;

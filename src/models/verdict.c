@@ -160,6 +160,16 @@ static void parallel(struct buf *b, const struct mr_workload_result *w,
             par->model, par->speedup, cpus);
 }
 
+/* A CPU-bound baseline that got less CPU than wall time was held up by
+ * other work: every speed-up over it is inflated. */
+static void baseline_check(struct buf *b, const struct mr_row *base)
+{
+    if (base != NULL && base->cpu_s < 0.9 * base->wall_s)
+        add(b, "; %s had the CPU only %.0f%% of its wall time (other work), "
+               "which inflates the speed-ups over it",
+            base->model, 100 * base->cpu_s / base->wall_s);
+}
+
 static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
 {
     const struct mr_row *procs = row_of(w, "procs", "");
@@ -176,6 +186,7 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
         add(b, "; C threads %.2fx: %s", thr->speedup,
             thr->speedup >= 1.3 ? "no GIL in C, unlike the seeds' threads"
                                 : "no gain here");
+    baseline_check(b, row_of(w, "loop", ""));
     const struct mr_row *pa = row_of(w, "py-asyncio", "");
     const struct mr_row *pt = row_of(w, "py-threads", "");
     const struct mr_row *pp = row_of(w, "py-procs", "");
@@ -188,6 +199,7 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
                                   : "faster: contradicts the seeds' GIL");
         if (pp != NULL && pp->speedup > 0)
             parallel(b, w, pp, cpus);
+        baseline_check(b, pa);
         double ratio = pa->rate > 0 && row_of(w, "loop", "") != NULL
                            ? row_of(w, "loop", "")->rate / pa->rate
                            : 0;
