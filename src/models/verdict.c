@@ -138,6 +138,14 @@ static void io_wait(struct buf *b, const struct mr_workload_result *w,
     }
 }
 
+/* The CPUs a row kept busy on average: its CPU time over its wall time.
+ * Unlike a speed-up it does not depend on how the baseline fared, so it
+ * is what shows the GIL. */
+static double busy(const struct mr_row *r)
+{
+    return r->wall_s > 0 ? r->cpu_s / r->wall_s : 0;
+}
+
 /* How a parallel model's speed-up compares with the seeds' "processes
  * for CPU-bound work". */
 static void parallel(struct buf *b, const struct mr_workload_result *w,
@@ -148,9 +156,9 @@ static void parallel(struct buf *b, const struct mr_workload_result *w,
                "contrary to the seeds' advice, which assumes more cores",
             par->model, par->speedup);
     else if (par->speedup >= 1.3)
-        add(b, "; %s computed %.2fx faster on %d CPUs: agrees with the "
-               "seeds (processes for CPU-bound work)",
-            par->model, par->speedup, cpus);
+        add(b, "; %s computed %.2fx faster, keeping %.1f of %d CPUs busy: "
+               "agrees with the seeds (processes for CPU-bound work)",
+            par->model, par->speedup, busy(par), cpus);
     else if (w->cpus_free >= 0 && w->cpus_free < cpus - 0.5)
         add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds, but "
                "other work held the CPUs (%.1f free as the workload began)",
@@ -182,10 +190,10 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
     winner(b, w, 0);
     if (par != NULL && par->speedup > 0)
         parallel(b, w, par, cpus);
-    if (thr != NULL && thr->speedup > 0 && cpus >= 2)
-        add(b, "; C threads %.2fx: %s", thr->speedup,
-            thr->speedup >= 1.3 ? "no GIL in C, unlike the seeds' threads"
-                                : "no gain here");
+    if (thr != NULL && cpus >= 2)
+        add(b, "; C threads kept %.1f CPUs busy%s", busy(thr),
+            busy(thr) >= 1.3 ? " (no GIL in C, unlike the seeds' threads)"
+                             : "");
     baseline_check(b, row_of(w, "loop", ""));
     const struct mr_row *pa = row_of(w, "py-asyncio", "");
     const struct mr_row *pt = row_of(w, "py-threads", "");
@@ -193,10 +201,10 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
     if (pa != NULL) {
         py_prefix(b);
         winner(b, w, 1);
-        if (pt != NULL)
-            add(b, "; py-threads %.2fx (%s)", pt->speedup,
-                pt->speedup < 1.3 ? "the GIL: agrees with the seeds"
-                                  : "faster: contradicts the seeds' GIL");
+        if (pt != NULL && cpus >= 2)
+            add(b, "; py-threads kept %.1f CPUs busy (%s)", busy(pt),
+                busy(pt) < 1.3 ? "the GIL: agrees with the seeds"
+                               : "contradicts the seeds' GIL");
         if (pp != NULL && pp->speedup > 0)
             parallel(b, w, pp, cpus);
         baseline_check(b, pa);
