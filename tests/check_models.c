@@ -322,8 +322,15 @@ START_TEST(test_verdicts)
                                             "parallel"));
     /* Two CPUs and no speed-up: a contradiction; busy CPUs are named. */
     mr_verdict(&w, 2);
-    ck_assert_ptr_nonnull(strstr(w.verdict, "procs only 1.00x on 2 CPUs: "
-                                            "contradicts the seeds."));
+    ck_assert_ptr_nonnull(strstr(w.verdict, "procs only 1.00x, keeping 1.0 "
+                                            "of 2 CPUs busy: contradicts the "
+                                            "seeds."));
+    /* A speed-up on one busy CPU is no parallelism: the baseline was
+     * slow. */
+    w.rows[0].wall_s = 3;
+    w.rows[1].speedup = 1.5;
+    mr_verdict(&w, 2);
+    ck_assert_ptr_nonnull(strstr(w.verdict, "procs only 1.50x, keeping 1.0"));
     w.cpus_free = 1.2;
     mr_verdict(&w, 2);
     ck_assert_ptr_nonnull(strstr(w.verdict, "other work held the CPUs (1.2 "

@@ -151,21 +151,25 @@ static double busy(const struct mr_row *r)
 static void parallel(struct buf *b, const struct mr_workload_result *w,
                      const struct mr_row *par, int cpus)
 {
-    if (cpus < 2)
+    if (cpus < 2) {
         add(b, "; 1 CPU: no model can compute in parallel (%s %.2fx), "
                "contrary to the seeds' advice, which assumes more cores",
             par->model, par->speedup);
-    else if (par->speedup >= 1.3)
+        return;
+    }
+    if (par->speedup >= 1.3 && busy(par) >= 1.3) {
         add(b, "; %s computed %.2fx faster, keeping %.1f of %d CPUs busy: "
                "agrees with the seeds (processes for CPU-bound work)",
             par->model, par->speedup, busy(par), cpus);
-    else if (w->cpus_free >= 0 && w->cpus_free < cpus - 0.5)
-        add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds, but "
-               "other work held the CPUs (%.1f free as the workload began)",
-            par->model, par->speedup, cpus, w->cpus_free);
-    else
-        add(b, "; %s only %.2fx on %d CPUs: contradicts the seeds",
-            par->model, par->speedup, cpus);
+        return;
+    }
+    add(b, "; %s only %.2fx, keeping %.1f of %d CPUs busy: contradicts the "
+           "seeds",
+        par->model, par->speedup, busy(par), cpus);
+    if (w->cpus_free >= 0 && w->cpus_free < cpus - 0.5)
+        add(b, ", but other work held the CPUs (%.1f free as the workload "
+               "began)",
+            w->cpus_free);
 }
 
 /* A CPU-bound baseline that got less CPU than wall time was held up by
