@@ -47,6 +47,9 @@ struct buf {
 };
 
 static void add(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add(struct buf *b, const char *fmt, ...)
 {
     va_list ap;
     if (b->len >= b->cap)
