@@ -32,6 +32,39 @@ grep -q '^blocking,loop,inline,ok,' "$tmp/nopy.csv" ||
     fail "no loop row beside the python skip"
 echo "python missing: a reasoned skip, the rest ran"
 
+# --- a wrong result is an error, never a row ------------------------------
+# A stand-in for the Python script, run by sh: it reports FAKE_REPORT on
+# the descriptor it is given, and exits with FAKE_STATUS.
+cat >"$tmp/fake.sh" <<'FAKE'
+while [ $# -gt 0 ]; do
+    case $1 in --fd) fd=$2; shift ;; esac
+    shift
+done
+eval "echo \"\$FAKE_REPORT\" >&$fd"
+exit "${FAKE_STATUS:-0}"
+FAKE
+fake() {
+    WEFT_MODELS_PYTHON=/bin/sh FAKE_REPORT=$1 FAKE_STATUS=${2:-0} \
+        $prog --quick --workloads cpu --models python --script "$tmp/fake.sh" \
+        --csv >"$tmp/fake.csv" 2>"$tmp/fake.err"
+}
+fake "items=16 checksum=1 wall=0.5 cpu=0.5 maxrss=1000 worst=-1"
+status=$?
+[ $status -eq 1 ] || fail "a wrong checksum gave exit status $status"
+grep -q 'wrong result' "$tmp/fake.err" || fail "no message for a wrong checksum"
+[ ! -s "$tmp/fake.csv" ] || fail "a wrong result was written as a row"
+fake "items=15 checksum=1 wall=0.5 cpu=0.5 maxrss=1000 worst=-1"
+[ $? -eq 1 ] || fail "a wrong count was not an error"
+fake "garbage"
+[ $? -eq 1 ] || fail "a report that does not parse was not an error"
+fake "items=16 checksum=1 wall=0.5 cpu=0.5 maxrss=1000 worst=-1" 3
+[ $? -eq 1 ] || fail "a child that failed was not an error"
+fake "skip=not here, for a reason"
+[ $? -eq 0 ] || fail "a skip was an error"
+grep -q '^cpu,py-asyncio,,skipped,.*not here, for a reason' "$tmp/fake.csv" ||
+    fail "a reported skip is not a row with its reason"
+echo "wrong results, bad reports and failed children: exit status 1"
+
 # --- the quick run ---------------------------------------------------------
 start=$(date +%s)
 $prog --quick --csv="$tmp/out.csv" --json="$tmp/out.json" \
