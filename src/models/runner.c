@@ -39,7 +39,7 @@ const char *const mr_model_names[MR_NMODELS] = { "loop", "steal", "threads",
  * makes each of thousands of task stacks costly: --quick, which the tests
  * run, shrinks further there so that it stays a quick run. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define QUICK_DIV 4
+#define QUICK_DIV 8
 #else
 #define QUICK_DIV 1
 #endif
