@@ -201,6 +201,10 @@ static void cpu(struct buf *b, const struct mr_workload_result *w, int cpus)
         add(b, "; C threads kept %.1f CPUs busy%s", busy(thr),
             busy(thr) >= 1.3 ? " (no GIL in C, unlike the seeds' threads)"
                              : "");
+    if (par == NULL && cpus >= 2 && w->cpus_free >= 0 &&
+        w->cpus_free < cpus - 0.5)
+        add(b, "; only %.1f of %d CPUs were free as the workload began",
+            w->cpus_free, cpus);
     baseline_check(b, row_of(w, "loop", ""));
     const struct mr_row *pa = row_of(w, "py-asyncio", "");
     const struct mr_row *pt = row_of(w, "py-threads", "");
