@@ -204,7 +204,8 @@ static void *child_main(void *arg)
     for (;;) {
         int rc = weft_sleep(20000);
         if (rc != -ECANCELED || !a->stubborn) {
-            say(a->fd, rc == -ECANCELED ? 'x' : 'y'); /* cut short, or not */
+            /* 'x': cut short; 'y': it ran to its end; 'z': it failed */
+            say(a->fd, rc == -ECANCELED ? 'x' : rc == 0 ? 'y' : 'z');
             return NULL;
         }
         weft_task_uncancel(weft_current());
