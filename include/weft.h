@@ -27,6 +27,7 @@
 #include "weft/executor.h"
 #include "weft/process.h"
 #include "weft/fd.h"
+#include "weft/fs.h"
 #include "weft/socket.h"
 #include "weft/stream.h"
 #include "weft/subprocess.h"

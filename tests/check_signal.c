@@ -324,6 +324,138 @@ static void *sigint_waiter_main(void *arg)
 
 MAIN_TEST(test_waiting_for_sigint_takes_it_over, 2, sigint_waiter_main)
 
+/* A program that ignores SIGINT keeps ignoring it under weft_run. */
+static void *ignoring_main(void *arg)
+{
+    int fd = *(int *)arg;
+    sigset_t set = one_signal(SIGUSR2);
+
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT); /* installs */
+    say(fd, 'r');
+    /* The parent sends SIGINT, then SIGUSR2. */
+    ck_assert_int_eq(weft_signal_wait(&set, 20000), SIGUSR2);
+    say(fd, weft_task_cancelling(weft_current()) ? 'x' : 'u');
+    return NULL;
+}
+
+START_TEST(test_ignored_sigint_stays_ignored)
+{
+    int p[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN);
+        close(p[0]);
+        alarm(30);
+        weft_run_opts o = { .workers = 2 };
+        _exit(weft_run(ignoring_main, &p[1], NULL, &o) == 0 ? 5 : 6);
+    }
+    close(p[1]);
+    ck_assert_int_eq(hear(p[0]), 'r');
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    ck_assert_int_eq(kill(pid, SIGINT), 0); /* not a second Ctrl-C either */
+    ck_assert_int_eq(kill(pid, SIGUSR2), 0);
+    ck_assert_int_eq(hear(p[0]), 'u');
+    expect_end(pid, p[0], 5);
+}
+END_TEST
+
+/* A look without waiting sees a signal caught a moment before. */
+static void *look_main(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR2);
+
+    (void)arg;
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT);
+    ck_assert_int_eq(raise(SIGUSR2), 0);
+    ck_assert_int_eq(weft_signal_wait(&set, 0), SIGUSR2);
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT);
+    return NULL;
+}
+
+MAIN_TEST(test_look_sees_a_caught_signal, 2, look_main)
+
+/* The handler runs on the worker's alternate stack, not on the task's:
+ * a task deep in a small stack takes signals without overflowing. */
+#define SMALL_STACK (16 * 1024)
+#define DEPTH_KIB 10
+
+static volatile unsigned sink;
+
+static void deep(int kib)
+{
+    volatile char buf[1024];
+
+    memset((char *)buf, kib, sizeof buf);
+    if (kib > 1)
+        deep(kib - 1);
+    else
+        for (int i = 0; i < 50; i++)
+            ck_assert_int_eq(raise(SIGUSR2), 0);
+    sink += buf[3];
+}
+
+static void *deep_main(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR2);
+
+    (void)arg;
+    ck_assert_int_eq(weft_signal_wait(&set, 0), -ETIMEDOUT);
+    deep(DEPTH_KIB);
+    ck_assert_int_eq(weft_signal_wait(&set, 0), SIGUSR2);
+    return NULL;
+}
+
+START_TEST(test_handler_off_the_task_stack)
+{
+#if defined(TEST_UNDER_ASAN) || defined(TEST_UNDER_TSAN)
+    /* The sanitizers' frames would not fit the small stack anyway. */
+    return;
+#endif
+    weft_run_opts o = { .workers = 1, .stack_size = SMALL_STACK };
+    ck_assert_int_eq(weft_run(deep_main, NULL, NULL, &o), 0);
+}
+END_TEST
+
+/* A waiter on an idle worker gets its signal while worker 0 (main's) is
+ * busy: the handler wakes every worker. */
+static int busy_done;
+
+static void *busy_waiter(void *arg)
+{
+    sigset_t set = one_signal(SIGUSR2);
+
+    (void)arg;
+    /* Installs the handler, then waits. */
+    int rc = weft_signal_wait(&set, WEFT_FOREVER);
+    __atomic_store_n(&busy_done, 1, __ATOMIC_RELEASE);
+    return (void *)(intptr_t)rc;
+}
+
+static void *busy_main(void *arg)
+{
+    weft_task *t;
+
+    (void)arg;
+    __atomic_store_n(&busy_done, 0, __ATOMIC_RELAXED);
+    ck_assert_int_eq(weft_spawn(&t, busy_waiter, NULL), 0);
+    /* main never suspends from here on: worker 1 takes the waiter, and
+     * worker 0 stays busy in this loop until the waiter has its signal. */
+    int64_t end = weft_now() + 20000;
+    while (!task_is_waiting(t, "signal"))
+        ck_assert_int_lt(weft_now(), end);
+    ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
+    while (!__atomic_load_n(&busy_done, __ATOMIC_ACQUIRE))
+        ck_assert_int_lt(weft_now(), end);
+    ck_assert_int_eq(result_of(t), SIGUSR2);
+    return NULL;
+}
+
+MAIN_TEST(test_waiter_woken_while_worker_0_is_busy, 2, busy_main)
+
 static Suite *signal_suite(void)
 {
     Suite *s = suite_create("signal");
@@ -340,6 +472,10 @@ static Suite *signal_suite(void)
     tcase_add_test(tc, test_sigint_left_alone);
     tcase_add_test(tc, test_sigterm_cancels_main);
     tcase_add_test(tc, test_waiting_for_sigint_takes_it_over);
+    tcase_add_test(tc, test_ignored_sigint_stays_ignored);
+    tcase_add_test(tc, test_look_sees_a_caught_signal);
+    tcase_add_test(tc, test_handler_off_the_task_stack);
+    tcase_add_test(tc, test_waiter_woken_while_worker_0_is_busy);
     suite_add_tcase(s, tc);
     return s;
 }

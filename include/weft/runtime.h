@@ -61,8 +61,8 @@ typedef struct weft_run_opts {
  * for a worker), -ENOTSUP or -ENOMEM. Once it has returned it can be
  * called again. Unless opts has WEFT_RUN_KEEP_SIGPIPE, SIGPIPE is ignored
  * while it runs, if it had its default action. Unless it has
- * WEFT_RUN_NO_SIGINT, SIGINT cancels main, and weft_run returns -EINTR
- * if main then ended cancelled. */
+ * WEFT_RUN_NO_SIGINT, SIGINT cancels main if it had its default action,
+ * and weft_run returns -EINTR if main then ended cancelled. */
 WEFT_EXPORT int weft_run(weft_fn main, void *arg, void **result,
                          const weft_run_opts *opts);
 

@@ -23,7 +23,8 @@
  * runtime runs), the signals that cancel main and how many of those came,
  * and how many handlers are running (stop waits for them). */
 uint64_t weft__signals_caught_mask;
-static uint32_t wake_fd1; /* the fd + 1; 0: none */
+static uint32_t wake_fd1[WEFT_WORKERS_MAX]; /* each worker's, + 1 */
+static uint32_t wake_count;                  /* 0: no runtime */
 static uint64_t cancel_mask;
 static uint32_t cancels;
 static uint32_t in_handler;
@@ -73,11 +74,14 @@ static void on_signal(int signo)
     uint64_t old = weft__load_relaxed_u64(&weft__signals_caught_mask);
     while (!weft__cas_u64(&weft__signals_caught_mask, old, old | bit))
         old = weft__load_relaxed_u64(&weft__signals_caught_mask);
-    int fd = (int)weft__load_relaxed_u32(&wake_fd1) - 1;
-    if (fd >= 0) {
+    /* Every worker: the one a waiter parks on may be the first free to
+     * deliver (worker 0 runs main, and may be busy). Signals are rare. */
+    uint32_t n = weft__load_acquire_u32(&wake_count);
+    for (uint32_t i = 0; i < n; i++) {
+        int fd = (int)weft__load_relaxed_u32(&wake_fd1[i]) - 1;
         uint64_t one = 1;
-        ssize_t rc = write(fd, &one, sizeof one);
-        (void)rc;
+        if (fd >= 0 && write(fd, &one, sizeof one) < 0)
+            continue; /* EAGAIN: it is awake already */
     }
     weft__faa_u32(&in_handler, (uint32_t)-1);
     errno = saved;
@@ -91,7 +95,9 @@ static int install(uint64_t mask)
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
+    /* On the worker's alternate stack: a task's own stack may have too
+     * little room left for the kernel's signal frame (about 3.4 KiB). */
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     for (int signo = 1; signo <= NSIG_MASK; signo++) {
         if (!(mask & BIT(signo)) || (installed & BIT(signo)))
@@ -128,7 +134,8 @@ void weft__signals_dispatch(void)
         if (!(got & bit))
             continue;
         if (weft__load_relaxed_u64(&cancel_mask) & bit) {
-            cancel_main = !interrupted;
+            if (!interrupted)
+                cancel_main = true;
             interrupted = true;
             continue;
         }
@@ -166,13 +173,23 @@ void weft__signals_dispatch(void)
         weft__faa_u32(&dispatching, (uint32_t)-1);
 }
 
+/* True if signo has its default action: a program that ignores it, or
+ * handles it itself, keeps it (asyncio.run installs its SIGINT handler
+ * only over the default one). */
+static bool at_default(int signo)
+{
+    struct sigaction sa;
+    return sigaction(signo, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+           !(sa.sa_flags & SA_SIGINFO);
+}
+
 int weft__signals_start(struct weft__runtime *rt, unsigned run_flags)
 {
     uint64_t mask = 0;
 
-    if (!(run_flags & WEFT_RUN_NO_SIGINT))
+    if (!(run_flags & WEFT_RUN_NO_SIGINT) && at_default(SIGINT))
         mask |= BIT(SIGINT);
-    if (run_flags & WEFT_RUN_SIGTERM)
+    if ((run_flags & WEFT_RUN_SIGTERM) && at_default(SIGTERM))
         mask |= BIT(SIGTERM);
     weft__spin_lock(&lock);
     runtime = rt;
@@ -182,8 +199,12 @@ int weft__signals_start(struct weft__runtime *rt, unsigned run_flags)
     weft__store_relaxed_u32(&cancels, 0);
     weft__store_relaxed_u64(&cancel_mask, mask);
     weft__store_relaxed_u64(&weft__signals_caught_mask, 0);
-    weft__store_relaxed_u32(&wake_fd1,
-                            (uint32_t)rt->workers[0]->reactor.wake_fd + 1);
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        weft__store_relaxed_u32(&wake_fd1[i],
+                                (uint32_t)rt->workers[i]->reactor.wake_fd + 1);
+    }
+    /* Pairs with the handler's acquire: it sees the fds stored above. */
+    weft__store_release_u32(&wake_count, rt->nworkers);
     weft__mutex_lock(&install_lock);
     int rc = install(mask);
     weft__mutex_unlock(&install_lock);
@@ -196,9 +217,12 @@ bool weft__signals_stop(void)
     restore_all();
     weft__mutex_unlock(&install_lock);
     weft__store_relaxed_u64(&cancel_mask, 0);
-    weft__store_relaxed_u32(&wake_fd1, 0);
-    /* A handler that read the old fd may still be writing to it: the
-     * reactors close it only after this. */
+    /* An exchange, a full barrier: a handler that counts itself in after
+     * it sees no fds; one counted in before is waited for below (the
+     * store-buffering pattern needs the barrier on both sides). A
+     * handler that read an old fd may still be writing to it: the
+     * reactors close their fds only after this. */
+    (void)weft__fas_u32(&wake_count, 0);
     while (weft__load_acquire_u32(&in_handler) != 0)
         sched_yield();
     weft__spin_lock(&lock);
@@ -280,6 +304,10 @@ int weft_signal_wait(const sigset_t *set, int64_t timeout_ms)
     weft__mutex_unlock(&install_lock);
     if (rc < 0)
         return rc;
+    /* Caught and not yet delivered: deliver it now, so that a look
+     * without waiting sees it. */
+    if (weft__signals_caught())
+        weft__signals_dispatch();
     weft__spin_lock(&lock);
     int signo = take_pending(mask);
     weft__spin_unlock(&lock);
