@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "io/dns.h"
+#include "io/offload.h"
 #include "sched/task.h"
 #include "sched/wait.h"
 
@@ -195,27 +196,9 @@ static int job_finish(struct gai_job *job, struct addrinfo **res)
 static int resolve_offloaded(struct gai_job *job, struct addrinfo **res,
                              int64_t timeout_ms)
 {
-    static const weft_job_opts opts = { .flags = WEFT_JOB_SLOW,
-                                        .cleanup = resolve_cleanup };
-    weft_scope scope;
-    void *out = NULL;
-    int rc = weft_timeout_enter(&scope, timeout_ms);
+    int rc = weft__offload_slow(resolve_job, job, resolve_cleanup, timeout_ms);
 
-    if (rc < 0) {
-        resolve_cleanup(job, NULL, rc);
-        return rc;
-    }
-    rc = weft_run_in_executor(NULL, resolve_job, job, &out, &opts);
-    (void)weft_scope_leave(&scope);
-    /* Interrupted: the cleanup has the job, now or when it ends. */
-    if (rc == -ECANCELED || rc == -ETIMEDOUT)
-        return rc;
-    /* Not run (the pool is shut down, or no thread could start). */
-    if (rc < 0) {
-        resolve_cleanup(job, NULL, rc);
-        return rc;
-    }
-    return job_finish(job, res);
+    return rc < 0 ? rc : job_finish(job, res);
 }
 
 int weft_getaddrinfo(const char *host, const char *service,
@@ -240,11 +223,6 @@ int weft_getaddrinfo(const char *host, const char *service,
     if (inline_ok(&job->hints, host, service)) {
         run_getaddrinfo(job);
         return job_finish(job, res);
-    }
-    /* Do not wait: a lookup cannot be there yet. */
-    if (timeout_ms == 0) {
-        resolve_cleanup(job, NULL, -ETIMEDOUT);
-        return -ETIMEDOUT;
     }
     return resolve_offloaded(job, res, timeout_ms);
 }

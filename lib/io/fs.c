@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/offload.h"
 #include "sched/task.h"
 #include "sched/wait.h"
 
@@ -154,33 +155,6 @@ static struct fs_job *job_new(enum fs_op op, const char *path, const char *to)
     return job;
 }
 
-/* Runs the job on the pool under timeout_ms and the caller's scopes.
- * Returns 0 with the job done (the caller frees it), or an error with
- * the job freed or owned by its cleanup. */
-static int offload(struct fs_job *job, int64_t timeout_ms)
-{
-    static const weft_job_opts opts = { .flags = WEFT_JOB_SLOW,
-                                        .cleanup = fs_job_free };
-    weft_scope scope;
-
-    if (timeout_ms == 0) {
-        fs_job_free(job, NULL, -ETIMEDOUT); /* it cannot be done yet */
-        return -ETIMEDOUT;
-    }
-    int rc = weft_timeout_enter(&scope, timeout_ms);
-    if (rc < 0) {
-        fs_job_free(job, NULL, rc);
-        return rc;
-    }
-    rc = weft_run_in_executor(NULL, fs_job_run, job, NULL, &opts);
-    (void)weft_scope_leave(&scope);
-    if (rc == -ECANCELED || rc == -ETIMEDOUT)
-        return rc; /* the cleanup has the job, now or when it ends */
-    if (rc < 0)
-        fs_job_free(job, NULL, rc); /* not run */
-    return rc;
-}
-
 /* The checks every call makes, then the job: 0 with *job ready, or an
  * error. */
 static int start(enum fs_op op, const char *path, const char *to,
@@ -197,7 +171,7 @@ static int start(enum fs_op op, const char *path, const char *to,
         return rc;
     if ((*job = job_new(op, path, to)) == NULL)
         return -ENOMEM;
-    return offload(*job, timeout_ms);
+    return weft__offload_slow(fs_job_run, *job, fs_job_free, timeout_ms);
 }
 
 int weft_fs_stat(const char *path, struct stat *st, int64_t timeout_ms)
