@@ -975,6 +975,40 @@ END_TEST
 
 /* --- bad input ---------------------------------------------------------------- */
 
+/* With SIGCHLD ignored the kernel reaps children itself: exec fails
+ * with -ECHILD if the child is gone before weft could watch it (its pid
+ * might be another process's by then), or the wait does. Never a hang,
+ * never a status made up. */
+static void *sigchld_ignored_main(void *arg)
+{
+    char *argv[] = { "true", NULL };
+    weft_subprocess *p;
+    int status = 12345;
+
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        int rc = weft_subprocess_exec(&p, argv, NULL);
+        ck_assert(rc == 0 || rc == -ECHILD);
+        if (rc < 0)
+            continue;
+        ck_assert_int_eq(weft_subprocess_wait(p, &status, 10000), -ECHILD);
+        ck_assert_int_eq(weft_subprocess_close(p), 0);
+    }
+    return NULL;
+}
+
+START_TEST(test_sigchld_ignored)
+{
+    struct sigaction ign, old;
+
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    ck_assert_int_eq(sigaction(SIGCHLD, &ign, &old), 0);
+    ck_assert_int_eq(run_on(2, sigchld_ignored_main, NULL), 0);
+    ck_assert_int_eq(sigaction(SIGCHLD, &old, NULL), 0);
+}
+END_TEST
+
 static void *bad_args_main(void *arg)
 {
     weft_subprocess *p = (void *)1;
@@ -1080,6 +1114,7 @@ static Suite *subprocess_suite(void)
     tcase_add_test(tc, test_close_leaves_child_running);
     tcase_add_test(tc, test_200_concurrent_children);
     tcase_add_test(tc, test_1000_sequential_children);
+    tcase_add_test(tc, test_sigchld_ignored);
     tcase_add_test(tc, test_bad_args);
     suite_add_tcase(s, tc);
     return s;

@@ -128,12 +128,24 @@ static __attribute__((noinline)) int send_signal(weft_subprocess *p, int sig)
 static __attribute__((noinline)) int open_pidfd(pid_t pid)
 {
     long fd = syscall(SYS_pidfd_open, pid, 0);
+    siginfo_t si;
 
-    if (fd >= 0)
-        return (int)fd;
-    if (errno == ESRCH)
-        return -ECHILD; /* no longer ours to watch: someone reaped it */
-    return errno == ENOSYS ? -ENOTSUP : -errno;
+    if (fd < 0) {
+        if (errno == ESRCH)
+            return -ECHILD; /* no longer ours to watch: someone reaped it */
+        return errno == ENOSYS ? -ENOTSUP : -errno;
+    }
+    /* Someone else reaped the child before pidfd_open (waitpid(-1), or
+     * SIGCHLD ignored) and the pid went to another process: then it is
+     * not our child, and must never be signalled. WNOWAIT leaves ours
+     * to be reaped. */
+    memset(&si, 0, sizeof si);
+    if (waitid((idtype_t)P_PIDFD, (id_t)fd, &si,
+               WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) {
+        (void)close((int)fd);
+        return -ECHILD;
+    }
+    return (int)fd;
 }
 
 /* A child that cannot be watched: killed and reaped at once (SIGKILL is
@@ -515,7 +527,14 @@ int weft_subprocess_signal(weft_subprocess *proc, int sig)
 {
     if (!valid(proc) || sig < 0 || sig >= NSIG)
         return -EINVAL;
-    return send_signal(proc, sig);
+    /* Counted in users, as enter() does, though it needs no task: a
+     * close cannot free proc, or close its pidfd for another child to
+     * get the number, under the signal. */
+    weft__faa_u32(&proc->users, 1);
+    int rc = weft__load_acquire_u32(&proc->closing) ? -EBADF
+                                                    : send_signal(proc, sig);
+    leave(proc);
+    return rc;
 }
 
 int weft_subprocess_terminate(weft_subprocess *proc, int64_t grace_ms)
