@@ -32,8 +32,8 @@ static void usage(FILE *f)
 }
 
 /* Parses a comma-separated list of names into a bit mask. */
-static int parse_list(const char *arg, const char *const *names, int n,
-                      unsigned *mask)
+static int parse_list(const char *what, const char *arg,
+                      const char *const *names, int n, unsigned *mask)
 {
     char buf[256];
     *mask = 0;
@@ -46,7 +46,7 @@ static int parse_list(const char *arg, const char *const *names, int n,
         while (i < n && strcmp(tok, names[i]) != 0)
             i++;
         if (i == n) {
-            fprintf(stderr, "weft-models: unknown name '%s'\n", tok);
+            fprintf(stderr, "weft-models: unknown %s '%s'\n", what, tok);
             return -1;
         }
         *mask |= 1u << i;
@@ -144,12 +144,13 @@ int main(int argc, char **argv)
             c.quick = 1;
             break;
         case 'w':
-            if (parse_list(optarg, mr_workload_names, MR_NWORKLOADS,
+            if (parse_list("workload", optarg, mr_workload_names, MR_NWORKLOADS,
                            &c.workloads) < 0)
                 goto bad;
             break;
         case 'm':
-            if (parse_list(optarg, mr_model_names, MR_NMODELS, &c.models) < 0)
+            if (parse_list("model", optarg, mr_model_names, MR_NMODELS,
+                           &c.models) < 0)
                 goto bad;
             break;
         case 'r':
