@@ -17,9 +17,9 @@
 #include "core/clock.h"
 #include "sched/debug.h"
 #include "sched/idle.h"
-#include "sched/signal.h"
 #include "sched/globalq.h"
 #include "sched/runtime.h"
+#include "sched/signal.h"
 #include "sched/wait.h"
 #include "sched/task.h"
 #include "sched/worker.h"
@@ -599,7 +599,7 @@ static void park(struct weft__worker *w)
         return;
     weft__idle_park(&rt->idle, w);
     /* A signal caught before this look is delivered first; one caught
-     * after writes worker 0's wake fd (sched/signal.c). */
+     * after writes this worker's wake fd (sched/signal.c). */
     if (!weft__runtime_stopping(rt) && !work_anywhere(w) &&
         !weft__signals_caught()) {
         WEFT__STAT_ADD(w, parks, 1);
