@@ -45,10 +45,26 @@ WEFT_EXPORT int weft_stream_open(weft_stream **stream, weft_socket *sock,
                                  const weft_stream_opts *opts);
 
 /* The same over any descriptor epoll can watch: a pipe, a terminal, a
- * stream socket (made non-blocking here). fd is the stream's from then
- * on: closed on any failure but fd < 0. */
+ * stream socket (made non-blocking here); and over a regular file or a
+ * block device, whose reads and writes run on the blocking pool (see
+ * weft_stream_open_file). fd is the stream's from then on: closed on any
+ * failure but fd < 0. -EISDIR for a directory. */
 WEFT_EXPORT int weft_stream_open_fd(weft_stream **stream, int fd,
                                     const weft_stream_opts *opts);
+
+/* Opens path with open(2)'s flags (O_RDONLY, O_WRONLY | O_CREAT |
+ * O_TRUNC, O_APPEND, ...; O_CLOEXEC is added) and mode, on the blocking
+ * pool, and makes a stream of it: aiofiles.open. Over a regular file the
+ * stream's reads and writes run on the blocking pool, in order, with the
+ * same calls and the same cancel safety as over a socket (a read or
+ * write cut short leaves its pool call to finish, and the next call
+ * takes what it did). A FIFO or a terminal is driven by readiness
+ * instead. Returns 0, open's error (-ENOENT, -EACCES, -EISDIR, ...),
+ * -ETIMEDOUT, -ECANCELED, -EINVAL, -EPERM, -ENOMEM. */
+WEFT_EXPORT int weft_stream_open_file(weft_stream **stream, const char *path,
+                                      int flags, mode_t mode,
+                                      const weft_stream_opts *opts,
+                                      int64_t timeout_ms);
 
 /* Connects to host:port (weft_tcp_connect, with Happy Eyeballs) and
  * makes a stream of it: asyncio's open_connection. */

@@ -66,6 +66,7 @@ struct job {
     void *arg;
     weft_job_cleanup cleanup;
     bool slow;
+    bool detached;             /* nobody waits: cleanup ends it */
     uint32_t state;            /* atomic, enum job_state */
     void *result;
     int err;
@@ -241,6 +242,11 @@ static bool wait_for_claim(struct weft_executor *ex, struct pool_thread *me)
  * left, to the cleanup (then returns true). */
 static bool finish_job(struct job *job, void *result, int err)
 {
+    if (job->detached) {
+        job->cleanup(job->arg, result, err);
+        weft__free(job);
+        return false;
+    }
     job->result = result;
     job->err = err;
     /* The CAS decides the race with give_up's (see the top); it is a
@@ -454,9 +460,15 @@ static void wake_dropped(struct weft__list *dropped)
     struct weft__list *it, *next;
 
     /* The caller frees its job once released: read the link first. */
-    weft__list_foreach_safe(it, next, dropped)
-        weft__handoff_wake(&weft__list_entry(it, struct job, link)->h,
-                           WEFT__WAKE_DONE);
+    weft__list_foreach_safe(it, next, dropped) {
+        struct job *job = weft__list_entry(it, struct job, link);
+        if (job->detached) {
+            job->cleanup(job->arg, NULL, job->err);
+            weft__free(job);
+        } else {
+            weft__handoff_wake(&job->h, WEFT__WAKE_DONE);
+        }
+    }
 }
 
 int weft_executor_shutdown(weft_executor *pub, unsigned flags)
@@ -652,6 +664,18 @@ static int check_job_opts(const weft_job_opts *opts)
     return 0;
 }
 
+static struct job *job_new(weft_fn fn, void *arg, weft_job_cleanup cleanup,
+                           bool slow, bool detached)
+{
+    struct job *job = weft__malloc(sizeof *job);
+
+    if (job == NULL)
+        return NULL;
+    *job = (struct job){ .fn = fn, .arg = arg, .cleanup = cleanup,
+                         .slow = slow, .detached = detached };
+    return job;
+}
+
 /* Queues job, whose caller has begun its wait, and makes sure a thread
  * will look for it. Returns 0, or -ESHUTDOWN / a thread start error with
  * the job not queued. */
@@ -764,15 +788,10 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
         return -EPERM;
     if (pub == NULL && (ex = weft__executor_default(self->rt)) == NULL)
         return -ENOMEM;
-    job = weft__malloc(sizeof *job);
+    job = job_new(fn, arg, opts != NULL ? opts->cleanup : NULL,
+                  opts != NULL && (opts->flags & WEFT_JOB_SLOW) != 0, false);
     if (job == NULL)
         return -ENOMEM;
-    job->fn = fn;
-    job->arg = arg;
-    job->cleanup = opts != NULL ? opts->cleanup : NULL;
-    job->slow = opts != NULL && (opts->flags & WEFT_JOB_SLOW) != 0;
-    job->result = NULL;
-    job->err = 0;
     uint32_t seq;
     rc = weft__wait_begin(self, 0, &seq);
     if (rc < 0) {
@@ -807,6 +826,21 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
             rc = collect(job, result);
     }
     executor_unref(ex);
+    return rc;
+}
+
+int weft__executor_detach(struct weft_executor *ex, weft_fn fn, void *arg,
+                          weft_job_cleanup cleanup)
+{
+    struct job *job = job_new(fn, arg, cleanup, false, true);
+
+    if (job == NULL)
+        return -ENOMEM;
+    /* No reference on ex: a shutdown runs (or drops) every queued job
+     * and joins the threads before ex can go. */
+    int rc = submit(ex, job);
+    if (rc < 0)
+        weft__free(job);
     return rc;
 }
 

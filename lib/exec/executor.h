@@ -18,4 +18,13 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt);
  * weft_run once every task has ended, so it waits for abandoned jobs. */
 void weft__executor_default_destroy(struct weft__runtime *rt);
 
+/* Queues fn(arg) on ex as a quick job that nobody waits for (a file
+ * stream's reads and writes, io/file.c). cleanup(arg, result, err) ends
+ * it, exactly once: on its pool thread once fn has returned, or with
+ * result NULL and err -ESHUTDOWN when a shutdown drops it unrun. Returns
+ * 0, or -ENOMEM, -ESHUTDOWN, -EAGAIN with nothing queued and cleanup not
+ * called. */
+int weft__executor_detach(struct weft_executor *ex, weft_fn fn, void *arg,
+                          weft_job_cleanup cleanup);
+
 #endif /* WEFT_EXEC_EXECUTOR_H */

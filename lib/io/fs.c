@@ -11,16 +11,18 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "io/fs.h"
 #include "io/offload.h"
 #include "sched/task.h"
 #include "sched/wait.h"
 
-enum fs_op { FS_STAT, FS_RENAME, FS_UNLINK, FS_LIST };
+enum fs_op { FS_STAT, FS_RENAME, FS_UNLINK, FS_LIST, FS_OPEN };
 
 struct fs_job {
     enum fs_op op;
@@ -29,6 +31,9 @@ struct fs_job {
     struct stat st;         /* FS_STAT */
     char **names;           /* FS_LIST: one allocation */
     size_t count;
+    int flags;              /* FS_OPEN: open(2)'s flags and mode, */
+    mode_t mode;
+    int fd;                 /* and the descriptor, or -1 */
 };
 
 static int cmp_names(const void *a, const void *b)
@@ -119,6 +124,12 @@ static void run_op(struct fs_job *job)
     case FS_LIST:
         job->err = list_dir(job->path, &job->names, &job->count);
         break;
+    case FS_OPEN:
+        do {
+            job->fd = open(job->path, job->flags | O_CLOEXEC, job->mode);
+        } while (job->fd < 0 && errno == EINTR);
+        job->err = job->fd < 0 ? -errno : 0;
+        break;
     }
 }
 
@@ -129,13 +140,15 @@ static void *fs_job_run(void *arg)
     return arg;
 }
 
-/* Frees a job, and a list it made that nobody took. */
+/* Frees a job, and a list or a descriptor it made that nobody took. */
 static void fs_job_free(void *arg, void *result, int err)
 {
     struct fs_job *job = arg;
 
     (void)result;
     (void)err;
+    if (job->fd >= 0)
+        (void)close(job->fd);
     weft__free(job->names);
     weft__free(job);
 }
@@ -149,6 +162,7 @@ static struct fs_job *job_new(enum fs_op op, const char *path, const char *to)
         return NULL;
     memset(job, 0, sizeof *job);
     job->op = op;
+    job->fd = -1;
     char *p = (char *)(job + 1);
     job->path = memcpy(p, path, plen);
     job->to = to != NULL ? memcpy(p + plen, to, tlen) : NULL;
@@ -157,8 +171,9 @@ static struct fs_job *job_new(enum fs_op op, const char *path, const char *to)
 
 /* The checks every call makes, then the job: 0 with *job ready, or an
  * error. */
-static int start(enum fs_op op, const char *path, const char *to,
-                 int64_t timeout_ms, struct fs_job **job)
+static int start_open(enum fs_op op, const char *path, const char *to,
+                      int flags, mode_t mode, int64_t timeout_ms,
+                      struct fs_job **job)
 {
     if (path == NULL || (op == FS_RENAME && to == NULL) ||
         (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
@@ -171,7 +186,15 @@ static int start(enum fs_op op, const char *path, const char *to,
         return rc;
     if ((*job = job_new(op, path, to)) == NULL)
         return -ENOMEM;
+    (*job)->flags = flags;
+    (*job)->mode = mode;
     return weft__offload_slow(fs_job_run, *job, fs_job_free, timeout_ms);
+}
+
+static int start(enum fs_op op, const char *path, const char *to,
+                 int64_t timeout_ms, struct fs_job **job)
+{
+    return start_open(op, path, to, 0, 0, timeout_ms, job);
 }
 
 int weft_fs_stat(const char *path, struct stat *st, int64_t timeout_ms)
@@ -233,6 +256,19 @@ int weft_fs_list_dir(const char *path, char ***names, size_t *count,
         *count = job->count;
         job->names = NULL;
     }
+    fs_job_free(job, NULL, 0);
+    return rc;
+}
+
+int weft__fs_open(const char *path, int flags, mode_t mode, int64_t timeout_ms)
+{
+    struct fs_job *job;
+    int rc = start_open(FS_OPEN, path, NULL, flags, mode, timeout_ms, &job);
+
+    if (rc < 0)
+        return rc;
+    rc = job->err == 0 ? job->fd : job->err;
+    job->fd = -1; /* the caller's */
     fs_job_free(job, NULL, 0);
     return rc;
 }

@@ -21,6 +21,8 @@
 
 #include "core/atomic.h"
 #include "core/clock.h"
+#include "io/file.h"
+#include "io/fs.h"
 #include "io/socket.h"
 #include "io/stream.h"
 #include "sched/loop.h"
@@ -38,7 +40,8 @@
 struct weft_stream {
     uint32_t magic;
     bool is_socket;             /* recv/sendmsg, else read/write */
-    weft_socket *sock;
+    weft_socket *sock;          /* NULL for a file */
+    struct weft__file *file;    /* a regular file's (io/file.c), or NULL */
     size_t limit, high, low;
     uint32_t users;             /* atomic: calls in progress */
     uint32_t closing;           /* atomic: CLOSING once weft_stream_close
@@ -324,6 +327,39 @@ static ssize_t receive(weft_stream *st, void *buf, size_t n, uint64_t ticks)
     return got;
 }
 
+/* fill for a file: the pool's read, copied in once it is done. */
+static int fill_file(weft__task *self, weft_stream *st, size_t want,
+                     int64_t timeout_ms, int64_t *deadline)
+{
+    const char *data;
+    size_t len;
+
+    if (*deadline == -2)
+        *deadline = weft__io_deadline(timeout_ms);
+    int rc = weft__file_read(self, st->file, want, *deadline, &data, &len);
+    if (rc == 0) {
+        st->eof = true;
+        publish(st);
+        return 0;
+    }
+    if (rc < 0) {
+        /* An interruption leaves the read to the next call. */
+        if (rc != -ETIMEDOUT && rc != -ECANCELED && rc != -EBADF &&
+            rc != -ENOMEM)
+            st->rerr = rc;
+        return rc;
+    }
+    /* Out of memory here leaves the bytes with the file, for later. */
+    rc = reserve(st, len);
+    if (rc < 0)
+        return rc;
+    memcpy(st->in + st->in_off + st->in_len, data, len);
+    weft__file_read_done(st->file);
+    st->in_len += len;
+    publish(st);
+    return 1;
+}
+
 /* Reads more into the buffer (room for want more, at least), waiting
  * as needed. Returns 1 (more came), 0 (end of stream), or a negative
  * errno. *deadline: -2 until the first wait computes it. */
@@ -337,6 +373,8 @@ static int fill(weft__task *self, weft_stream *st, size_t want,
             return st->rerr;
         if (st->eof)
             return 0;
+        if (st->file != NULL)
+            return fill_file(self, st, want, timeout_ms, deadline);
         int rc = reserve(st, want);
         if (rc < 0)
             return rc;
@@ -373,7 +411,8 @@ static ssize_t read_some(weft__task *self, weft_stream *st, void *buf,
 {
     int64_t deadline = -2;
 
-    if (st->in_len == 0 && n >= IN_START && st->rerr == 0 && !st->eof) {
+    if (st->in_len == 0 && n >= IN_START && st->rerr == 0 && !st->eof &&
+        st->file == NULL) {
         /* Nothing buffered and a big read: straight into buf. */
         for (;;) {
             uint64_t ticks = weft__io_ticks(&st->sock->io);
@@ -637,13 +676,16 @@ int weft_stream_write(weft_stream *stream, const void *buf, size_t n,
     } else {
         /* Room first, then the bytes: so a write cut short has queued
          * nothing, and what is queued stays under high + n. */
-        if (weft_stream_unsent(st) > st->high) {
+        if (st->file != NULL) {
+            rc = weft__file_write(self, st->file, buf, n, st->high,
+                                  weft__io_deadline(timeout_ms));
+        } else if (weft_stream_unsent(st) > st->high) {
             rc = queue_and_send(st, NULL, 0, &unsent, &ticks);
             if (rc == 0 && unsent > st->high)
                 rc = send_down_to(self, st, st->low, unsent, ticks,
                                   timeout_ms);
         }
-        if (rc == 0)
+        if (rc == 0 && st->file == NULL)
             rc = queue_and_send(st, buf, n, &unsent, &ticks);
         if (rc == 0)
             weft__io_budget_spend(self);
@@ -656,6 +698,9 @@ static int drain(weft__task *self, weft_stream *st, int64_t timeout_ms)
 {
     size_t unsent;
     uint64_t ticks;
+
+    if (st->file != NULL)
+        return weft__file_drain(self, st->file, weft__io_deadline(timeout_ms));
     int rc = queue_and_send(st, NULL, 0, &unsent, &ticks);
 
     if (rc == 0 && unsent > 0)
@@ -681,6 +726,8 @@ int weft_stream_drain(weft_stream *stream, int64_t timeout_ms)
  * pipe's write end is closed (its stream reads nothing anyway). */
 static int shut_write(weft__task *self, weft_stream *st)
 {
+    if (st->file != NULL)
+        return 0; /* a file has no end to give: the writes stop */
     if (st->is_socket)
         return shutdown(st->sock->fd, SHUT_WR) < 0 ? -errno : 0;
     int fl = fcntl(st->sock->fd, F_GETFL);
@@ -716,7 +763,11 @@ size_t weft_stream_unsent(const weft_stream *stream)
 {
     /* No lock: an edge whose callback found the lock taken would be
      * lost (only writers look at the tick after letting it go). */
-    return valid(stream) ? (size_t)weft__load_relaxed_u64(&stream->unsent) : 0;
+    if (!valid(stream))
+        return 0;
+    if (stream->file != NULL)
+        return weft__file_unsent(stream->file);
+    return (size_t)weft__load_relaxed_u64(&stream->unsent);
 }
 
 /* --- opening and closing ------------------------------------------------- */
@@ -731,8 +782,9 @@ static bool opts_ok(const weft_stream_opts *opts)
     return true;
 }
 
-static int make(weft_stream **stream, weft_socket *sock, bool is_socket,
-                const weft_stream_opts *opts)
+/* A stream over sock, or over file when sock is NULL. */
+static int make(weft_stream **stream, weft_socket *sock, struct weft__file *file,
+                bool is_socket, const weft_stream_opts *opts)
 {
     weft_stream *st = weft__calloc(1, sizeof *st);
 
@@ -746,6 +798,7 @@ static int make(weft_stream **stream, weft_socket *sock, bool is_socket,
     st->magic = STREAM_MAGIC;
     st->is_socket = is_socket;
     st->sock = sock;
+    st->file = file;
     st->limit = opts != NULL && opts->limit > 0 ? opts->limit : DEFAULT_LIMIT;
     st->high = opts != NULL && opts->write_high > 0 ? opts->write_high
                                                     : DEFAULT_HIGH;
@@ -754,9 +807,11 @@ static int make(weft_stream **stream, weft_socket *sock, bool is_socket,
     if (st->low > st->high)
         st->low = st->high;
     st->out_lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
-    sock->stream = st;
-    /* The socket may be registered already (it waited to connect). */
-    weft__io_set_on_writable(&sock->io, on_writable);
+    if (sock != NULL) {
+        sock->stream = st;
+        /* The socket may be registered already (it waited to connect). */
+        weft__io_set_on_writable(&sock->io, on_writable);
+    }
     *stream = st;
     return 0;
 }
@@ -775,9 +830,27 @@ int weft_stream_open(weft_stream **stream, weft_socket *sock,
     if (rc == 0 && (stream == NULL || sock->type != SOCK_STREAM || !opts_ok(opts)))
         rc = -EINVAL;
     if (rc == 0)
-        rc = make(stream, sock, true, opts);
+        rc = make(stream, sock, NULL, true, opts);
     if (rc < 0)
         weft__socket_free(self, sock);
+    return rc;
+}
+
+/* weft_stream_open_fd for a regular file or a block device: no
+ * readiness to wait for, so its reads and writes go to the pool. */
+static int open_file_fd(weft_stream **stream, int fd,
+                        const weft_stream_opts *opts)
+{
+    struct weft__file *file;
+    int rc = weft__file_new(&file, fd);
+
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    rc = make(stream, NULL, file, false, opts);
+    if (rc < 0)
+        (void)weft__file_close(file);
     return rc;
 }
 
@@ -788,6 +861,8 @@ int weft_stream_open_fd(weft_stream **stream, int fd,
     int type = 0;
     socklen_t tlen = sizeof type;
 
+    struct stat sb;
+
     if (stream != NULL)
         *stream = NULL;
     if (fd < 0)
@@ -796,6 +871,12 @@ int weft_stream_open_fd(weft_stream **stream, int fd,
     int rc = self == NULL ? -EPERM : 0;
     if (rc == 0 && (stream == NULL || !opts_ok(opts)))
         rc = -EINVAL;
+    if (rc == 0 && fstat(fd, &sb) < 0)
+        rc = -errno;
+    if (rc == 0 && (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode)))
+        return open_file_fd(stream, fd, opts);
+    if (rc == 0 && S_ISDIR(sb.st_mode))
+        rc = -EISDIR;
     bool is_socket = rc == 0 &&
                      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0;
     struct sockaddr_storage ss = { .ss_family = AF_UNSPEC };
@@ -813,10 +894,28 @@ int weft_stream_open_fd(weft_stream **stream, int fd,
         close(fd);
         return rc;
     }
-    rc = make(stream, sock, is_socket, opts);
+    rc = make(stream, sock, NULL, is_socket, opts);
     if (rc < 0)
         weft__socket_free(self, sock);
     return rc;
+}
+
+
+int weft_stream_open_file(weft_stream **stream, const char *path, int flags,
+                          mode_t mode, const weft_stream_opts *opts,
+                          int64_t timeout_ms)
+{
+    if (stream != NULL)
+        *stream = NULL;
+    if (stream == NULL || path == NULL || !opts_ok(opts) ||
+        !timeout_ok(timeout_ms))
+        return -EINVAL;
+    if (weft__task_self() == NULL)
+        return -EPERM;
+    int fd = weft__fs_open(path, flags, mode, timeout_ms);
+    if (fd < 0)
+        return fd;
+    return weft_stream_open_fd(stream, fd, opts);
 }
 
 weft_socket *weft_stream_socket(weft_stream *stream)
@@ -848,25 +947,37 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
             rc = -EBUSY;
         }
     }
-    if (reset) {
+    if (reset && st->sock != NULL) {
         struct linger lg = { .l_onoff = 1, .l_linger = 0 };
         (void)setsockopt(st->sock->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
     /* Ends the waits on it with -EBADF; no edge (nor on_writable) comes
      * after this. */
-    weft__io_release(self, &st->sock->io);
+    if (st->file != NULL)
+        weft__file_shut_down(st->file);
+    else
+        weft__io_release(self, &st->sock->io);
     /* Calls that began before closing was set are on their way out.
      * Pairs with the FAA of enter. */
     while (weft__load_acquire_u32(&st->users) != 0)
         weft__sched_yield(self);
-    /* What is left queued is dropped: the home stops polling for it. */
-    weft__spin_lock(&st->out_lock);
-    weft__io_want_writable(&st->sock->io, false);
-    weft__spin_unlock(&st->out_lock);
+    if (st->file != NULL) {
+        /* What is left queued is dropped; a write the pool has begun
+         * ends, and the last of it closes the file. */
+        int crc = weft__file_close(st->file);
+        if (rc == 0)
+            rc = crc;
+    } else {
+        /* What is left queued is dropped: the home stops polling for it. */
+        weft__spin_lock(&st->out_lock);
+        weft__io_want_writable(&st->sock->io, false);
+        weft__spin_unlock(&st->out_lock);
+    }
     st->magic = 0;
     evbuffer_free(st->out);
     weft__free(st->in);
-    weft__socket_free(self, st->sock);
+    if (st->sock != NULL)
+        weft__socket_free(self, st->sock);
     weft__free(st);
     return rc;
 }
@@ -877,7 +988,10 @@ void weft__stream_shut_down(weft__task *self, weft_stream *st)
         return;
     /* Calls that enter from now on see closing (the CAS is a full
      * barrier, as is their FAA of users); the waits under way end. */
-    weft__io_release(self, &st->sock->io);
+    if (st->file != NULL)
+        weft__file_shut_down(st->file);
+    else
+        weft__io_release(self, &st->sock->io);
 }
 
 int weft_stream_close(weft_stream *stream, int64_t timeout_ms)
