@@ -19,6 +19,8 @@ struct bench_opts {
     long threads;   /* -x: an executor's size (offload); 0: default pool */
     long conns;     /* -c: connections (echo) or client tasks (accept) */
     int workers_set; /* -w was given */
+    int tasks_zero;  /* -n 0 was given (w4's baseline) */
+    int yields_set;  /* -y was given */
 };
 
 /* What one run measured. */
@@ -85,5 +87,10 @@ int echo_plain_server(int listen_fd, long conns, int threads);
 int echo_plain_client(int port, long conns, long msgs, int threads,
                       uint32_t *trips, double *secs);
 int bench_accept(const struct bench_opts *o);
+
+/* bench_scale.c: w1..w4, the workloads the peers were measured on; and
+ * the fresh process w4 runs each size in ("weft-bench __w4 N WORKERS"). */
+int bench_scale(const char *cmd, const struct bench_opts *o);
+int bench_scale_w4_child(int argc, char **argv);
 
 #endif /* WEFT_BENCH_H */

@@ -19,6 +19,7 @@
  *   weft-bench echo       [-c CONNS] [-n MSGS]   W5: echo server and client processes
  *   weft-bench stream     [-n BYTES]             bulk TCP: weft streams vs two threads
  *   weft-bench accept     [-n CONNS] [-c CLIENTS] connections accepted+closed per second
+ *   weft-bench w1 | w2 | w3 | w4                  the peers' workloads (bench_scale.c)
  *
  * Common options: -r RUNS (repeat, report the median), -w/--workers N,
  * --stats (print each worker's counters after the last run).
@@ -550,6 +551,8 @@ static void usage(FILE *f)
             "       weft-bench echo       [-c CONNS] [-n MSGS] [options]\n"
             "       weft-bench stream     [-n BYTES] [options]\n"
             "       weft-bench accept     [-n CONNS] [-c CLIENTS] [options]\n"
+            "       weft-bench w1 [-n TASKS]  w2 [-n TASKS] [-y YIELDS]  "
+            "w3 [-n ROUNDS]  w4 [-n TASKS] [options]\n"
             "       weft-bench spawn-process [-n CHILDREN] [-c TASKS] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
@@ -612,6 +615,8 @@ int main(int argc, char **argv)
     cmd = argv[1];
     if (strncmp(cmd, "__echo-", 7) == 0)
         return bench_echo_child(argc, argv);
+    if (strcmp(cmd, "__w4") == 0)
+        return bench_scale_w4_child(argc, argv);
     optind = 2;
     while ((c = getopt_long(argc, argv, "n:t:y:m:f:b:r:w:x:c:h", longopts, NULL)) != -1) {
         long v;
@@ -620,8 +625,9 @@ int main(int argc, char **argv)
         case 'n':
         case 't':
             /* stream's byte count may go higher: checked below. */
-            if (parse_long(arg, 1, 1L << 40, &o.tasks) < 0)
+            if (parse_long(arg, 0, 1L << 40, &o.tasks) < 0)
                 goto bad;
+            o.tasks_zero = o.tasks == 0;
             break;
         case 'c':
             if (parse_long(arg, 1, 100000, &o.conns) < 0)
@@ -630,6 +636,7 @@ int main(int argc, char **argv)
         case 'y':
             if (parse_long(arg, 1, 1000000000, &o.yields) < 0)
                 goto bad;
+            o.yields_set = 1;
             break;
         case 'm':
             if (parse_long(arg, 0, 3600000, &o.sleep_ms) < 0)
@@ -682,11 +689,20 @@ bad:
         fprintf(stderr, "weft-bench: -n %ld is above 100000000\n", o.tasks);
         return 2;
     }
-    /* The I/O workloads run on two workers unless told otherwise. */
+    int scale = strlen(cmd) == 2 && cmd[0] == 'w' && cmd[1] >= '1' &&
+                cmd[1] <= '4';
+    if (o.tasks_zero && strcmp(cmd, "w4") != 0) {
+        fprintf(stderr, "weft-bench: -n 0 is for w4 only\n");
+        return 2;
+    }
+    /* The I/O workloads and the peers' workloads run on two workers
+     * unless told otherwise. */
     int io = strcmp(cmd, "echo") == 0 || strcmp(cmd, "stream") == 0 ||
              strcmp(cmd, "accept") == 0;
-    if (io && !o.workers_set)
+    if ((io || scale) && !o.workers_set)
         o.workers = 2;
+    if (scale)
+        return bench_scale(cmd, &o) == 0 ? 0 : 1;
     weft_fn fn;
     if (strcmp(cmd, "echo") == 0) {
         if (o.tasks == 0)
