@@ -63,6 +63,35 @@ START_TEST(test_alloc_gives_distinct_usable_stacks)
 }
 END_TEST
 
+/* Stack tops a page multiple apart would share cache sets: each stack
+ * starts a multiple of a cache line below its top, at most a sixteenth of
+ * it, and 256 stacks of 64 KiB start at every line of a page. */
+START_TEST(test_stack_tops_are_coloured)
+{
+    struct weft__stack_pool pool;
+    struct weft__stack_cache cache = { 0 };
+    struct weft__stack *st[256];
+    bool seen[4096 / 64] = { false };
+    unsigned kinds = 0;
+
+    ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
+    for (int i = 0; i < 256; i++) {
+        ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 2, &st[i]), 0);
+        ck_assert_uint_eq(st[i]->colour % 64, 0);
+        ck_assert_uint_le(st[i]->colour, st[i]->size / 16);
+        uintptr_t top = ((uintptr_t)st[i]->lo + st[i]->size - st[i]->colour);
+        unsigned line = (unsigned)(top % 4096) / 64;
+        kinds += !seen[line];
+        seen[line] = true;
+    }
+    ck_assert_uint_eq(kinds, 64);
+    for (int i = 0; i < 256; i++)
+        weft__stack_free(&cache, &pool, st[i]);
+    weft__stack_cache_flush(&cache, &pool);
+    weft__stack_pool_destroy(&pool);
+}
+END_TEST
+
 START_TEST(test_reuse_makes_no_new_mappings)
 {
     struct weft__stack_pool pool;
@@ -366,6 +395,7 @@ static Suite *stack_suite(void)
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_test(tc, test_size_classes);
     tcase_add_test(tc, test_alloc_gives_distinct_usable_stacks);
+    tcase_add_test(tc, test_stack_tops_are_coloured);
     tcase_add_test(tc, test_reuse_makes_no_new_mappings);
     tcase_add_test(tc, test_guard_page_faults);
     tcase_add_test(tc, test_mprotect_guard_page_faults);

@@ -125,9 +125,9 @@ static void enqueue(struct weft__worker *w, weft__task *t)
     weft__idle_notify_local(w->rt);
 }
 
-/* Takes tasks from the global queue: one to run, and up to a fair share
- * more into w's ring. */
-static weft__task *global_pop(struct weft__worker *w)
+/* Takes tasks from the global queue: one to run, and, if batch, up to
+ * a fair share more into w's ring. */
+static weft__task *global_pop(struct weft__worker *w, bool batch_too)
 {
     struct weft__runtime *rt = w->rt;
     weft__task *batch[GLOBAL_BATCH];
@@ -136,7 +136,7 @@ static weft__task *global_pop(struct weft__worker *w)
 
     if (len == 0)
         return NULL;
-    uint64_t want = len / rt->nworkers + 1;
+    uint64_t want = batch_too ? len / rt->nworkers + 1 : 1;
     if (want > GLOBAL_BATCH)
         want = GLOBAL_BATCH;
     if (want > (uint64_t)room + 1)
@@ -178,7 +178,12 @@ static weft__task *next_local(struct weft__worker *w)
         enqueue(w, t);
     }
     w->lifo_polls = 0;
-    if (++w->tick % GLOBAL_INTERVAL == 0 && (t = global_pop(w)) != NULL)
+    /* One task only: a batch would fill the ring, whose overflow sends
+     * its older half straight back, so with more ready tasks than the
+     * rings hold every 61st pick would move dozens of tasks through the
+     * global queue's lock (W2, 10,000 tasks yielding: 43% of the picks,
+     * and the other worker sleeping on the mutex). Tokio takes one too. */
+    if (++w->tick % GLOBAL_INTERVAL == 0 && (t = global_pop(w, false)) != NULL)
         return t;
     drain_inbox(w);
     /* Alternate between the two local queues so neither starves. */
@@ -189,7 +194,7 @@ static weft__task *next_local(struct weft__worker *w)
         if ((t = weft__runq_pop(&w->runq)) != NULL || (t = own_pop(w)) != NULL)
             return t;
     }
-    return global_pop(w);
+    return global_pop(w, true);
 }
 
 void weft__sched_push(struct weft__worker *w, weft__task *task)
@@ -379,7 +384,7 @@ static bool prepare(struct weft__worker *w, weft__task *t)
         return false;
     }
     t->stack = st;
-    weft__ctx_make(&t->ctx, st->lo, st->size, task_entry, t);
+    weft__ctx_make(&t->ctx, st->lo, st->size - st->colour, task_entry, t);
 #ifdef WEFT__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -519,7 +524,7 @@ static weft__task *search(struct weft__worker *w)
                 return weft__runq_pop(&w->runq);
             }
         }
-        weft__task *t = global_pop(w);
+        weft__task *t = global_pop(w, true);
         if (t != NULL)
             return t;
         /* Back off before the next round: a thief spinning on a victim's

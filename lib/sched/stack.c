@@ -269,9 +269,23 @@ static int slab_carve(struct weft__stack_pool *pool,
             say_map_limit_once(pool);
         return -ENOMEM;
     }
+    unsigned index = slab->carved;
     struct weft__stack *st = &slab->desc[slab->carved++];
     st->lo = guard + page;
     st->size = slab->slot - page;
+    /* Stack tops a page multiple apart share the same cache sets: every
+     * switch of 10,000 tasks would evict the last one's frame. Starting
+     * each stack a different number of cache lines below its top spreads
+     * them over the sets. With slots of 17 pages (64 KiB and a guard),
+     * consecutive stacks already differ in the address bits above the
+     * page (index mod 16, with 17-page slots); a colour of index +
+     * index / 16 lines gives each stack of a slab its own pair of the two,
+     * and uses all 64 lines of a page. At most a sixteenth of the stack
+     * goes to it (1 KiB of the smallest). */
+    size_t colours = st->size / 16 / 64;
+    if (colours > 64)
+        colours = 64;
+    st->colour = (unsigned)((index + index / 16) % colours) * 64;
     st->cls = slab->cls;
     st->next = NULL;
 #ifdef WEFT_VALGRIND

@@ -42,6 +42,7 @@ struct weft__stack {
     struct weft__stack *next; /* free-list link */
     void *lo;                 /* lowest usable byte; the guard is below */
     size_t size;              /* usable bytes */
+    unsigned colour;          /* bytes left unused at the top (see carve) */
     unsigned cls;             /* size class */
     unsigned valgrind_id;     /* VALGRIND_STACK_REGISTER id, if enabled */
 };
