@@ -30,7 +30,7 @@ static void make_dir(void)
 static void remove_dir(void)
 {
     char path[128];
-    const char *fixed[] = { "lines", "big", "poll", "slow", "ro", "wo" };
+    const char *fixed[] = { "lines", "big", "poll", "slow", "ro", "wo", "rw" };
 
     /* Plain calls: the runtime is gone. */
     for (int i = 0; i < 64; i++) {
@@ -499,6 +499,51 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* --- read and write on one file ------------------------------------------------ */
+
+/* Opened for both, a write then a read with no drain between reach the
+ * file in that order (they share its offset); and a close after a drain
+ * has closed the descriptor when it returns. */
+static void *rdwr_main(void *arg)
+{
+    char path[128], buf[8];
+    weft_stream *st;
+
+    (void)arg;
+    path_of(path, sizeof path, "rw");
+    for (int round = 0; round < 20; round++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        for (int i = 0; i < 1000; i++)
+            ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+        ck_assert_int_eq(close(fd), 0);
+        int fds = count_dir_entries("/proc/self/fd");
+        ck_assert_int_eq(weft_stream_open_file(&st, path, O_RDWR, 0, NULL,
+                                               WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_stream_write(st, "AB", 2, WEFT_FOREVER), 0);
+        ck_assert_int_eq(weft_stream_read_exactly(st, buf, 8, NULL,
+                                                  WEFT_FOREVER), 0);
+        ck_assert(memcmp(buf, "23456789", 8) == 0);
+        ck_assert_int_eq(weft_stream_close(st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(count_dir_entries("/proc/self/fd"), fds);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_int_eq(read(fd, buf, 4), 4);
+        ck_assert(memcmp(buf, "AB23", 4) == 0);
+        ck_assert_int_eq(close(fd), 0);
+    }
+    /* O_DIRECT would need aligned buffers: refused. */
+    int rc = weft_stream_open_file(&st, path, O_RDONLY | O_DIRECT, 0, NULL,
+                                   WEFT_FOREVER);
+    ck_assert_int_eq(rc, -EINVAL);
+    return NULL;
+}
+
+START_TEST(test_read_write)
+{
+    run_in_dir(2, rdwr_main);
+}
+END_TEST
+
 /* --- many files at once ---------------------------------------------------------- */
 
 #define FILES 32
@@ -565,6 +610,7 @@ static Suite *file_suite(void)
     tcase_add_test(tc, test_poll);
     tcase_add_test(tc, test_busy_pool);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_read_write);
     tcase_add_test(tc, test_many);
     suite_add_tcase(s, tc);
     return s;

@@ -676,6 +676,19 @@ static struct job *job_new(weft_fn fn, void *arg, weft_job_cleanup cleanup,
     return job;
 }
 
+/* Whether job is in one of ex's queues; mutex held. */
+static bool is_queued(const struct weft_executor *ex, const struct job *job)
+{
+    const struct weft__list *it;
+    const struct job_queue *q = job->slow ? &ex->slow : &ex->quick;
+
+    weft__list_foreach(it, &q->jobs) {
+        if (it == &job->link)
+            return true;
+    }
+    return false;
+}
+
 /* Queues job, whose caller has begun its wait, and makes sure a thread
  * will look for it. Returns 0, or -ESHUTDOWN / a thread start error with
  * the job not queued. */
@@ -720,9 +733,9 @@ static int submit(struct weft_executor *ex, struct job *job)
     /* Other threads will get to the queue; with none, nothing would:
      * this job fails, and so do those queued behind a thread that
      * another submitter counted on starting. */
-    /* Relaxed: a thread that took the job may be ending it by CAS. */
-    if (ex->nthreads > 0 ||
-        weft__load_relaxed_u32(&job->state) != JOB_QUEUED) {
+    /* Whether it is still queued: not from its state, which a detached
+     * job that a thread took, ran and freed no longer has. */
+    if (ex->nthreads > 0 || !is_queued(ex, job)) {
         rc = 0;
     } else {
         queue_unlink(job->slow ? &ex->slow : &ex->quick, job);
@@ -830,9 +843,9 @@ int weft_run_in_executor(weft_executor *pub, weft_fn fn, void *arg,
 }
 
 int weft__executor_detach(struct weft_executor *ex, weft_fn fn, void *arg,
-                          weft_job_cleanup cleanup)
+                          weft_job_cleanup cleanup, bool slow)
 {
-    struct job *job = job_new(fn, arg, cleanup, false, true);
+    struct job *job = job_new(fn, arg, cleanup, slow, true);
 
     if (job == NULL)
         return -ENOMEM;

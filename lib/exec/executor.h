@@ -18,13 +18,15 @@ struct weft_executor *weft__executor_default(struct weft__runtime *rt);
  * weft_run once every task has ended, so it waits for abandoned jobs. */
 void weft__executor_default_destroy(struct weft__runtime *rt);
 
-/* Queues fn(arg) on ex as a quick job that nobody waits for (a file
- * stream's reads and writes, io/file.c). cleanup(arg, result, err) ends
- * it, exactly once: on its pool thread once fn has returned, or with
- * result NULL and err -ESHUTDOWN when a shutdown drops it unrun. Returns
- * 0, or -ENOMEM, -ESHUTDOWN, -EAGAIN with nothing queued and cleanup not
- * called. */
+/* Queues fn(arg) on ex as a job that nobody waits for (a file stream's
+ * reads and writes, io/file.c), slow or quick. cleanup(arg, result, err)
+ * ends it, exactly once: on its pool thread once fn has returned (err is
+ * 0 unless fn failed with weft_fail); or, unrun, with result NULL and err
+ * < 0: -ESHUTDOWN when a shutdown drops it, or a thread start's error
+ * when no thread was left to run it (then on the thread of whichever
+ * submitter found that). Returns 0, or -ENOMEM, -ESHUTDOWN, -EAGAIN with
+ * nothing queued and cleanup not called. */
 int weft__executor_detach(struct weft_executor *ex, weft_fn fn, void *arg,
-                          weft_job_cleanup cleanup);
+                          weft_job_cleanup cleanup, bool slow);
 
 #endif /* WEFT_EXEC_EXECUTOR_H */

@@ -8,7 +8,15 @@
  * and the next call waits on the queue for its end and takes its
  * outcome. Each running job holds a reference, as the stream does; the
  * last one closes the descriptor, so it is never closed (and its number
- * reused) under a read(2) or write(2) in progress.
+ * reused) under a read(2) or write(2) in progress. A job lets go of its
+ * reference in the same locked section that tells the waiters it is
+ * done, so a close that has seen every write finish holds the last one,
+ * and closes the descriptor itself (on the pool) and reports its error.
+ *
+ * A file opened for reading and writing shares one offset between the
+ * two directions: its read waits for the queued writes to be written,
+ * and a write waits for a running read, so the calls reach the file in
+ * the order they were made.
  *
  * The write job takes everything queued at once and writes it, then
  * looks again, and ends when nothing is left: a writer that goes on
@@ -28,18 +36,21 @@
 #include "core/clock.h"
 #include "exec/executor.h"
 #include "io/file.h"
+#include "io/fs.h"
 #include "sched/task.h"
 #include "sync/waitq.h"
 
-#define READ_MIN (64u * 1024) /* asked of read(2) at least */
+#define READ_MIN (64u * 1024)  /* asked of read(2) at least */
+#define READ_MAX (1024u * 1024) /* ... and at most */
 #define MAX_IOV 64
 
 enum rstate { R_IDLE, R_RUNNING, R_DONE };
 
 struct weft__file {
-    uint32_t refs;           /* atomic: the stream's and each running job's */
     int fd;
+    bool rdwr;               /* O_RDWR: one job at a time */
     weft__spinlock lock;     /* everything below but unsent, stage, wbuf */
+    uint32_t refs;           /* the stream's and each running job's */
     struct weft__waitq q;    /* tasks waiting for a job to make progress */
     bool shut;               /* shut down or closed: calls get -EBADF */
 
@@ -81,23 +92,34 @@ int weft__file_new(struct weft__file **out, int fd)
         weft__free(f);
         return -ENOMEM;
     }
+    int fl = fcntl(fd, F_GETFL);
     f->refs = 1;
     f->fd = fd;
+    f->rdwr = fl >= 0 && (fl & O_ACCMODE) == O_RDWR;
     f->lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__waitq_init(&f->q, WEFT__WAITING_THREAD);
     *out = f;
     return 0;
 }
 
-/* Drops a reference; the last one closes the descriptor and frees f.
- * Returns close's error if this call closed it, else 0. */
-static int unref(struct weft__file *f)
+/* Lock held: drops a reference. Returns true for the last one: the
+ * caller frees f (destroy) once it has unlocked. */
+static bool unref_locked(struct weft__file *f)
 {
-    /* The FAA is a full barrier: whoever drops the last reference sees
-     * everything the others did before dropping theirs. */
-    if (weft__faa_u32(&f->refs, (uint32_t)-1) != 1)
-        return 0;
-    int rc = close(f->fd) < 0 && errno != EINTR ? -errno : 0;
+    return --f->refs == 0;
+}
+
+/* Closes the descriptor, on the pool when on_task (a close may flush to
+ * a slow disk or a network file system), and frees f. Returns close's
+ * error. */
+static int destroy(struct weft__file *f, bool on_task)
+{
+    int rc;
+
+    if (on_task)
+        rc = weft__fs_close(f->fd);
+    else
+        rc = close(f->fd) < 0 && errno != EINTR ? -errno : 0;
     evbuffer_free(f->stage);
     evbuffer_free(f->out);
     evbuffer_free(f->wbuf);
@@ -135,14 +157,19 @@ static int wait_locked(struct weft__file *f, int64_t deadline)
     return rc;
 }
 
-static struct weft_executor *pool_of(weft__task *self)
+/* Queues fn(f) on the default pool, as a slow job (a stalled disk must
+ * not take every thread). */
+static int start_job(weft__task *self, weft_fn fn, struct weft__file *f,
+                     weft_job_cleanup end)
 {
-    return weft__executor_default(self->rt);
+    struct weft_executor *ex = weft__executor_default(self->rt);
+
+    return ex != NULL ? weft__executor_detach(ex, fn, f, end, true) : -ENOMEM;
 }
 
 /* --- reading ----------------------------------------------------------------- */
 
-/* The read job's outcome, for the reader. */
+/* The read job's outcome, for the reader; the job's reference goes. */
 static void read_over(struct weft__file *f, size_t got, int err)
 {
     weft__spin_lock(&f->lock);
@@ -150,7 +177,10 @@ static void read_over(struct weft__file *f, size_t got, int err)
     f->rerr = err;
     f->rstate = R_DONE;
     weft__waitq_wake_all(&f->q, 0);
+    bool last = unref_locked(f);
     weft__spin_unlock(&f->lock);
+    if (last)
+        (void)destroy(f, false);
 }
 
 static void *read_job(void *arg)
@@ -165,13 +195,13 @@ static void *read_job(void *arg)
     return f;
 }
 
+/* A job's end: it ran (err 0: its function never fails, and has let
+ * go already) or was dropped unrun (a shutdown, or no thread). */
 static void read_end(void *arg, void *result, int err)
 {
-    struct weft__file *f = arg;
-
-    if (result == NULL) /* a shutdown dropped it unrun */
-        read_over(f, 0, err < 0 ? err : -ESHUTDOWN);
-    (void)unref(f);
+    (void)result;
+    if (err < 0)
+        read_over(arg, 0, err);
 }
 
 int weft__file_read(weft__task *self, struct weft__file *f, size_t want,
@@ -196,8 +226,16 @@ int weft__file_read(weft__task *self, struct weft__file *f, size_t want,
             rc = 1; /* R_DONE until weft__file_read_done */
             break;
         }
+        if (f->rstate == R_IDLE && f->rdwr && f->wrunning) {
+            /* The queued writes first: they were made before. */
+            rc = wait_locked(f, deadline);
+            if (rc < 0)
+                break;
+            continue;
+        }
         if (f->rstate == R_IDLE) {
-            size_t cap = want > READ_MIN ? want : READ_MIN;
+            size_t cap = want < READ_MIN ? READ_MIN
+                         : want > READ_MAX ? READ_MAX : want;
             /* The buffer is ours while no job runs. */
             if (f->rcap < cap) {
                 char *p = weft__realloc(f->rbuf, cap);
@@ -209,15 +247,13 @@ int weft__file_read(weft__task *self, struct weft__file *f, size_t want,
                 f->rcap = cap;
             }
             f->rstate = R_RUNNING;
-            weft__faa_u32(&f->refs, 1); /* the job's */
+            f->refs++; /* the job's */
             weft__spin_unlock(&f->lock);
-            struct weft_executor *ex = pool_of(self);
-            rc = ex != NULL ? weft__executor_detach(ex, read_job, f, read_end)
-                            : -ENOMEM;
+            rc = start_job(self, read_job, f, read_end);
             weft__spin_lock(&f->lock);
             if (rc < 0) {
                 f->rstate = R_IDLE;
-                weft__faa_u32(&f->refs, (uint32_t)-1); /* never the last */
+                (void)unref_locked(f); /* never the last: the stream's */
                 break;
             }
             continue; /* it may be done already */
@@ -274,8 +310,9 @@ static void drop_queued(struct weft__file *f)
 }
 
 /* Lock held: the write job is over; err < 0 if it failed (or never
- * ran), and what is queued goes then. */
-static void write_over(struct weft__file *f, int err)
+ * ran), and what is queued goes then. The job's reference goes too:
+ * returns true if it was the last (destroy f after unlocking). */
+static bool write_over(struct weft__file *f, int err)
 {
     if (err < 0)
         f->werr = err;
@@ -283,6 +320,7 @@ static void write_over(struct weft__file *f, int err)
         drop_queued(f);
     f->wrunning = false;
     weft__waitq_wake_all(&f->q, 0);
+    return unref_locked(f);
 }
 
 static void *write_job(void *arg)
@@ -307,21 +345,26 @@ static void *write_job(void *arg)
             f->werr = err;
         publish(f);
     }
-    write_over(f, 0);
+    bool last = write_over(f, 0);
     weft__spin_unlock(&f->lock);
+    if (last)
+        (void)destroy(f, false);
     return f;
 }
 
+/* As read_end. */
 static void write_end(void *arg, void *result, int err)
 {
     struct weft__file *f = arg;
 
-    if (result == NULL) { /* a shutdown dropped it unrun */
+    (void)result;
+    if (err < 0) {
         weft__spin_lock(&f->lock);
-        write_over(f, err < 0 ? err : -ESHUTDOWN);
+        bool last = write_over(f, err);
         weft__spin_unlock(&f->lock);
+        if (last)
+            (void)destroy(f, false);
     }
-    (void)unref(f);
 }
 
 /* Lock held: waits until the write job has written everything (all), or
@@ -357,6 +400,9 @@ int weft__file_write(weft__task *self, struct weft__file *f, const void *buf,
         return -ENOMEM;
     weft__spin_lock(&f->lock);
     rc = wait_writes(f, false, high, deadline);
+    /* Opened for both: a read running now was asked for first. */
+    while (rc == 0 && f->rdwr && f->rstate == R_RUNNING)
+        rc = wait_locked(f, deadline);
     if (rc < 0) {
         weft__spin_unlock(&f->lock);
         evbuffer_drain(f->stage, evbuffer_get_length(f->stage));
@@ -367,20 +413,17 @@ int weft__file_write(weft__task *self, struct weft__file *f, const void *buf,
     bool start = !f->wrunning && evbuffer_get_length(f->out) > 0;
     if (start) {
         f->wrunning = true;
-        weft__faa_u32(&f->refs, 1); /* the job's */
+        f->refs++; /* the job's */
     }
     weft__spin_unlock(&f->lock);
     if (!start)
         return 0;
-    struct weft_executor *ex = pool_of(self);
-    rc = ex != NULL ? weft__executor_detach(ex, write_job, f, write_end)
-                    : -ENOMEM;
+    rc = start_job(self, write_job, f, write_end);
     if (rc < 0) {
         /* No job to write them: the stream is broken, as after a failed
-         * write. */
+         * write. Never the last reference: the stream holds one. */
         weft__spin_lock(&f->lock);
-        weft__faa_u32(&f->refs, (uint32_t)-1); /* never the last */
-        write_over(f, rc);
+        (void)write_over(f, rc);
         weft__spin_unlock(&f->lock);
     }
     return rc;
@@ -414,6 +457,8 @@ int weft__file_close(struct weft__file *f)
     f->shut = true;
     f->dropping = true;
     drop_queued(f);
+    weft__waitq_wake_all(&f->q, 0);
+    bool last = unref_locked(f);
     weft__spin_unlock(&f->lock);
-    return unref(f);
+    return last ? destroy(f, true) : 0;
 }

@@ -20,7 +20,7 @@ struct weft__file;
  * -ENOMEM with fd left open. */
 int weft__file_new(struct weft__file **f, int fd);
 
-/* Reads up to want bytes (at least 64 KiB are asked of the system), or
+/* Reads up to want bytes (64 KiB to 1 MiB are asked of the system), or
  * takes those of a read an interrupted call left running. Returns 1
  * with *data and *len the bytes (valid until weft__file_read_done), 0 at
  * the end of the file, or -ETIMEDOUT (deadline in ms, -1: none),
@@ -51,9 +51,11 @@ size_t weft__file_unsent(const struct weft__file *f);
 void weft__file_shut_down(struct weft__file *f);
 
 /* Lets go of f: drops what is still queued (a write already handed to
- * the system completes), and closes the descriptor once no job runs.
- * Returns close's error if it closed it now, else 0. On a task, once no
- * call is under way. */
+ * the system completes), and closes the descriptor once no job runs: now,
+ * on the pool, if none does (always so after a drain that succeeded and
+ * no read left running), else when the last job ends. Returns close's
+ * error if it closed it now, else 0. On a task, once no call is under
+ * way; may suspend. */
 int weft__file_close(struct weft__file *f);
 
 #endif /* WEFT_IO_FILE_H */

@@ -22,7 +22,7 @@
 #include "sched/task.h"
 #include "sched/wait.h"
 
-enum fs_op { FS_STAT, FS_RENAME, FS_UNLINK, FS_LIST, FS_OPEN };
+enum fs_op { FS_STAT, FS_RENAME, FS_UNLINK, FS_LIST, FS_OPEN, FS_CLOSE };
 
 struct fs_job {
     enum fs_op op;
@@ -33,7 +33,8 @@ struct fs_job {
     size_t count;
     int flags;              /* FS_OPEN: open(2)'s flags and mode, */
     mode_t mode;
-    int fd;                 /* and the descriptor, or -1 */
+    int fd;                 /* and the descriptor, or -1; FS_CLOSE: the
+                               one to close, -1 once closed */
 };
 
 static int cmp_names(const void *a, const void *b)
@@ -130,6 +131,11 @@ static void run_op(struct fs_job *job)
         } while (job->fd < 0 && errno == EINTR);
         job->err = job->fd < 0 ? -errno : 0;
         break;
+    case FS_CLOSE:
+        /* Gone even when it fails (Linux), EINTR included. */
+        job->err = close(job->fd) < 0 && errno != EINTR ? -errno : 0;
+        job->fd = -1;
+        break;
     }
 }
 
@@ -155,7 +161,8 @@ static void fs_job_free(void *arg, void *result, int err)
 
 static struct fs_job *job_new(enum fs_op op, const char *path, const char *to)
 {
-    size_t plen = strlen(path) + 1, tlen = to != NULL ? strlen(to) + 1 : 0;
+    size_t plen = path != NULL ? strlen(path) + 1 : 0;
+    size_t tlen = to != NULL ? strlen(to) + 1 : 0;
     struct fs_job *job = weft__malloc(sizeof *job + plen + tlen);
 
     if (job == NULL)
@@ -164,7 +171,7 @@ static struct fs_job *job_new(enum fs_op op, const char *path, const char *to)
     job->op = op;
     job->fd = -1;
     char *p = (char *)(job + 1);
-    job->path = memcpy(p, path, plen);
+    job->path = path != NULL ? memcpy(p, path, plen) : NULL;
     job->to = to != NULL ? memcpy(p + plen, to, tlen) : NULL;
     return job;
 }
@@ -175,7 +182,7 @@ static int start_open(enum fs_op op, const char *path, const char *to,
                       int flags, mode_t mode, int64_t timeout_ms,
                       struct fs_job **job)
 {
-    if (path == NULL || (op == FS_RENAME && to == NULL) ||
+    if ((path == NULL && op != FS_CLOSE) || (op == FS_RENAME && to == NULL) ||
         (timeout_ms < 0 && timeout_ms != WEFT_FOREVER))
         return -EINVAL;
     weft__task *self = weft__task_self();
@@ -269,6 +276,24 @@ int weft__fs_open(const char *path, int flags, mode_t mode, int64_t timeout_ms)
         return rc;
     rc = job->err == 0 ? job->fd : job->err;
     job->fd = -1; /* the caller's */
+    fs_job_free(job, NULL, 0);
+    return rc;
+}
+
+int weft__fs_close(int fd)
+{
+    struct fs_job *job;
+    weft__task *self = weft__task_self();
+
+    /* Closed here when the pool cannot: not on a task, or interrupted
+     * before the job ran (fs_job_free closes what it holds). */
+    if (self == NULL || (job = job_new(FS_CLOSE, NULL, NULL)) == NULL)
+        return close(fd) < 0 && errno != EINTR ? -errno : 0;
+    job->fd = fd;
+    int rc = weft__offload_slow(fs_job_run, job, fs_job_free, WEFT_FOREVER);
+    if (rc < 0)
+        return rc == -ECANCELED || rc == -ETIMEDOUT ? 0 : rc;
+    rc = job->err;
     fs_job_free(job, NULL, 0);
     return rc;
 }

@@ -11,4 +11,9 @@
  * -EINVAL, -EPERM (not in a task), -ENOMEM. */
 int weft__fs_open(const char *path, int flags, mode_t mode, int64_t timeout_ms);
 
+/* close(2) of fd on the pool, for a task (a close may flush to a slow
+ * disk); anywhere else, and if the task is interrupted first, at once.
+ * fd is closed in every case. Returns 0 or close's error. */
+int weft__fs_close(int fd);
+
 #endif /* WEFT_IO_FS_H */

@@ -842,8 +842,12 @@ static int open_file_fd(weft_stream **stream, int fd,
                         const weft_stream_opts *opts)
 {
     struct weft__file *file;
-    int rc = weft__file_new(&file, fd);
+    int fl = fcntl(fd, F_GETFL);
+    /* O_DIRECT wants aligned buffers, which the stream's are not. */
+    int rc = fl < 0 ? -errno : (fl & O_DIRECT) ? -EINVAL : 0;
 
+    if (rc == 0)
+        rc = weft__file_new(&file, fd);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -961,6 +965,8 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
      * Pairs with the FAA of enter. */
     while (weft__load_acquire_u32(&st->users) != 0)
         weft__sched_yield(self);
+    /* Invalid from here: the file's close below may suspend. */
+    st->magic = 0;
     if (st->file != NULL) {
         /* What is left queued is dropped; a write the pool has begun
          * ends, and the last of it closes the file. */
@@ -973,7 +979,6 @@ static int close_stream(weft_stream *st, bool reset, int64_t timeout_ms)
         weft__io_want_writable(&st->sock->io, false);
         weft__spin_unlock(&st->out_lock);
     }
-    st->magic = 0;
     evbuffer_free(st->out);
     weft__free(st->in);
     if (st->sock != NULL)
