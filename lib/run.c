@@ -24,6 +24,7 @@
 #include "sched/signal.h"
 #include "sched/stack_guard.h"
 #include "sched/task.h"
+#include "sched/watchdog.h"
 #include "sched/worker.h"
 
 /* --- options ---------------------------------------------------------------- */
@@ -137,13 +138,44 @@ static int choose_count(unsigned opt, const char *env_name, unsigned max,
     return 0;
 }
 
-/* Debug mode: the option, or WEFT_DEBUG=1. */
+/* The slow-task threshold: the option, else WEFT_SLOW_TASK_MS (a number
+ * of ms, or "off"), else 100 ms; 0 for off. */
+static int choose_slow_task(const weft_run_opts *opts, int64_t *ms)
+{
+    const char *env = getenv("WEFT_SLOW_TASK_MS");
+    int64_t opt = opts != NULL ? opts->slow_task_ms : 0;
+
+    if (opt != 0) {
+        *ms = opt == WEFT_SLOW_TASK_OFF ? 0 : opt;
+        return 0;
+    }
+    *ms = WEFT_SLOW_TASK_MS_DEFAULT;
+    if (env == NULL || env[0] == '\0')
+        return 0;
+    if (strcmp(env, "off") == 0) {
+        *ms = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(env, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > 86400000) {
+        weft__log("WEFT_SLOW_TASK_MS='%s' is neither 'off' nor a number of "
+                  "milliseconds from 1 to 86400000", env);
+        return -EINVAL;
+    }
+    *ms = v;
+    return 0;
+}
+
+/* Debug mode: the option, or WEFT_DEBUG=1; and the slow-task threshold. */
 static int choose_debug(const weft_run_opts *opts, struct weft__runtime *rt)
 {
     const char *env = getenv("WEFT_DEBUG");
-    int64_t ms = opts != NULL && opts->slow_task_ms != 0 ? opts->slow_task_ms
-                                                         : 100;
+    int rc = choose_slow_task(opts, &rt->slow_task_ms);
 
+    if (rc < 0)
+        return rc;
     rt->debug = opts != NULL && opts->debug != 0;
     if (!rt->debug && env != NULL && env[0] != '\0') {
         if (strcmp(env, "1") != 0 && strcmp(env, "0") != 0) {
@@ -152,8 +184,6 @@ static int choose_debug(const weft_run_opts *opts, struct weft__runtime *rt)
         }
         rt->debug = env[0] == '1';
     }
-    /* Saturating: a threshold of 292 years is as good as none. */
-    rt->slow_task_ns = ms > INT64_MAX / 1000000 ? INT64_MAX : ms * 1000000;
     return 0;
 }
 
@@ -167,7 +197,8 @@ static int check_run_opts(const weft_run_opts *opts)
     }
     if (opts->workers > WEFT_WORKERS_MAX || opts->debug > 1 ||
         opts->blocking_threads > WEFT_EXECUTOR_THREADS_MAX ||
-        opts->processes > WEFT_PROCESSES_MAX || opts->slow_task_ms < 0 ||
+        opts->processes > WEFT_PROCESSES_MAX ||
+        (opts->slow_task_ms < 0 && opts->slow_task_ms != WEFT_SLOW_TASK_OFF) ||
         (opts->flags & ~(WEFT_RUN_KEEP_SIGPIPE | WEFT_RUN_NO_SIGINT |
                          WEFT_RUN_SIGTERM)))
         return -EINVAL;
@@ -371,7 +402,10 @@ static int runtime_start(struct weft__runtime *rt, struct build *b)
         if (rc < 0)
             return rc;
     }
-    return rt->debug ? weft__debug_start(rt) : 0;
+    int rc = weft__watchdog_start(rt);
+    if (rc == 0 && rt->debug)
+        rc = weft__debug_start(rt);
+    return rc;
 }
 
 /* Runs main on worker 0 until every task has ended; main's status, and
@@ -431,6 +465,7 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
     while (weft__load_acquire_u32(&rt->foreign_wakers) != 0)
         sched_yield();
     weft__debug_stop(rt);
+    weft__watchdog_stop(rt);
     save_stats(rt, rt->main != NULL && b->started == rt->nworkers);
     if (b->bound)
         weft__worker_unbind(rt->workers[0]);

@@ -155,14 +155,19 @@ static inline void leak_check_end(const struct leak_check *lc)
 /* Runs fn(arg) as weft's main on `workers` workers (0: the default, one
  * per CPU), asserting that the runtime leaves no file descriptor, thread
  * or mapping behind. Returns weft_run's status. */
-static inline int run_on(unsigned workers, weft_fn fn, void *arg)
+static inline int run_with(const weft_run_opts *opts, weft_fn fn, void *arg)
 {
     struct leak_check lc;
-    weft_run_opts opts = { .workers = workers };
     leak_check_begin(&lc);
-    int rc = weft_run(fn, arg, NULL, &opts);
+    int rc = weft_run(fn, arg, NULL, opts);
     leak_check_end(&lc);
     return rc;
+}
+
+static inline int run_on(unsigned workers, weft_fn fn, void *arg)
+{
+    weft_run_opts opts = { .workers = workers };
+    return run_with(&opts, fn, arg);
 }
 
 /* Redirects stderr into a pipe until stderr_capture_end, which stores what
@@ -192,13 +197,18 @@ static inline void stderr_capture_end(struct stderr_capture *cap, char *err,
     err[n > 0 ? n : 0] = '\0';
 }
 
-/* run_on, with what weft writes on stderr meanwhile in err[]. */
+/* run_on, with what weft writes on stderr meanwhile in err[]. Without
+ * slow-task reports: on a loaded machine a worker thread kept off its CPU
+ * makes any task look slow, and the tests that read stderr look for
+ * other messages (check_debug tests the reports). */
 static inline int run_capturing_stderr(unsigned workers, weft_fn fn,
                                        void *arg, char *err, size_t size)
 {
     struct stderr_capture cap;
+    weft_run_opts opts = { .workers = workers,
+                           .slow_task_ms = WEFT_SLOW_TASK_OFF };
     stderr_capture_begin(&cap);
-    int rc = run_on(workers, fn, arg);
+    int rc = run_with(&opts, fn, arg);
     stderr_capture_end(&cap, err, size);
     return rc;
 }

@@ -22,10 +22,13 @@ typedef struct weft_run_opts {
                            $WEFT_WORKERS, else the online CPUs */
     size_t stack_size;  /* default task stack in bytes; 0: $WEFT_STACK_SIZE,
                            else 64 KiB */
-    unsigned debug;     /* 1: debug mode (also $WEFT_DEBUG=1): report tasks
-                           that run too long without suspending, and dump
-                           the tasks on SIGUSR1 */
-    int64_t slow_task_ms; /* debug mode's "too long", >= 0; 0: 100 ms */
+    unsigned debug;     /* 1: debug mode (also $WEFT_DEBUG=1): dump the
+                           tasks on SIGUSR1, with how long each has run */
+    int64_t slow_task_ms; /* a task that runs this long without suspending
+                             is reported on stderr, in any mode: ms >= 1;
+                             0: $WEFT_SLOW_TASK_MS (ms, or "off"), else
+                             WEFT_SLOW_TASK_MS_DEFAULT; WEFT_SLOW_TASK_OFF:
+                             never */
     unsigned blocking_threads; /* the default blocking pool's most threads
                                   (weft_to_thread), 1..4096; 0:
                                   $WEFT_BLOCKING_THREADS, else 512 */
@@ -35,6 +38,10 @@ typedef struct weft_run_opts {
     unsigned flags;     /* WEFT_RUN_* */
     void *reserved[5];  /* must be zero */
 } weft_run_opts;
+
+/* weft_run_opts.slow_task_ms: the default, and no reports at all. */
+#define WEFT_SLOW_TASK_MS_DEFAULT 100
+#define WEFT_SLOW_TASK_OFF (-1)
 
 /* weft_run_opts flags. */
 #define WEFT_RUN_KEEP_SIGPIPE 0x1u /* leave SIGPIPE's disposition alone; by

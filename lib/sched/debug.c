@@ -18,7 +18,7 @@
 #include "sched/wait.h"
 #include "sched/worker.h"
 
-/* --- slow tasks --------------------------------------------------------------- */
+/* --- how long the running task has run (for dumps) ------------------------- */
 
 void weft__debug_slice_start(struct weft__worker *w)
 {
@@ -26,19 +26,6 @@ void weft__debug_slice_start(struct weft__worker *w)
                             (uint64_t)weft__now_ns());
 }
 
-void weft__debug_slice_end(struct weft__worker *w, weft__task *t)
-{
-    int64_t ran = weft__now_ns() - w->slice_start;
-    if (ran < w->rt->slow_task_ns)
-        return;
-    char fallback[32];
-    snprintf(fallback, sizeof fallback, "task-%" PRIu64, t->id);
-    weft__log("task '%s' ran %.1f ms without suspending, holding up worker "
-              "%u and the tasks queued on it (move blocking calls to "
-              "weft_to_thread, CPU-bound work to weft_process_call)",
-              t->name != NULL ? t->name : fallback, (double)ran / 1e6,
-              w->index);
-}
 
 /* --- task dumps ----------------------------------------------------------------- */
 

@@ -1,4 +1,5 @@
-/* Debug mode: slow-task reports and task dumps on SIGUSR1 (debug.c). */
+/* Debug mode: task dumps on SIGUSR1, with how long each running task
+ * has run (debug.c). Slow tasks are reported in every mode (watchdog.h). */
 #ifndef WEFT_SCHED_DEBUG_H
 #define WEFT_SCHED_DEBUG_H
 
@@ -16,9 +17,7 @@ struct weft__worker;
 int weft__debug_start(struct weft__runtime *rt);
 void weft__debug_stop(struct weft__runtime *rt);
 
-/* A task starts running on w / gives w up: in debug mode, a task that ran
- * longer than the threshold without suspending is reported. */
+/* A task starts running on w: in debug mode, the time, for dumps. */
 void weft__debug_slice_start(struct weft__worker *w);
-void weft__debug_slice_end(struct weft__worker *w, weft__task *t);
 
 #endif /* WEFT_SCHED_DEBUG_H */

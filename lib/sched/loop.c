@@ -16,6 +16,7 @@
 #include "core/atomic.h"
 #include "core/clock.h"
 #include "sched/debug.h"
+#include "sched/watchdog.h"
 #include "sched/idle.h"
 #include "sched/globalq.h"
 #include "sched/runtime.h"
@@ -306,8 +307,8 @@ static void switch_to(struct weft__worker *w, weft__task *from, weft__task *to)
     struct weft__ctx *from_ctx = from != NULL ? &from->ctx : &w->sched_ctx;
     struct weft__ctx *to_ctx = to != NULL ? &to->ctx : &w->sched_ctx;
 
-    if (from != NULL && w->rt->debug)
-        weft__debug_slice_end(w, from);
+    if (from != NULL)
+        weft__watchdog_slice_end(w, from);
     /* Relaxed stores: task dumps read these from other threads. */
     weft__store_relaxed_ptr((void **)&w->current, to);
     if (to != NULL) {

@@ -30,7 +30,10 @@ struct weft__runtime {
     uint32_t stopping;    /* atomic: set once live fell to 0 */
     weft__task *main;      /* the task weft_run started */
     bool debug;           /* debug mode */
-    int64_t slow_task_ns; /* debug mode reports tasks running this long */
+    int64_t slow_task_ms; /* tasks running this long are reported
+                             (watchdog.c); 0: never */
+    struct watchdog *watchdog;           /* or NULL */
+    struct weft__thread watchdog_thread;
     struct weft__thread dump_thread; /* debug mode: dumps on SIGUSR1 */
     uint32_t draining;    /* atomic: main has returned; new tasks are
                              created cancelled */

@@ -46,6 +46,7 @@ int weft__worker_init(struct weft__worker *w, struct weft__runtime *rt,
     w->rt = rt;
     w->index = index;
     w->alone = rt->nworkers == 1;
+    w->slow_seq = UINT64_MAX; /* nothing flagged */
     w->rng = 0x9e3779b9u * (index + 1); /* any non-zero seed */
     w->registry.lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
     weft__list_init(&w->registry.tasks);

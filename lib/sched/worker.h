@@ -98,6 +98,10 @@ struct weft__worker {
     struct weft__runq runq;         /* its stealable local queue */
     weft_worker_stats stats;        /* written by the owner, but
                                        stolen_from by thieves (atomic) */
+    uint64_t slow_seq;              /* atomic: a stats.polled the watchdog
+                                       saw run too long (watchdog.h), or
+                                       UINT64_MAX */
+    int64_t slow_since_ms;          /* atomic: when it first saw it */
     struct weft__registry registry; /* the live tasks created here */
 } __attribute__((aligned(WEFT__CACHELINE)));
 
