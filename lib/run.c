@@ -159,7 +159,7 @@ static int choose_slow_task(const weft_run_opts *opts, int64_t *ms)
     char *end;
     errno = 0;
     long long v = strtoll(env, &end, 10);
-    if (errno != 0 || *end != '\0' || v < 1 || v > 86400000) {
+    if (errno != 0 || *end != '\0' || v < 1 || v > WEFT_SLOW_TASK_MS_MAX) {
         weft__log("WEFT_SLOW_TASK_MS='%s' is neither 'off' nor a number of "
                   "milliseconds from 1 to 86400000", env);
         return -EINVAL;
@@ -199,6 +199,7 @@ static int check_run_opts(const weft_run_opts *opts)
         opts->blocking_threads > WEFT_EXECUTOR_THREADS_MAX ||
         opts->processes > WEFT_PROCESSES_MAX ||
         (opts->slow_task_ms < 0 && opts->slow_task_ms != WEFT_SLOW_TASK_OFF) ||
+        opts->slow_task_ms > WEFT_SLOW_TASK_MS_MAX ||
         (opts->flags & ~(WEFT_RUN_KEEP_SIGPIPE | WEFT_RUN_NO_SIGINT |
                          WEFT_RUN_SIGTERM)))
         return -EINVAL;

@@ -48,7 +48,9 @@ START_TEST(test_alloc_gives_distinct_usable_stacks)
     ck_assert_int_eq(weft__stack_pool_init(&pool), 0);
     for (int i = 0; i < 300; i++) {
         ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 0, &st[i]), 0);
-        ck_assert_uint_eq(st[i]->size, WEFT_STACK_MIN);
+        /* The class's size below the colour, whatever the colour. */
+        ck_assert_uint_ge(st[i]->size - st[i]->colour, WEFT_STACK_MIN);
+        ck_assert_uint_eq(st[i]->size, WEFT_STACK_MIN + weft__page_size());
         ck_assert_uint_eq((uintptr_t)st[i]->lo % weft__page_size(), 0);
         fill_and_check(st[i]);
         for (int j = 0; j < i; j++)
@@ -79,6 +81,8 @@ START_TEST(test_stack_tops_are_coloured)
         ck_assert_int_eq(weft__stack_alloc(&cache, &pool, 2, &st[i]), 0);
         ck_assert_uint_eq(st[i]->colour % 64, 0);
         ck_assert_uint_le(st[i]->colour, 15 * 64);
+        ck_assert_uint_ge(st[i]->size - st[i]->colour,
+                          weft__stack_class_size(2));
         uintptr_t top = ((uintptr_t)st[i]->lo + st[i]->size - st[i]->colour);
         unsigned line = (unsigned)(top % 4096) / 64;
         kinds += !seen[line];
@@ -89,6 +93,37 @@ START_TEST(test_stack_tops_are_coloured)
         weft__stack_free(&cache, &pool, st[i]);
     weft__stack_cache_flush(&cache, &pool);
     weft__stack_pool_destroy(&pool);
+}
+END_TEST
+
+/* Every task gets its class's whole size, whatever its stack's colour:
+ * 64 tasks of WEFT_STACK_MIN at once each use 14 KiB of it, which leaves
+ * less room than the largest colour plus the frames under a task's
+ * function would take from a stack without its spare page. */
+static void *deep(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)use_stack_kib(14);
+}
+
+static void *deep_main(void *arg)
+{
+    weft_task *t[64];
+    weft_spawn_opts o = { .stack_size = WEFT_STACK_MIN };
+
+    (void)arg;
+    for (int i = 0; i < 64; i++)
+        ck_assert_int_eq(weft_spawn_ex(&t[i], deep, NULL, &o), 0);
+    for (int i = 0; i < 64; i++) {
+        ck_assert_int_eq(weft_await(t[i], NULL), 0);
+        weft_task_unref(t[i]);
+    }
+    return NULL;
+}
+
+START_TEST(test_every_colour_keeps_the_class_size)
+{
+    ck_assert_int_eq(run_on(2, deep_main, NULL), 0);
 }
 END_TEST
 
@@ -396,6 +431,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, test_size_classes);
     tcase_add_test(tc, test_alloc_gives_distinct_usable_stacks);
     tcase_add_test(tc, test_stack_tops_are_coloured);
+    tcase_add_test(tc, test_every_colour_keeps_the_class_size);
     tcase_add_test(tc, test_reuse_makes_no_new_mappings);
     tcase_add_test(tc, test_guard_page_faults);
     tcase_add_test(tc, test_mprotect_guard_page_faults);

@@ -25,7 +25,8 @@ typedef struct weft_run_opts {
     unsigned debug;     /* 1: debug mode (also $WEFT_DEBUG=1): dump the
                            tasks on SIGUSR1, with how long each has run */
     int64_t slow_task_ms; /* a task that runs this long without suspending
-                             is reported on stderr, in any mode: ms >= 1;
+                             is reported on stderr, in any mode: ms, 1 to
+                             WEFT_SLOW_TASK_MS_MAX;
                              0: $WEFT_SLOW_TASK_MS (ms, or "off"), else
                              WEFT_SLOW_TASK_MS_DEFAULT; WEFT_SLOW_TASK_OFF:
                              never */
@@ -39,8 +40,10 @@ typedef struct weft_run_opts {
     void *reserved[5];  /* must be zero */
 } weft_run_opts;
 
-/* weft_run_opts.slow_task_ms: the default, and no reports at all. */
+/* weft_run_opts.slow_task_ms: the default, the largest (a day), and no
+ * reports at all. */
 #define WEFT_SLOW_TASK_MS_DEFAULT 100
+#define WEFT_SLOW_TASK_MS_MAX 86400000
 #define WEFT_SLOW_TASK_OFF (-1)
 
 /* weft_run_opts flags. */

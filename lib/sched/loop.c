@@ -183,8 +183,11 @@ static weft__task *next_local(struct weft__worker *w)
      * its older half straight back, so with more ready tasks than the
      * rings hold every 61st pick would move dozens of tasks through the
      * global queue's lock (W2, 10,000 tasks yielding: 43% of the picks,
-     * and the other worker sleeping on the mutex). Tokio takes one too. */
-    if (++w->tick % GLOBAL_INTERVAL == 0 && (t = global_pop(w, false)) != NULL)
+     * and the other worker sleeping on the mutex). Tokio takes one too.
+     * Alone, a worker has no ring to spill, and the global queue holds
+     * only wakes from other threads: a batch, then. */
+    if (++w->tick % GLOBAL_INTERVAL == 0 &&
+        (t = global_pop(w, w->alone)) != NULL)
         return t;
     drain_inbox(w);
     /* Alternate between the two local queues so neither starves. */
@@ -458,8 +461,13 @@ void weft__sched_yield(weft__task *self)
      * run every POLL_INTERVAL yields. */
     if (!has_local_work(w)) {
         w->ticks++;
-        if (!poll_due(w))
+        if (!poll_due(w)) {
+            /* A resumption all the same: the watchdog (watchdog.h) sees
+             * the count move, and does not report a task that yields
+             * as running without a break. */
+            WEFT__STAT_ADD(w, polled, 1);
             return;
+        }
     }
     switch_away(self, WEFT__SWITCH_YIELD);
 }

@@ -214,7 +214,10 @@ static struct weft__stack_slab *slab_map(struct weft__stack_pool *pool,
                                          unsigned cls)
 {
     size_t page = weft__page_size();
-    size_t slot = weft__stack_class_size(cls) + page;
+    /* The guard, the stack, and a page of room for the colour (see
+     * slab_carve), so a task has its class's size whatever its colour;
+     * pages never touched cost no memory. */
+    size_t slot = weft__stack_class_size(cls) + 2 * page;
     size_t nslots = SLAB_BYTES / slot;
 
     if (nslots < 1)
@@ -275,19 +278,15 @@ static int slab_carve(struct weft__stack_pool *pool,
     st->size = slab->slot - page;
     /* Stack tops a page multiple apart share the same cache sets: every
      * switch of 10,000 tasks would evict the last one's frame. Starting
-     * each stack a different number of cache lines below its top spreads
-     * them over the sets. With slots of 17 pages (64 KiB and a guard),
-     * consecutive stacks already differ in the address bits above the
-     * page (index mod 16, with 17-page slots); a colour of index +
-     * index / 16 lines, mod 16, gives each stack of a slab its own pair
-     * of the two. At most 16 lines (960 bytes): a larger colour would
-     * push a sleeping task's few hundred bytes of frames across into a
-     * second page more often (W4 measured 5,043 bytes per sleeping task
-     * with 64 colours, against 4,382 with none). */
-    size_t colours = st->size / 16 / 64;
-    if (colours > 16)
-        colours = 16;
-    st->colour = (unsigned)((index + index / 16) % colours) * 64;
+     * each stack a different number of cache lines below its top (into
+     * the slot's spare page) spreads them over the sets; consecutive
+     * slots also differ in the address bits above the page, and a colour
+     * of index + index / 16 lines, mod 16, varies against those too. At
+     * most 16 lines (960 bytes): a larger colour would push a sleeping
+     * task's few hundred bytes of frames across into a second page more
+     * often (W4 measured 5,043 bytes per sleeping task with 64 colours,
+     * against 4,413 with none). */
+    st->colour = (unsigned)((index + index / 16) % 16) * 64;
     st->cls = slab->cls;
     st->next = NULL;
 #ifdef WEFT_VALGRIND

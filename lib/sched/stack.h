@@ -41,8 +41,10 @@
 struct weft__stack {
     struct weft__stack *next; /* free-list link */
     void *lo;                 /* lowest usable byte; the guard is below */
-    size_t size;              /* usable bytes */
-    unsigned colour;          /* bytes left unused at the top (see carve) */
+    size_t size;              /* usable bytes: the class's size and a
+                                 page */
+    unsigned colour;          /* bytes left unused at the top, < a page
+                                 (see slab_carve) */
     unsigned cls;             /* size class */
     unsigned valgrind_id;     /* VALGRIND_STACK_REGISTER id, if enabled */
 };

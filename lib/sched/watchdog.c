@@ -44,6 +44,8 @@ struct watchdog {
     struct look *looks;  /* one per worker: the watchdog thread's own */
 };
 
+/* Looks at worker i; now: read before the loads, so that a slice seen
+ * again ran at least now - since. */
 static void look_at(struct watchdog *wd, unsigned i, int64_t now)
 {
     struct weft__worker *w = wd->rt->workers[i];
@@ -52,11 +54,14 @@ static void look_at(struct watchdog *wd, unsigned i, int64_t now)
     uint64_t seq = weft__load_relaxed_u64(&w->stats.polled);
 
     if (task == NULL || seq != l->seq || task != l->task) {
-        *l = (struct look){ .seq = seq, .task = task, .since_ms = now };
+        /* A new slice: it began before this clock read, which comes
+         * after the loads (not before them, as now did). */
+        *l = (struct look){ .seq = seq, .task = task,
+                            .since_ms = weft__now_ms() };
         return;
     }
     int64_t ran = now - l->since_ms;
-    int64_t threshold = wd->rt->slow_task_ms;
+    int64_t threshold = wd->rt->slow_task_ms; /* at most a day */
     if (!l->flagged && ran >= threshold) {
         weft__store_relaxed_u64((uint64_t *)&w->slow_since_ms,
                                 (uint64_t)l->since_ms);
@@ -70,7 +75,7 @@ static void look_at(struct watchdog *wd, unsigned i, int64_t now)
         l->told = true;
         weft__log("worker %u has run one task for %.1f s without a switch, "
                   "and it is still running (its name comes when it "
-                  "suspends; weft_dump shows it now)",
+                  "suspends; weft_dump lists it as running)",
                   i, (double)ran / 1e3);
     }
 }
@@ -92,9 +97,13 @@ static void *watchdog_main(void *arg)
         (void)weft__cond_timedwait(&wd->cond, &wd->lock, &until);
         if (wd->stop)
             break;
+        /* Unlocked: a report on a stderr that is a full pipe must not
+         * hold up weft__watchdog_stop. */
+        weft__mutex_unlock(&wd->lock);
         int64_t now = weft__now_ms();
         for (unsigned i = 0; i < wd->rt->nworkers; i++)
             look_at(wd, i, now);
+        weft__mutex_lock(&wd->lock);
     }
     weft__mutex_unlock(&wd->lock);
     return NULL;
