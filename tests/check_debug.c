@@ -87,6 +87,16 @@ static void *busy(void *arg)
     return NULL;
 }
 
+/* Yields for arg milliseconds: with nothing else ready, every yield
+ * returns at once. */
+static void *spin_yielding(void *arg)
+{
+    int64_t end = mono_ms() + (int64_t)(intptr_t)arg;
+    while (mono_ms() < end)
+        ck_assert_int_eq(weft_yield(), 0);
+    return NULL;
+}
+
 /* A task named `name` that holds its worker for ms milliseconds. */
 struct hog {
     const char *name;
@@ -200,6 +210,32 @@ START_TEST(test_a_task_that_holds_its_worker_is_named)
 }
 END_TEST
 
+static void *yielding_main(void *arg)
+{
+    weft_task *t;
+    (void)arg;
+    ck_assert_int_eq(weft_spawn_ex(&t, spin_yielding,
+                                   (void *)(intptr_t)(3 * WEFT_SLOW_TASK_MS_DEFAULT),
+                                   &(weft_spawn_opts){ .name = "yielder" }), 0);
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    weft_task_unref(t);
+    return NULL;
+}
+
+/* A task that yields with nothing else ready gives its worker up as often
+ * as anything could take it: not reported. */
+START_TEST(test_a_task_yielding_alone_is_not_reported)
+{
+    char err[2048];
+
+    ck_assert_int_eq(unsetenv("WEFT_SLOW_TASK_MS"), 0);
+    run_reporting(yielding_main, NULL, &(weft_run_opts){ .workers = 1 }, err,
+                  sizeof err);
+    ck_assert_msg(strstr(err, "'yielder'") == NULL &&
+                  strstr(err, "still running") == NULL, "stderr: %s", err);
+}
+END_TEST
+
 /* Turned off by the option or by WEFT_SLOW_TASK_MS=off: nothing said. */
 START_TEST(test_slow_task_reports_can_be_turned_off)
 {
@@ -227,6 +263,10 @@ START_TEST(test_slow_task_reports_can_be_turned_off)
     ck_assert_int_eq(unsetenv("WEFT_SLOW_TASK_MS"), 0);
     ck_assert_int_eq(weft_run(hog_main, &h, NULL,
                               &(weft_run_opts){ .slow_task_ms = -2 }),
+                     -EINVAL);
+    ck_assert_int_eq(weft_run(hog_main, &h, NULL,
+                              &(weft_run_opts){
+                                  .slow_task_ms = WEFT_SLOW_TASK_MS_MAX + 1 }),
                      -EINVAL);
     ck_assert_int_eq(setenv("WEFT_DEBUG", "yes", 1), 0);
     ck_assert_int_eq(weft_run(hog_main, &h, NULL, NULL), -EINVAL);
@@ -327,6 +367,7 @@ static Suite *debug_suite(void)
     tcase_add_test(tc, test_dump_lists_every_task_and_what_it_waits_on);
     tcase_add_test(tc, test_a_task_that_holds_its_worker_is_named);
     tcase_add_test(tc, test_slow_task_reports_can_be_turned_off);
+    tcase_add_test(tc, test_a_task_yielding_alone_is_not_reported);
     tcase_add_test(tc, test_slow_task_threshold_is_an_option);
     tcase_add_test(tc, test_debug_mode_dumps_on_sigusr1);
     suite_add_tcase(s, tc);
