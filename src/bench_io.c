@@ -132,7 +132,10 @@ static int plain_listener(int *port, int cloexec)
 
 static int run_weft(weft_fn fn, void *arg, unsigned workers)
 {
-    weft_run_opts ro = { .workers = workers };
+    /* No slow-task reports: a workload may hold a worker on purpose (a
+     * spawn loop, a computation), and its figures are the output. */
+    weft_run_opts ro = { .workers = workers,
+                         .slow_task_ms = WEFT_SLOW_TASK_OFF };
     int rc = weft_run(fn, arg, NULL, &ro);
     if (rc < 0)
         fprintf(stderr, "weft-bench: run failed: %s\n", weft_strerror(rc));

@@ -21,7 +21,8 @@
 static int run(weft_fn fn, void *arg, const struct bench_opts *o,
                unsigned processes)
 {
-    weft_run_opts ro = { .workers = o->workers, .processes = processes };
+    weft_run_opts ro = { .workers = o->workers, .processes = processes,
+                         .slow_task_ms = WEFT_SLOW_TASK_OFF };
     int rc = weft_run(fn, arg, NULL, &ro);
     if (rc < 0)
         fprintf(stderr, "weft-bench: run failed: %s\n", weft_strerror(rc));

@@ -66,7 +66,10 @@ static void *spawned_main(void *arg)
 
 static int run_body(weft_fn body, struct scale *sc, unsigned workers)
 {
-    weft_run_opts ro = { .workers = workers };
+    /* No slow-task reports: a workload may hold a worker on purpose (a
+     * spawn loop, a computation), and its figures are the output. */
+    weft_run_opts ro = { .workers = workers,
+                         .slow_task_ms = WEFT_SLOW_TASK_OFF };
 
     sc->body = body;
     int rc = weft_run(spawned_main, sc, NULL, &ro);

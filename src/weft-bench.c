@@ -499,7 +499,8 @@ static double ring_race(struct bench_opts *o, int use_ck, int with_thief,
 static int run_once(weft_fn fn, struct bench_opts *o, struct sample *s)
 {
     void *args[2] = { o, s };
-    weft_run_opts ro = { .workers = o->workers };
+    weft_run_opts ro = { .workers = o->workers,
+                         .slow_task_ms = WEFT_SLOW_TASK_OFF };
     memset(s, 0, sizeof *s);
     int rc = weft_run(fn, args, NULL, &ro);
     if (rc < 0)

@@ -342,7 +342,10 @@ int mr_weft_run(const struct mr_spec *s, unsigned workers, int pool,
                 struct mr_report *r, long *extra_rss_kib)
 {
     struct run run = { .s = s, .pool = pool };
-    weft_run_opts ro = { .workers = workers };
+    /* No slow-task reports: a workload may hold a worker on purpose (a
+     * spawn loop, a computation), and its figures are the output. */
+    weft_run_opts ro = { .workers = workers,
+                         .slow_task_ms = WEFT_SLOW_TASK_OFF };
     int rc;
 
     run.slots = calloc((size_t)s->n, sizeof *run.slots);
