@@ -403,10 +403,12 @@ static int runtime_start(struct weft__runtime *rt, struct build *b)
         if (rc < 0)
             return rc;
     }
+    /* A diagnostic: the run goes on without it. */
     int rc = weft__watchdog_start(rt);
-    if (rc == 0 && rt->debug)
-        rc = weft__debug_start(rt);
-    return rc;
+    if (rc < 0)
+        weft__log("slow-task reports are off: the watchdog thread could not "
+                  "be started (%s)", weft_strerror(rc));
+    return rt->debug ? weft__debug_start(rt) : 0;
 }
 
 /* Runs main on worker 0 until every task has ended; main's status, and

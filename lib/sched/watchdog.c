@@ -139,7 +139,8 @@ int weft__watchdog_start(struct weft__runtime *rt)
     if (rc == 0 && (rc = weft__cond_init(&wd->cond)) < 0)
         weft__mutex_destroy(&wd->lock);
     if (rc == 0) {
-        rc = weft__thread_start(&rt->watchdog_thread, (size_t)256 << 10,
+        /* 1 MiB, as the dump thread: ThreadSanitizer refuses less. */
+        rc = weft__thread_start(&rt->watchdog_thread, (size_t)1 << 20,
                                 watchdog_main, wd);
         if (rc < 0) {
             weft__cond_destroy(&wd->cond);
