@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 struct bench_opts {
@@ -30,6 +31,14 @@ struct sample {
     long peak_rss_kib;
     double extra;       /* a second figure, if the workload has one */
 };
+
+/* This process's peak resident set, in KiB (getrusage). */
+static inline long bench_peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
 
 static inline double now_seconds(void)
 {

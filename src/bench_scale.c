@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <weft.h>
@@ -251,13 +250,6 @@ static void *w4_body(void *arg)
     return spawn_await_all(arg, sleeper, NULL);
 }
 
-static long peak_rss_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
-
 /* The child side: one w4 run of n tasks in this fresh process; prints
  * "seconds spawn_seconds peak_rss_kib". */
 int bench_scale_w4_child(int argc, char **argv)
@@ -270,7 +262,7 @@ int bench_scale_w4_child(int argc, char **argv)
     unsigned workers = (unsigned)atoi(argv[3]);
     if (sc.n < 0 || workers < 1 || run_body(w4_body, &sc, workers) < 0)
         return 1;
-    printf("%.4f %.4f %ld\n", sc.seconds, sc.spawn_seconds, peak_rss_kib());
+    printf("%.4f %.4f %ld\n", sc.seconds, sc.spawn_seconds, bench_peak_rss_kib());
     return 0;
 }
 

@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <weft.h>
@@ -60,13 +59,6 @@ static long current_rss_kib(void)
         resident = -1;
     fclose(f);
     return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static long peak_rss_kib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
 }
 
 /* --- spawn: spawn N trivial tasks, then await them all ----------------- */
@@ -177,7 +169,7 @@ static void *sleep_main(void *arg)
         weft_task_unref(tasks[i]);
     }
     s->seconds = now_seconds() - t0;
-    s->peak_rss_kib = peak_rss_kib();
+    s->peak_rss_kib = bench_peak_rss_kib();
     s->extra = (double)peak_sleeping;
     s->per_task_kib = (double)(s->peak_rss_kib - rss0) / (double)peak_sleeping;
     free(tasks);

@@ -244,10 +244,12 @@ static void *poll_main(void *arg)
     path_of(path, sizeof path, "poll");
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ck_assert_int_ge(fd, 0);
-    for (size_t i = 0; i < 300000; i++) {
-        unsigned char c = pattern(i);
-        ck_assert_int_eq(write(fd, &c, 1), 1);
-    }
+    unsigned char *all = malloc(300000);
+    ck_assert_ptr_nonnull(all);
+    for (size_t i = 0; i < 300000; i++)
+        all[i] = pattern(i);
+    ck_assert_int_eq(write(fd, all, 300000), 300000);
+    free(all);
     close(fd);
     ck_assert_int_eq(weft_stream_open_file(&st, path, O_RDONLY, 0, NULL,
                                            WEFT_FOREVER), 0);

@@ -429,9 +429,8 @@ int weft__file_write(weft__task *self, struct weft__file *f, const void *buf,
     return rc;
 }
 
-int weft__file_drain(weft__task *self, struct weft__file *f, int64_t deadline)
+int weft__file_drain(struct weft__file *f, int64_t deadline)
 {
-    (void)self;
     weft__spin_lock(&f->lock);
     int rc = wait_writes(f, true, 0, deadline);
     weft__spin_unlock(&f->lock);

@@ -42,7 +42,7 @@ int weft__file_write(weft__task *self, struct weft__file *f, const void *buf,
 
 /* Waits until every queued byte is written. Returns 0, -ETIMEDOUT,
  * -ECANCELED, -EBADF, or a failed write's error. */
-int weft__file_drain(weft__task *self, struct weft__file *f, int64_t deadline);
+int weft__file_drain(struct weft__file *f, int64_t deadline);
 
 /* Bytes queued or being written. Any thread. */
 size_t weft__file_unsent(const struct weft__file *f);

@@ -700,7 +700,7 @@ static int drain(weft__task *self, weft_stream *st, int64_t timeout_ms)
     uint64_t ticks;
 
     if (st->file != NULL)
-        return weft__file_drain(self, st->file, weft__io_deadline(timeout_ms));
+        return weft__file_drain(st->file, weft__io_deadline(timeout_ms));
     int rc = queue_and_send(st, NULL, 0, &unsent, &ticks);
 
     if (rc == 0 && unsent > 0)
