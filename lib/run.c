@@ -289,7 +289,7 @@ int weft_runtime_get_stats(weft_worker_stats *stats, unsigned max, unsigned *wor
             WEFT__READ_STAT(stolen_from) WEFT__READ_STAT(tasks_stolen)
             WEFT__READ_STAT(parks) WEFT__READ_STAT(unparks)
             WEFT__READ_STAT(global_pops) WEFT__READ_STAT(lifo_hits)
-            WEFT__READ_STAT(max_queue_depth)
+            WEFT__READ_STAT(max_queue_depth) WEFT__READ_STAT(io_visits)
 #undef WEFT__READ_STAT
         }
         if (workers != NULL)

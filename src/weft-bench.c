@@ -510,7 +510,7 @@ static void print_stats(void)
     for (unsigned i = 0; i < n; i++)
         printf("  worker %u: polled=%llu steals=%llu stolen_from=%llu "
                "tasks_stolen=%llu parks=%llu unparks=%llu global_pops=%llu "
-               "lifo_hits=%llu max_queue=%llu\n",
+               "lifo_hits=%llu max_queue=%llu io_visits=%llu\n",
                i, (unsigned long long)st[i].polled,
                (unsigned long long)st[i].steals,
                (unsigned long long)st[i].stolen_from,
@@ -519,7 +519,8 @@ static void print_stats(void)
                (unsigned long long)st[i].unparks,
                (unsigned long long)st[i].global_pops,
                (unsigned long long)st[i].lifo_hits,
-               (unsigned long long)st[i].max_queue_depth);
+               (unsigned long long)st[i].max_queue_depth,
+               (unsigned long long)st[i].io_visits);
 }
 
 static void usage(FILE *f)

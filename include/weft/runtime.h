@@ -87,7 +87,9 @@ typedef struct weft_worker_stats {
     uint64_t global_pops;     /* tasks it took from the global queue */
     uint64_t lifo_hits;       /* tasks it ran from its LIFO slot */
     uint64_t max_queue_depth; /* most tasks its local queue held */
-    uint64_t reserved[7];     /* zero; room for more counters */
+    uint64_t io_visits;       /* edges it collected for other workers'
+                                 descriptors while they did not poll */
+    uint64_t reserved[6];     /* zero; room for more counters */
 } weft_worker_stats;
 
 /* Copies the counters of up to max workers into stats[] and stores the

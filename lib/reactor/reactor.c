@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <event2/event.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "core/clock.h"
 
 _Static_assert(WEFT__WATCH_READ == EV_READ && WEFT__WATCH_WRITE == EV_WRITE &&
                    WEFT__WATCH_CLOSED == EV_CLOSED,
@@ -15,6 +18,12 @@ _Static_assert(WEFT__WATCH_READ == EV_READ && WEFT__WATCH_WRITE == EV_WRITE &&
 /* Descriptors an epoll base takes: the epoll fd, the timerfd of a precise
  * timer, and the socketpair of its signal handling. */
 #define BASE_FDS 4
+
+/* Edges collected by one epoll_wait on the registrations' set. */
+#define IO_EVENTS 64
+
+/* How late a busy worker's timers may fire (weft__reactor_poll). */
+#define TIMER_SLACK_NS 200000
 
 /* Another thread wrote wake_fd to get this one out of epoll; being awake
  * is all it wanted. */
@@ -69,11 +78,57 @@ static int new_base(struct weft__reactor *r)
     return rc;
 }
 
+/* Runs the fns of the edges waiting in r's registrations' set; on the
+ * owner's thread, or a visitor's. Returns how many there were. */
+static int collect(struct weft__reactor *r)
+{
+    struct epoll_event ev[IO_EVENTS];
+    int n = epoll_wait(r->io_fd, ev, IO_EVENTS, 0);
+
+    for (int i = 0; i < n; i++) {
+        struct weft__reg *reg = ev[i].data.ptr;
+        uint32_t e = ev[i].events;
+        short what = 0;
+        /* As libevent maps them: a hang-up or an error wakes both. */
+        if (e & (EPOLLHUP | EPOLLERR)) {
+            what = WEFT__WATCH_READ | WEFT__WATCH_WRITE;
+        } else {
+            if (e & EPOLLIN)
+                what |= WEFT__WATCH_READ;
+            if (e & EPOLLOUT)
+                what |= WEFT__WATCH_WRITE;
+        }
+        if (e & EPOLLRDHUP)
+            what |= WEFT__WATCH_CLOSED;
+        reg->fn(reg, what);
+    }
+    return n < 0 ? 0 : n;
+}
+
+/* The end of a weft__reactor_block_for: being awake is all it wants. */
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+static void io_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)collect(arg);
+}
+
 int weft__reactor_init(struct weft__reactor *r)
 {
     memset(r, 0, sizeof *r);
+    r->io_fd = -1;
     r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->wake_fd < 0)
+        return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+    r->io_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (r->io_fd < 0)
         return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
     int rc = new_base(r);
     if (rc < 0)
@@ -83,30 +138,118 @@ int weft__reactor_init(struct weft__reactor *r)
                               drain_wake_fd, r);
     if (r->wake_event == NULL || event_add(r->wake_event, NULL) < 0)
         return -ENOMEM;
+    /* Level-triggered: edges a visitor left behind wake the owner too. */
+    r->io_event = event_new(r->base, r->io_fd, EV_READ | EV_PERSIST,
+                            io_ready, r);
+    if (r->io_event == NULL || event_add(r->io_event, NULL) < 0)
+        return -ENOMEM;
+    r->tick_event = evtimer_new(r->base, tick, r);
+    if (r->tick_event == NULL)
+        return -ENOMEM;
     return 0;
 }
 
 void weft__reactor_destroy(struct weft__reactor *r)
 {
-    WEFT__ASSERT(r->pending == 0);
+    /* r->pending may be non-zero: the timer a descriptor's last wait
+     * left armed (sched/iowait.h) stays until the descriptor is released,
+     * and a program may end without closing it. The base drops it. */
+    if (r->tick_event != NULL)
+        event_free(r->tick_event);
+    if (r->io_event != NULL)
+        event_free(r->io_event);
     if (r->wake_event != NULL)
         event_free(r->wake_event);
     if (r->base != NULL)
         event_base_free(r->base);
+    if (r->io_fd >= 0)
+        close(r->io_fd);
     if (r->wake_fd >= 0)
         close(r->wake_fd);
     memset(r, 0, sizeof *r);
     r->wake_fd = -1;
+    r->io_fd = -1;
+}
+
+/* The owner has polled: visitors see its count move (the only writer). */
+static void polled(struct weft__reactor *r)
+{
+    weft__store_relaxed_u32(&r->polls, weft__load_relaxed_u32(&r->polls) + 1);
 }
 
 void weft__reactor_poll(struct weft__reactor *r)
 {
-    event_base_loop(r->base, EVLOOP_NONBLOCK);
+    int64_t now = weft__now_ns();
+
+    /* The base's loop costs two system calls (its epoll_wait, and the
+     * re-arming of its timerfd) besides the registrations' own
+     * epoll_wait. A busy worker polls every few switches: let its timers
+     * be up to TIMER_SLACK_NS late, and collect edges alone in between. */
+    if (now - r->loop_at >= TIMER_SLACK_NS) {
+        r->loop_at = now;
+        event_base_loop(r->base, EVLOOP_NONBLOCK);
+    } else if (weft__load_relaxed_u32(&r->held) > 0 ||
+               weft__load_relaxed_u32(&r->wanted) > 0) {
+        (void)collect(r);
+    }
+    polled(r);
 }
 
 void weft__reactor_block(struct weft__reactor *r)
 {
+    weft__store_relaxed_u32(&r->blocked, 1);
     event_base_loop(r->base, EVLOOP_ONCE);
+    r->loop_at = weft__now_ns();
+    weft__store_relaxed_u32(&r->blocked, 0);
+    polled(r);
+}
+
+void weft__reactor_block_for(struct weft__reactor *r, long us)
+{
+    struct timeval tv = { .tv_sec = us / 1000000, .tv_usec = us % 1000000 };
+
+    /* Without room in the timer heap, a plain poll: the caller loops. */
+    if (evtimer_add(r->tick_event, &tv) < 0) {
+        weft__reactor_poll(r);
+        return;
+    }
+    weft__reactor_block(r);
+    evtimer_del(r->tick_event);
+}
+
+int weft__reactor_visit(struct weft__reactor *r, int64_t now, int64_t stale_ns)
+{
+    /* Nothing waits here, or the owner sleeps in epoll_wait and the
+     * kernel wakes it for these edges itself. */
+    if (weft__load_relaxed_u32(&r->held) == 0 ||
+        weft__load_relaxed_u32(&r->blocked))
+        return 0;
+    uint32_t polls = weft__load_relaxed_u32(&r->polls);
+    if (polls != weft__load_relaxed_u32(&r->seen_polls)) {
+        /* The owner polled since the last look. Visitors race on these
+         * two stamps; the worst a race does is one visit early or late. */
+        weft__store_relaxed_u32(&r->seen_polls, polls);
+        weft__store_relaxed_u64(&r->seen_at, (uint64_t)now);
+        return 0;
+    }
+    if (now - (int64_t)weft__load_relaxed_u64(&r->seen_at) < stale_ns)
+        return 0;
+    /* A full barrier: weft__reactor_settled either sees this visitor, or
+     * its registration was removed before this epoll_wait could
+     * collect its edges. Pairs with the fence there. */
+    weft__faa_u32(&r->visitors, 1);
+    int n = collect(r);
+    /* Release: the fns' effects before the count drops. */
+    weft__faa_u32(&r->visitors, (uint32_t)-1);
+    return n;
+}
+
+bool weft__reactor_settled(struct weft__reactor *r)
+{
+    /* After the caller's epoll_ctl(EPOLL_CTL_DEL); pairs with the FAA of
+     * weft__reactor_visit. */
+    weft__fence_full();
+    return weft__load_acquire_u32(&r->visitors) == 0;
 }
 
 void weft__reactor_wake(struct weft__reactor *r)
@@ -177,29 +320,24 @@ void weft__watch_cancel(struct weft__watch *w)
     w->reactor->pending--;
 }
 
-static void reg_fired(evutil_socket_t fd, short what, void *arg)
-{
-    struct weft__reg *reg = arg;
-
-    (void)fd;
-    reg->fn(reg, (short)(what & (EV_READ | EV_WRITE | EV_CLOSED)));
-}
-
 int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
                            int fd, weft__reg_fn fn)
 {
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.ptr = reg,
+    };
+
     reg->reactor = NULL;
     reg->fn = fn;
-    if (event_assign(&reg->ev, r->base, fd,
-                     EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
-                     reg_fired,
-                     reg) < 0)
-        return -EINVAL;
-    errno = 0;
-    if (event_add(&reg->ev, NULL) < 0) {
-        /* epoll_ctl's own error, where libevent left it. */
+    reg->fd = fd;
+    if (fd < 0)
+        return -EBADF;
+    if (epoll_ctl(r->io_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int err = errno;
-        return err == EBADF || err == EPERM || err == ENOSPC ? -err : -ENOMEM;
+        return err == EBADF || err == EPERM || err == ENOSPC || err == EEXIST
+                   ? -err
+                   : -ENOMEM;
     }
     reg->reactor = r;
     return 0;
@@ -209,6 +347,6 @@ void weft__reactor_unregister(struct weft__reg *reg)
 {
     if (reg->reactor == NULL)
         return;
-    event_del(&reg->ev);
+    (void)epoll_ctl(reg->reactor->io_fd, EPOLL_CTL_DEL, reg->fd, NULL);
     reg->reactor = NULL;
 }

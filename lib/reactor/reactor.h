@@ -26,8 +26,21 @@ struct weft__reactor {
     unsigned pending;        /* watches armed, not yet fired or cancelled */
     uint32_t wanted;         /* atomic: registrations whose edges matter
                                 with no waiter (queued output) */
+    uint32_t held;           /* atomic: waiters on registrations */
     int wake_fd;             /* eventfd; -1 until built */
     struct event *wake_event; /* persistent read on wake_fd */
+    /* Registrations live in an epoll set of their own, nested in the
+     * base, so that another worker may collect their edges while this
+     * one is busy or off its CPU (weft__reactor_visit). */
+    int io_fd;               /* that epoll set; -1 until built */
+    struct event *io_event;  /* persistent read on io_fd */
+    struct event *tick_event; /* timer of weft__reactor_block_for */
+    int64_t loop_at;         /* when the base's loop last ran (ns) */
+    uint32_t polls;          /* atomic: times the owner has polled */
+    uint32_t blocked;        /* atomic: the owner is in weft__reactor_block */
+    uint32_t visitors;       /* atomic: other threads collecting edges */
+    uint32_t seen_polls;     /* atomic: polls when a visitor last looked */
+    uint64_t seen_at;        /* atomic: when that count last changed (ns) */
 };
 
 struct weft__watch;
@@ -53,7 +66,8 @@ void weft__reactor_destroy(struct weft__reactor *r);
  * polling may make something ready, or send something. */
 static inline bool weft__reactor_pending(const struct weft__reactor *r)
 {
-    return r->pending > 0 || weft__load_relaxed_u32(&r->wanted) > 0;
+    return r->pending > 0 || weft__load_relaxed_u32(&r->wanted) > 0 ||
+           weft__load_relaxed_u32(&r->held) > 0;
 }
 
 /* A registration starts (+1) or stops (-1) wanting its edges without a
@@ -69,6 +83,9 @@ void weft__reactor_poll(struct weft__reactor *r);
 /* Blocks until a watch fires or another thread calls weft__reactor_wake,
  * then runs what is due. */
 void weft__reactor_block(struct weft__reactor *r);
+
+/* weft__reactor_block for at most us microseconds. */
+void weft__reactor_block_for(struct weft__reactor *r, long us);
 
 /* Gets r's thread out of weft__reactor_block, now or at its next call.
  * Any thread; async-signal-safe. */
@@ -90,40 +107,54 @@ int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
 
 /* A descriptor registered for good: edge-triggered, persistent, read and
  * write, so it costs one epoll_ctl when added and one when removed, and
- * none per wait. fn runs on the reactor's thread at each edge, with what
- * became ready (WEFT__WATCH_READ and/or WEFT__WATCH_WRITE; a hang-up or
- * an error reports both), plus WEFT__WATCH_CLOSED once the peer has
- * shut down its side (EPOLLRDHUP: the end of stream is queued). A
- * registration does not count as pending: the waiters it serves do
- * (weft__reactor_hold). */
+ * none per wait. fn runs at each edge, with what became ready
+ * (WEFT__WATCH_READ and/or WEFT__WATCH_WRITE; a hang-up or an error
+ * reports both), plus WEFT__WATCH_CLOSED once the peer has shut down its
+ * side (EPOLLRDHUP: the end of stream is queued). fn usually runs on the
+ * reactor's thread, but a visitor may run it on its own (see
+ * weft__reactor_visit), so it must be thread-safe. A registration does
+ * not count as pending: the waiters it serves do (weft__reactor_hold). */
 struct weft__reg;
 typedef void (*weft__reg_fn)(struct weft__reg *reg, short what);
 struct weft__reg {
-    struct event ev;
     struct weft__reactor *reactor; /* where it is added, or NULL */
     weft__reg_fn fn;
+    int fd;
 };
 
 /* Adds fd to r for good. Returns 0, or -ENOMEM (-EBADF, -EPERM for a
- * descriptor epoll refuses, such as a regular file); not added then. On
- * r's thread. */
+ * descriptor epoll refuses, such as a regular file, -EEXIST if fd is
+ * registered on r already); not added then. On r's thread. */
 int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
                            int fd, weft__reg_fn fn);
 
 /* Removes a registration, before its descriptor is closed. On the
- * reactor's thread. */
+ * reactor's thread. A visitor may still be running its fn: see
+ * weft__reactor_settled. */
 void weft__reactor_unregister(struct weft__reg *reg);
 
+/* True once no visitor that may have collected an edge of a
+ * registration removed before this call is still running its fn. */
+bool weft__reactor_settled(struct weft__reactor *r);
+
 /* A waiter on a registration came or went: the scheduler polls while
- * any is there. On the reactor's thread. */
+ * any is there. Any thread. */
 static inline void weft__reactor_hold(struct weft__reactor *r)
 {
-    r->pending++;
+    weft__faa_u32(&r->held, 1);
 }
 static inline void weft__reactor_release(struct weft__reactor *r)
 {
-    r->pending--;
+    weft__faa_u32(&r->held, (uint32_t)-1);
 }
+
+/* Called by another worker's thread, idle: if r's owner has waiters on
+ * its registrations and has not polled for stale_ns, collects the edges
+ * waiting in r's set and runs their fns here, so that a worker that is
+ * busy in a long task, or waiting for a CPU, does not hold up the tasks
+ * waiting on its descriptors. Returns the number of edges run. now: the
+ * caller's weft__now_ns(). */
+int weft__reactor_visit(struct weft__reactor *r, int64_t now, int64_t stale_ns);
 
 /* Disarms w if it has not fired. On the reactor's thread. */
 void weft__watch_cancel(struct weft__watch *w);

@@ -13,11 +13,15 @@
 static char released_home;
 #define RELEASED ((struct weft__worker *)(void *)&released_home)
 
+/* On the waiting task's stack; linked in io->waiter under io->lock, and
+ * unlinked under it before the wait returns, so whoever finds it there
+ * under the lock may wake its task. */
 struct weft__io_waiter {
     weft__task *task;
     uint32_t seq;
+    uint32_t timer_gen;          /* io->timer_gen when its timer was armed;
+                                    0: no timer */
     bool released;               /* weft__io_release ended the wait */
-    struct weft__watch timer;    /* its own timeout, if any */
 };
 
 void weft__io_init(struct weft__io *io, int fd)
@@ -27,35 +31,40 @@ void weft__io_init(struct weft__io *io, int fd)
     io->tick[0] = io->tick[1] = 0;
     io->inbound = 0;
     io->rdhup = 0;
+    io->lock.held = 0;
     io->waiter[0] = io->waiter[1] = NULL;
     io->released = false;
+    io->timer_gen = 0;
+    io->timer[0].armed = io->timer[1].armed = false;
     io->reg.reactor = NULL;
     io->wanted = NULL;
     io->on_writable = NULL;
     io->writable_set = 0;
 }
 
-/* An edge, on home's thread. */
+/* An edge, on home's thread or a visitor's (weft__reactor_visit). */
 static void edge(struct weft__reg *reg, short what)
 {
     struct weft__io *io = WEFT__CONTAINER_OF(reg, struct weft__io, reg);
     static const short flag[2] = { WEFT__WATCH_READ, WEFT__WATCH_WRITE };
 
-    /* Before the read tick's release store: a reader that sees the tick
-     * sees this too. */
+    /* Before the read tick's increment: a reader that sees the tick sees
+     * this too. */
     if (what & WEFT__WATCH_CLOSED)
         weft__store_relaxed_u32(&io->rdhup, 1);
+    /* Under the lock, so that a wait that links itself after reading the
+     * tick is woken by this edge, or sees the tick move (wait_home). */
+    weft__spin_lock(&io->lock);
     for (int dir = 0; dir < 2; dir++) {
         if (!(what & flag[dir]))
             continue;
-        /* Only home writes it. Release: pairs with the acquire of
-         * weft__io_tick. */
-        weft__store_release_u32(&io->tick[dir],
-                                weft__load_relaxed_u32(&io->tick[dir]) + 1);
+        /* A full barrier: pairs with the acquire of weft__io_ticks. */
+        weft__faa_u32(&io->tick[dir], 1);
         struct weft__io_waiter *wt = io->waiter[dir];
-        if (wt != NULL)
+        if (wt != NULL && !io->released)
             (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
     }
+    weft__spin_unlock(&io->lock);
     if (!(what & WEFT__WATCH_WRITE))
         return;
     /* Pairs with the release of weft__io_set_on_writable: a stream made
@@ -69,12 +78,26 @@ static void edge(struct weft__reg *reg, short what)
     }
 }
 
-static void timed_out(struct weft__watch *watch)
+/* A wait's timeout, on home's thread. The waiter it was armed for may
+ * have resumed elsewhere, and another may wait now: wake only the one it
+ * was armed for. */
+static void timed_out(struct weft__io *io, int dir)
 {
-    struct weft__io_waiter *wt =
-        WEFT__CONTAINER_OF(watch, struct weft__io_waiter, timer);
+    weft__spin_lock(&io->lock);
+    struct weft__io_waiter *wt = io->waiter[dir];
+    if (wt != NULL && wt->timer_gen == io->timer_gen)
+        (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
+    weft__spin_unlock(&io->lock);
+}
 
-    (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
+static void read_timed_out(struct weft__watch *watch)
+{
+    timed_out(WEFT__CONTAINER_OF(watch, struct weft__io, timer[0]), 0);
+}
+
+static void write_timed_out(struct weft__watch *watch)
+{
+    timed_out(WEFT__CONTAINER_OF(watch, struct weft__io, timer[1]), 1);
 }
 
 /* The worker io lives on (or RELEASED), registering it on w if it has
@@ -108,52 +131,81 @@ static int wait_home(weft__task *self, struct weft__worker *w,
                      int64_t timeout_ms, unsigned flags, unsigned what)
 {
     struct weft__io_waiter wt;
+    /* The direction whose timer this wait uses. */
+    int tdir = (dirs & WEFT__IO_IN) ? WEFT__IO_READ : WEFT__IO_WRITE;
 
-    if (io->released)
-        return -EBADF;
     /* Its registration failed, or it was released and made fresh
      * (io/fd.c), while this task hopped here: try again. */
     if (weft__load_relaxed_ptr((void *const *)&io->home) != w)
         return 0;
-    for (int dir = 0; dir < 2; dir++) {
-        if (!(dirs & (1u << dir)))
-            continue;
-        /* An edge came after the call failed: try it again. */
-        if (weft__load_relaxed_u32(&io->tick[dir]) != (uint32_t)(ticks >> (32 * dir)))
-            return 0;
-        if (io->waiter[dir] != NULL)
-            return -EBUSY;
-    }
     int rc = weft__wait_begin(self, flags, &wt.seq);
     if (rc < 0)
         return rc;
     wt.task = self;
     wt.released = false;
-    wt.timer.armed = false;
-    if (timeout_ms >= 0 &&
-        weft__watch_timer(&w->reactor, &wt.timer, timeout_ms, timed_out) < 0) {
-        int reason = weft__wait_abort(self);
-        return reason != WEFT__WAKE_NONE ? weft__wake_error(reason) : -ENOMEM;
+    wt.timer_gen = 0;
+    /* A timer a waiter that resumed elsewhere left armed. */
+    if (weft__watch_armed(&io->timer[tdir]))
+        weft__watch_cancel(&io->timer[tdir]);
+    if (timeout_ms >= 0) {
+        if (weft__watch_timer(&w->reactor, &io->timer[tdir], timeout_ms,
+                              tdir == WEFT__IO_READ ? read_timed_out
+                                                    : write_timed_out) < 0) {
+            int reason = weft__wait_abort(self);
+            return reason != WEFT__WAKE_NONE ? weft__wake_error(reason)
+                                             : -ENOMEM;
+        }
+        if (++io->timer_gen == 0)
+            io->timer_gen = 1;
+        wt.timer_gen = io->timer_gen;
     }
-    for (int dir = 0; dir < 2; dir++) {
-        if (dirs & (1u << dir))
-            io->waiter[dir] = &wt;
+    /* Under the lock, as edges take it: an edge after this sees the
+     * waiter; one before moved the tick. */
+    rc = 1;
+    weft__spin_lock(&io->lock);
+    for (int dir = 0; dir < 2 && rc == 1; dir++) {
+        if (!(dirs & (1u << dir)))
+            continue;
+        if (io->released)
+            rc = -EBADF;
+        /* An edge came after the call failed: try it again. */
+        else if (weft__load_relaxed_u32(&io->tick[dir]) !=
+                 (uint32_t)(ticks >> (32 * dir)))
+            rc = 0;
+        else if (io->waiter[dir] != NULL)
+            rc = -EBUSY;
+    }
+    if (rc == 1) {
+        for (int dir = 0; dir < 2; dir++) {
+            if (dirs & (1u << dir))
+                io->waiter[dir] = &wt;
+        }
+    }
+    weft__spin_unlock(&io->lock);
+    if (rc != 1) {
+        weft__watch_cancel(&io->timer[tdir]);
+        int reason = weft__wait_abort(self);
+        return reason != WEFT__WAKE_NONE ? weft__wake_error(reason) : rc;
     }
     weft__reactor_hold(&w->reactor);
-    self->armed_on = w; /* wakes from elsewhere come back here */
     self->io_ops = 0;
     weft__task_waiting(self, (enum weft__waiting)what, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
-    WEFT__ASSERT(weft__worker_self() == w);
-    weft__watch_cancel(&wt.timer);
+    /* Maybe on another worker now (woken by a visitor): only home's
+     * thread touches the timer, so one left armed is disarmed by home's
+     * next wait in this direction, or fires and finds nobody. */
+    if (weft__worker_self() == w)
+        weft__watch_cancel(&io->timer[tdir]);
+    weft__spin_lock(&io->lock);
     for (int dir = 0; dir < 2; dir++) {
         if (dirs & (1u << dir))
             io->waiter[dir] = NULL;
     }
+    bool released = wt.released;
+    weft__spin_unlock(&io->lock);
     weft__reactor_release(&w->reactor);
-    self->armed_on = NULL;
-    if (wt.released)
+    if (released)
         return -EBADF;
     if (reason == WEFT__WAKE_TIMER)
         return -ETIMEDOUT;
@@ -240,6 +292,7 @@ void weft__io_release(weft__task *self, struct weft__io *io)
             back = w;
         weft__sched_hop(self, home);
     }
+    weft__spin_lock(&io->lock);
     io->released = true;
     for (int dir = 0; dir < 2; dir++) {
         struct weft__io_waiter *wt = io->waiter[dir];
@@ -248,15 +301,20 @@ void weft__io_release(weft__task *self, struct weft__io *io)
             (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
         }
     }
+    weft__spin_unlock(&io->lock);
+    for (int dir = 0; dir < 2; dir++)
+        weft__watch_cancel(&io->timer[dir]);
     weft__reactor_unregister(&io->reg);
     /* Later waits get -EBADF without coming here. */
     weft__store_release_ptr((void **)&io->home, RELEASED);
 wait_inbound:
-    /* The tasks woken above, and those on their way here, resume here
-     * (their armed_on, or their hop) and see `released`; stay here too,
-     * in home's own queue, until every one has left io. Pairs with the
-     * FAAs of weft__io_wait. */
-    while (weft__load_acquire_u32(&io->inbound) != 0) {
+    /* The tasks woken above, and those on their way here, see `released`;
+     * a visitor may still be running an edge it collected before the
+     * registration went. Wait until every one has left io, in home's own
+     * queue when there is one. Pairs with the FAAs of weft__io_wait. */
+    while (weft__load_acquire_u32(&io->inbound) != 0 ||
+           (home != NULL && home != RELEASED &&
+            !weft__reactor_settled(&home->reactor))) {
         if (home != NULL && home != RELEASED)
             self->armed_on = home;
         weft__sched_yield(self);
@@ -269,6 +327,7 @@ wait_inbound:
 void weft__io_reuse(struct weft__io *io)
 {
     WEFT__ASSERT(weft__load_relaxed_ptr((void *const *)&io->home) == RELEASED);
+    WEFT__ASSERT(!io->timer[0].armed && !io->timer[1].armed);
     io->waiter[0] = io->waiter[1] = NULL;
     io->released = false;
     io->reg.reactor = NULL;

@@ -6,13 +6,21 @@
  * released, just before the descriptor is closed: one epoll_ctl to add,
  * one to remove, none per wait.
  *
- * Each direction (read, write) counts the edges its home has seen. The
- * protocol: read the tick, try the system call, and only on EAGAIN call
- * weft__io_wait with the tick read before. A task on another worker hops
- * home first (only home's thread touches the registration); if an edge
- * came after the tick, the wait returns at once and the call is tried
- * again, so an edge that raced with the call is never lost. An edge for
- * bytes already read costs one EAGAIN, never a loop.
+ * Each direction (read, write) counts the edges seen. The protocol: read
+ * the tick, try the system call, and only on EAGAIN call weft__io_wait
+ * with the tick read before. A task on another worker hops home first
+ * (only home's thread arms the wait's timer); if an edge came after the
+ * tick, the wait returns at once and the call is tried again, so an edge
+ * that raced with the call is never lost. An edge for bytes already read
+ * costs one EAGAIN, never a loop.
+ *
+ * Edges usually run on home's thread, but an idle worker collects them
+ * when home has not polled for a while (weft__reactor_visit): home may be
+ * stuck in a long task, or waiting for a CPU. A waiter woken so runs on
+ * the worker that woke it, unless its wait armed a scope's deadline
+ * there. So the waiter slots are under a lock, and each direction's
+ * timer lives in the io, where home disarms it later if the waiter
+ * resumed elsewhere.
  *
  * One task may wait per direction at a time (a second gets -EBUSY), as
  * in libdill and asyncio's streams.
@@ -45,18 +53,23 @@ struct weft__io {
     uint32_t tick[2];              /* atomic: edges seen, per direction */
     uint32_t inbound;              /* atomic: tasks in weft__io_wait on it
                                       (hopping home, or waiting there) */
-    uint32_t rdhup;                /* atomic: home has seen the peer shut
-                                      down its side (EPOLLRDHUP); stored
-                                      before the read tick that came with
-                                      it, and never cleared */
-    struct weft__io_waiter *waiter[2]; /* home's thread only */
-    bool released;                 /* home's thread only */
+    uint32_t rdhup;                /* atomic: an edge has seen the peer
+                                      shut down its side (EPOLLRDHUP);
+                                      stored before the read tick that
+                                      came with it, and never cleared */
+    weft__spinlock lock;           /* guards waiter and released */
+    struct weft__io_waiter *waiter[2];
+    bool released;
+    uint32_t timer_gen;            /* home's thread only: timers armed */
+    struct weft__watch timer[2];   /* home's thread only: the timeouts of
+                                      the waits, per direction */
     struct weft__reg reg;          /* on home's reactor */
     struct weft__worker *wanted;   /* whose reactor polls for its output
                                       (weft__io_want_writable), or NULL */
-    /* Called on home's thread at each write edge, after waking a writer:
-     * a stream sends what it queued from there. Set once, with
-     * weft__io_set_on_writable, which publishes it in writable_set. */
+    /* Called at each write edge, after waking a writer, on home's thread
+     * or a visitor's: a stream sends what it queued from there. Set
+     * once, with weft__io_set_on_writable, which publishes it in
+     * writable_set. */
     void (*on_writable)(struct weft__io *io);
     uint32_t writable_set;         /* atomic */
 };
@@ -91,9 +104,11 @@ static inline uint64_t weft__io_ticks(const struct weft__io *io)
  * -ETIMEDOUT (its own timeout or a scope's deadline), -ECANCELED,
  * -EBUSY (another task waits in one of the directions), -EBADF (released
  * meanwhile), -ENOMEM, or -EPERM (epoll refuses the descriptor: a
- * regular file). flags: as weft__wait_begin's; what: the enum
- * weft__waiting task dumps show. The task resumes where it waited (its
- * home), unless it is pinned, when it goes back to its own worker. */
+ * regular file, -EEXIST: registered already by another io on the same
+ * worker). flags: as weft__wait_begin's; what: the enum weft__waiting
+ * task dumps show. The task resumes on the worker that woke it (home, or
+ * a visitor), or where a scope's deadline was armed; a pinned task goes
+ * back to its own worker. */
 int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
                   uint64_t ticks, int64_t timeout_ms, unsigned flags,
                   unsigned what);

@@ -569,6 +569,14 @@ static bool work_anywhere(struct weft__worker *w)
  * time. Short, so an idle runtime costs next to no CPU. */
 #define LINGER_NS 50000
 
+/* How long a worker's registrations may go unpolled while tasks wait on
+ * them before an idle worker collects their edges, and how often a
+ * parked worker looks. doc/io.md ("Home workers") has the figures. */
+#define VISIT_STALE_NS 250000
+#define VISIT_TICK_US 1000
+
+static bool visit_others(struct weft__worker *w);
+
 static bool linger(struct weft__worker *w)
 {
     int64_t end = 0;
@@ -594,6 +602,8 @@ static bool linger(struct weft__worker *w)
                 if (has_local_work(w))
                     return true;
             }
+            if (visit_others(w))
+                return true;
             int64_t now = weft__now_ns();
             if (end == 0)
                 end = now + LINGER_NS;
@@ -603,8 +613,44 @@ static bool linger(struct weft__worker *w)
     }
 }
 
+/* True if another worker has tasks waiting on its descriptors and is not
+ * blocked in its reactor: it may stop polling (a long task, no CPU), and
+ * then an idle worker collects its edges (weft__reactor_visit). */
+static bool others_wait_on_io(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct weft__reactor *r = &rt->workers[i]->reactor;
+        if (rt->workers[i] != w && weft__load_relaxed_u32(&r->held) > 0 &&
+            !weft__load_relaxed_u32(&r->blocked))
+            return true;
+    }
+    return false;
+}
+
+/* Collects the edges of the workers that have not polled their
+ * registrations for VISIT_STALE_NS while tasks wait on them; the tasks
+ * woken come to w. True if any was. */
+static bool visit_others(struct weft__worker *w)
+{
+    struct weft__runtime *rt = w->rt;
+    int64_t now = weft__now_ns();
+    int n = 0;
+
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        if (rt->workers[i] != w)
+            n += weft__reactor_visit(&rt->workers[i]->reactor, now,
+                                     VISIT_STALE_NS);
+    }
+    WEFT__STAT_ADD(w, io_visits, (uint64_t)n);
+    return n > 0 && has_local_work(w);
+}
+
 /* Blocks in the worker's event base until a timer, a socket or a wake-up
- * fd fires, unless work turned up while it was registering as parked. */
+ * fd fires, unless work turned up while it was registering as parked.
+ * While other workers have tasks waiting on their descriptors, it wakes
+ * every VISIT_TICK_US to look after them. */
 static void park(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
@@ -618,8 +664,17 @@ static void park(struct weft__worker *w)
         !weft__signals_caught()) {
         WEFT__STAT_ADD(w, parks, 1);
         w->ticks = 0;
+        while (others_wait_on_io(w)) {
+            weft__reactor_block_for(&w->reactor, VISIT_TICK_US);
+            /* Still parked: neither a notifier nor a wake came. */
+            if (!weft__idle_is_parked(w) || has_local_work(w) ||
+                weft__runtime_stopping(rt) || weft__signals_caught() ||
+                visit_others(w) || work_anywhere(w))
+                goto woken;
+        }
         weft__reactor_block(&w->reactor);
     }
+woken:
     if (weft__idle_unpark(&rt->idle, w))
         WEFT__STAT_ADD(w, unparks, 1);
 }
