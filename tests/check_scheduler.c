@@ -5,6 +5,8 @@
 #include "config.h" /* first: _GNU_SOURCE */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -738,6 +740,95 @@ static void *remove_after_finish_main(void *arg)
     return NULL;
 }
 
+/* A worker stuck in a long task must not hold up the tasks waiting on its
+ * descriptors: an idle worker collects their readiness and runs them
+ * (sched/iowait.h). The hog, pinned to worker 1, registers a pipe there,
+ * lets the reader link its wait there, then spins without yielding until
+ * the reader is done; only a visit by worker 0 can wake the reader. */
+#define VISIT_BOUND_MS 20000
+
+struct visit {
+    int fds[2];
+    uint32_t registered, spinning, reader_done, hog_timed_out;
+    unsigned reader_on;
+    int reader_rc;
+};
+
+static void *visit_reader(void *arg)
+{
+    struct visit *v = arg;
+
+    while (READ(v->registered) == 0)
+        weft_yield();
+    v->reader_rc = weft_fd_wait(v->fds[0], POLLIN, WEFT_FOREVER);
+    v->reader_on = weft__worker_self()->index;
+    weft__store_release_u32(&v->reader_done, 1);
+    return NULL;
+}
+
+static void *visit_hog(void *arg)
+{
+    struct visit *v = arg;
+    struct weft__worker *self = weft__worker_self();
+
+    /* Registers the pipe here, on worker 1: the wait must really run, so
+     * a long time-out (a stall between its clock reads would skip it). */
+    ck_assert_int_eq(weft_fd_wait(v->fds[0], POLLIN, 300), -ETIMEDOUT);
+    weft__store_release_u32(&v->registered, 1);
+    /* The reader hops here to wait: let it run until it has linked. */
+    while (weft__load_acquire_u32(&self->reactor.held) == 0)
+        weft_yield();
+    weft__store_release_u32(&v->spinning, 1);
+    int64_t end = weft_now() + VISIT_BOUND_MS;
+    while (READ(v->reader_done) == 0) {
+        if (weft_now() > end) {
+            v->hog_timed_out = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void *visit_main(void *arg)
+{
+    struct visit *v = arg;
+    struct weft__worker *self = weft__worker_self();
+    weft_task *hog, *reader;
+
+    ck_assert_int_eq(pipe2(v->fds, O_NONBLOCK | O_CLOEXEC), 0);
+    ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[1],
+                                          visit_hog, v, NULL, &hog), 0);
+    ck_assert_int_eq(weft_spawn(&reader, visit_reader, v), 0);
+    for (int i = 0; i < 20000 && READ(v->spinning) == 0; i++)
+        weft_sleep(1);
+    ck_assert_uint_eq(READ(v->spinning), 1);
+    ck_assert_int_eq(write(v->fds[1], "x", 1), 1);
+    ck_assert_int_eq(weft_await(reader, NULL), 0);
+    ck_assert_int_eq(weft_await(hog, NULL), 0);
+    weft_task_unref(reader);
+    weft_task_unref(hog);
+    ck_assert_int_eq(weft_fd_forget(v->fds[0]), 0);
+    close(v->fds[0]);
+    close(v->fds[1]);
+    return NULL;
+}
+
+START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
+{
+    struct visit v = { .fds = { -1, -1 } };
+    weft_run_opts opts = { .workers = 2, .slow_task_ms = WEFT_SLOW_TASK_OFF };
+    weft_worker_stats st[2];
+    unsigned n;
+
+    ck_assert_int_eq(run_with(&opts, visit_main, &v), 0);
+    ck_assert_int_eq(v.reader_rc, POLLIN);
+    ck_assert_uint_eq(v.hog_timed_out, 0);
+    ck_assert_uint_eq(v.reader_on, 0); /* it ran where it was woken */
+    ck_assert_int_eq(weft_runtime_get_stats(st, 2, &n), 0);
+    ck_assert_uint_ge(st[0].io_visits, 1);
+}
+END_TEST
+
 START_TEST(test_wait_nodes_removed_after_finish)
 {
     ck_assert_int_eq(run_on(1, remove_after_finish_main, NULL), 0);
@@ -759,6 +850,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_pinned_tasks_stay_on_their_worker);
     tcase_add_test(tc, test_stats_and_worker_count);
     tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
+    tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
     suite_add_tcase(s, tc);
     /* A hang here is a failure: a short timeout. */
     tc = tcase_create("waiters");
