@@ -22,6 +22,7 @@ struct bench_opts {
     int workers_set; /* -w was given */
     int tasks_zero;  /* -n 0 was given (w4's baseline) */
     int yields_set;  /* -y was given */
+    int compact;     /* --compact: w4's tasks are WEFT_SPAWN_COMPACT */
 };
 
 /* What one run measured. */

@@ -32,6 +32,7 @@ extern char **environ;
 
 struct scale {
     long n;           /* tasks (w1, w2, w4) or rounds (w3) */
+    unsigned spawn_flags; /* w2, w4: weft_spawn_opts.flags */
     long yields;      /* w2 */
     size_t capacity;  /* w3 */
     double seconds;   /* first spawn to last await */
@@ -136,12 +137,13 @@ static void *yielder(void *arg)
 static void *spawn_await_all(struct scale *sc, weft_fn fn, void *arg)
 {
     weft_task **t = NULL;
+    weft_spawn_opts opts = { .flags = sc->spawn_flags };
 
     if (sc->n > 0 && (t = calloc((size_t)sc->n, sizeof *t)) == NULL)
         return weft_fail(-ENOMEM, "no memory for %ld handles", sc->n);
     double t0 = now_seconds();
     for (long i = 0; i < sc->n; i++) {
-        int rc = weft_spawn(&t[i], fn, arg);
+        int rc = weft_spawn_ex(&t[i], fn, arg, &opts);
         if (rc < 0)
             return weft_fail(rc, "spawn %ld", i);
     }
@@ -250,25 +252,26 @@ static void *w4_body(void *arg)
     return spawn_await_all(arg, sleeper, NULL);
 }
 
-/* The child side: one w4 run of n tasks in this fresh process; prints
- * "seconds spawn_seconds peak_rss_kib". */
+/* The child side: one w4 run of n tasks in this fresh process ("__w4 n
+ * workers compact"); prints "seconds spawn_seconds peak_rss_kib". */
 int bench_scale_w4_child(int argc, char **argv)
 {
     struct scale sc = { 0 };
 
-    if (argc != 4)
+    if (argc != 5)
         return 2;
     sc.n = atol(argv[2]);
     unsigned workers = (unsigned)atoi(argv[3]);
+    sc.spawn_flags = atoi(argv[4]) ? WEFT_SPAWN_COMPACT : 0;
     if (sc.n < 0 || workers < 1 || run_body(w4_body, &sc, workers) < 0)
         return 1;
     printf("%.4f %.4f %ld\n", sc.seconds, sc.spawn_seconds, bench_peak_rss_kib());
     return 0;
 }
 
-/* Runs "weft-bench __w4 n workers" and reads its line. */
-static int w4_process(long n, unsigned workers, double *secs, double *spawn,
-                      long *rss)
+/* Runs "weft-bench __w4 n workers compact" and reads its line. */
+static int w4_process(long n, unsigned workers, int compact, double *secs,
+                      double *spawn, long *rss)
 {
     char nbuf[32], wbuf[16];
     int pfd[2];
@@ -277,7 +280,8 @@ static int w4_process(long n, unsigned workers, double *secs, double *spawn,
 
     snprintf(nbuf, sizeof nbuf, "%ld", n);
     snprintf(wbuf, sizeof wbuf, "%u", workers);
-    char *argv[] = { "weft-bench", "__w4", nbuf, wbuf, NULL };
+    char *argv[] = { "weft-bench", "__w4", nbuf, wbuf, compact ? "1" : "0",
+                     NULL };
     if (pipe(pfd) < 0)
         return -errno;
     posix_spawn_file_actions_init(&fa);
@@ -319,24 +323,25 @@ static int w4(const struct bench_opts *o)
         for (int i = 0; i < nsizes; i++) {
             double secs, spawn, s0, p0;
             long rss, base;
-            int rc = w4_process(0, o->workers, &s0, &p0, &base);
+            int rc = w4_process(0, o->workers, o->compact, &s0, &p0, &base);
             if (rc == 0 && sizes[i] > 0)
-                rc = w4_process(sizes[i], o->workers, &secs, &spawn, &rss);
+                rc = w4_process(sizes[i], o->workers, o->compact, &secs,
+                                &spawn, &rss);
             if (rc < 0) {
                 fprintf(stderr, "weft-bench: w4 -n %ld: %s\n", sizes[i],
                         weft_strerror(rc));
                 return 1;
             }
             if (sizes[i] == 0) {
-                printf("w4 runtime=weft workers=%u tasks=0 seconds=%.4f "
-                       "spawn_seconds=%.4f peak_rss_kib=%ld\n",
-                       o->workers, s0, p0, base);
+                printf("w4 runtime=weft workers=%u tasks=0 compact=%d "
+                       "seconds=%.4f spawn_seconds=%.4f peak_rss_kib=%ld\n",
+                       o->workers, o->compact, s0, p0, base);
                 continue;
             }
-            printf("w4 runtime=weft workers=%u tasks=%ld seconds=%.4f "
-                   "spawn_seconds=%.4f peak_rss_kib=%ld base_rss_kib=%ld "
-                   "bytes_per_task=%.0f\n",
-                   o->workers, sizes[i], secs, spawn, rss, base,
+            printf("w4 runtime=weft workers=%u tasks=%ld compact=%d "
+                   "seconds=%.4f spawn_seconds=%.4f peak_rss_kib=%ld "
+                   "base_rss_kib=%ld bytes_per_task=%.0f\n",
+                   o->workers, sizes[i], o->compact, secs, spawn, rss, base,
                    (double)(rss - base) * 1024.0 / (double)sizes[i]);
         }
         fflush(stdout);

@@ -546,7 +546,7 @@ static void usage(FILE *f)
             "       weft-bench stream     [-n BYTES] [options]\n"
             "       weft-bench accept     [-n CONNS] [-c CLIENTS] [options]\n"
             "       weft-bench w1 [-n TASKS]  w2 [-n TASKS] [-y YIELDS]  "
-            "w3 [-n ROUNDS]  w4 [-n TASKS] [options]\n"
+            "w3 [-n ROUNDS]  w4 [-n TASKS] [--compact] [options]\n"
             "       weft-bench spawn-process [-n CHILDREN] [-c TASKS] [options]\n"
             "options: -r RUNS  -w/--workers N  --stats\n");
 }
@@ -596,6 +596,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         { "workers", required_argument, NULL, 'w' },
         { "stats", no_argument, NULL, 'S' },
+        { "compact", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -661,6 +662,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             o.stats = 1;
+            break;
+        case 'C':
+            o.compact = 1;
             break;
         case 'h':
             usage(stdout);

@@ -32,6 +32,7 @@ run w2 -n 1000 -y 10 -- tasks=1000 yields=10 yields_per_s=
 run w3 -n 20000 -- rounds=20000 capacity=1 capacity=0 ns_per_round_trip=
 run w4 -n 2000 -w 1 -- workers=1 tasks=2000 peak_rss_kib= base_rss_kib= bytes_per_task=
 run w4 -n 0 -- tasks=0 peak_rss_kib=
+run w4 -n 2000 -w 2 --compact -- tasks=2000 compact=1 bytes_per_task=
 # Bad input: a message and status 2.
 ./src/weft-bench w1 -n 0 >/dev/null 2>&1
 rc=$?

@@ -10,40 +10,6 @@
 
 #include "testutil.h"
 
-struct outcome {
-    int signal;      /* 0 if the child exited */
-    int exit_code;
-    char err[2048];  /* what it wrote on stderr */
-};
-
-/* Runs weft_run(main_fn) in a child and collects how it ended. */
-static void run_in_child(weft_fn main_fn, struct outcome *out)
-{
-    int pipefd[2], status;
-    ck_assert_int_eq(pipe(pipefd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pipefd[1], STDERR_FILENO);
-        close(pipefd[0]);
-        /* No core files from the crashes the tests cause on purpose. */
-        struct rlimit none = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &none);
-        int rc = weft_run(main_fn, NULL, NULL, NULL);
-        _exit(rc == 0 ? 0 : 3);
-    }
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(pipefd[0], out->err + len, sizeof out->err - 1 - len)) > 0)
-        len += (size_t)n;
-    out->err[len] = '\0';
-    close(pipefd[0]);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    out->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Spawns fn and awaits it (a task left running when main returns would
  * be cancelled before it could crash). */
 static void *spawn_and_await(weft_fn fn, const char *name)
@@ -80,7 +46,7 @@ static void *named_overflow_main(void *arg)
 START_TEST(test_overflow_names_the_task_and_aborts)
 {
     struct outcome o;
-    run_in_child(named_overflow_main, &o);
+    run_in_child(named_overflow_main, NULL, &o);
     ck_assert_int_eq(o.signal, SIGABRT);
     ck_assert_msg(strstr(o.err, "weft: stack overflow in task 'deep'\n") != NULL,
                   "stderr was: %s", o.err);
@@ -96,7 +62,7 @@ static void *unnamed_overflow_main(void *arg)
 START_TEST(test_overflow_of_unnamed_task_gives_its_id)
 {
     struct outcome o;
-    run_in_child(unnamed_overflow_main, &o);
+    run_in_child(unnamed_overflow_main, NULL, &o);
     ck_assert_int_eq(o.signal, SIGABRT);
     ck_assert_msg(strstr(o.err, "weft: stack overflow in task 'task-") != NULL,
                   "stderr was: %s", o.err);
@@ -130,7 +96,7 @@ static void *huge_frame_main(void *arg)
 START_TEST(test_frame_larger_than_guard_is_caught)
 {
     struct outcome o;
-    run_in_child(huge_frame_main, &o);
+    run_in_child(huge_frame_main, NULL, &o);
     ck_assert_int_eq(o.signal, SIGABRT);
     ck_assert_msg(strstr(o.err, "stack overflow in task 'alloca'") != NULL,
                   "stderr was: %s", o.err);
@@ -152,7 +118,7 @@ static void *null_deref_main(void *arg)
 START_TEST(test_other_faults_are_not_called_overflows)
 {
     struct outcome o;
-    run_in_child(null_deref_main, &o);
+    run_in_child(null_deref_main, NULL, &o);
     ck_assert_ptr_null(strstr(o.err, "stack overflow"));
 #if defined(TEST_UNDER_ASAN) || defined(TEST_UNDER_TSAN)
     /* The sanitizer's own handler reports it and exits non-zero. */

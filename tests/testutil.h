@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +197,43 @@ static inline void stderr_capture_end(struct stderr_capture *cap, char *err,
     ssize_t n = read(cap->read_fd, err, size - 1);
     close(cap->read_fd);
     err[n > 0 ? n : 0] = '\0';
+}
+
+/* How a child running weft ended (run_in_child). */
+struct outcome {
+    int signal;      /* 0 if the child exited */
+    int exit_code;
+    char err[2048];  /* what it wrote on stderr */
+};
+
+/* Runs weft_run(main_fn) with opts (NULL: the defaults) in a child, for
+ * tests of crashes caused on purpose, and collects how it ended. */
+static inline void run_in_child(weft_fn main_fn, const weft_run_opts *opts,
+                                struct outcome *out)
+{
+    int pipefd[2], status;
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipefd[1], STDERR_FILENO);
+        close(pipefd[0]);
+        /* No core files from the crashes the tests cause on purpose. */
+        struct rlimit none = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &none);
+        int rc = weft_run(main_fn, NULL, NULL, opts);
+        _exit(rc == 0 ? 0 : 3);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], out->err + len, sizeof out->err - 1 - len)) > 0)
+        len += (size_t)n;
+    out->err[len] = '\0';
+    close(pipefd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    out->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    out->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* run_on, with what weft writes on stderr meanwhile in err[]. Without

@@ -49,13 +49,20 @@ typedef void *(*weft_fn)(void *arg);
  * are sent back to its worker. */
 #define WEFT_SPAWN_PINNED 0x1u
 
+/* weft_spawn_opts.flags: a compact task gives its stack's memory back
+ * while it sleeps in weft_sleep(), keeping only the bytes in use (copied
+ * out, and back in when it wakes): for many tasks that sleep for long
+ * periods. While it sleeps, no other task or thread may use a pointer
+ * into its stack. See weft_spawn(3). */
+#define WEFT_SPAWN_COMPACT 0x2u
+
 /* Options for weft_spawn_ex(). Zero-initialise it: every zero field means
  * "the default". */
 typedef struct weft_spawn_opts {
     const char *name;   /* copied; NULL gives "task-<id>" */
     size_t stack_size;  /* bytes; 0 takes the runtime default. Rounded up
                            to a power of two, WEFT_STACK_MIN..WEFT_STACK_MAX */
-    unsigned flags;     /* WEFT_SPAWN_PINNED, or 0 */
+    unsigned flags;     /* WEFT_SPAWN_PINNED, WEFT_SPAWN_COMPACT, or 0 */
     void *reserved[5];  /* must be zero */
 } weft_spawn_opts;
 

@@ -10,7 +10,7 @@
 #include "common.h"
 
 #define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 5
+#define WEFT_VERSION_MINOR 6
 #define WEFT_VERSION_PATCH 0
 
 #define WEFT__STR2(x) #x

@@ -23,6 +23,22 @@ struct weft__ctx {
 };
 #endif
 
+/* The stack pointer saved in ctx, below which nothing of the switched-out
+ * context is live; NULL where it cannot be told. */
+static inline void *weft__ctx_sp(const struct weft__ctx *ctx)
+{
+#ifndef WEFT_CONTEXT_UCONTEXT
+    return ctx->sp;
+#elif defined(__x86_64__)
+    return (void *)ctx->uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (void *)ctx->uc.uc_mcontext.sp;
+#else
+    (void)ctx;
+    return NULL;
+#endif
+}
+
 /* Prepares ctx so that switching to it calls entry(arg) on the stack
  * [stack_lo, stack_lo + size). entry must never return. */
 void weft__ctx_make(struct weft__ctx *ctx, void *stack_lo, size_t size,

@@ -15,6 +15,7 @@
 
 #include "core/atomic.h"
 #include "core/clock.h"
+#include "sched/compact.h"
 #include "sched/debug.h"
 #include "sched/watchdog.h"
 #include "sched/idle.h"
@@ -281,8 +282,12 @@ static void after_switch(struct weft__worker *w)
         enqueue(w, prev);
         break;
     case WEFT__SWITCH_SUSPEND:
-        /* Off its stack now: publish the suspension, unless it was woken
-         * meanwhile, which left the queueing to us. */
+        /* Off its stack now, and nobody may resume it before the
+         * publication: the time to copy a compact task's stack out. */
+        if (WEFT__UNLIKELY(prev->compact_wait))
+            weft__compact_out(prev, w->rt->debug);
+        /* Publish the suspension, unless it was woken meanwhile, which
+         * left the queueing to us. */
         if (!weft__wait_publish(prev))
             enqueue(w, prev);
         break;
@@ -296,6 +301,8 @@ static void after_switch(struct weft__worker *w)
         __tsan_destroy_fiber(prev->tsan_fiber);
         prev->tsan_fiber = NULL;
 #endif
+        if (prev->compact)
+            weft__compact_drop(prev->stack);
         weft__stack_free(&w->stacks, &w->rt->stacks, prev->stack);
         prev->stack = NULL;
         weft__task_retire(prev);
@@ -315,6 +322,8 @@ static void switch_to(struct weft__worker *w, weft__task *from, weft__task *to)
     /* Relaxed stores: task dumps read these from other threads. */
     weft__store_relaxed_ptr((void **)&w->current, to);
     if (to != NULL) {
+        if (WEFT__UNLIKELY(to->compacted))
+            weft__compact_in(to);
         w->ticks++;
         WEFT__STAT_ADD(w, polled, 1);
         weft__store_relaxed_u32(&to->last_worker, w->index);

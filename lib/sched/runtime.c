@@ -50,7 +50,13 @@ void weft__runtime_release(void)
 
 void weft__runtime_publish(struct weft__runtime *rt)
 {
-    published = rt;
+    /* Release: pairs with weft__runtime_peek's acquire. */
+    weft__store_release_ptr((void **)&published, rt);
+}
+
+struct weft__runtime *weft__runtime_peek(void)
+{
+    return weft__load_acquire_ptr((void *const *)&published);
 }
 
 bool weft__runtime_stopping(const struct weft__runtime *rt)

@@ -77,6 +77,10 @@ void weft__runtime_release(void);
  * called between acquire and release. */
 void weft__runtime_publish(struct weft__runtime *rt);
 
+/* The published runtime, without the lock: for the report of a fatal
+ * signal, when the process is about to end anyway. */
+struct weft__runtime *weft__runtime_peek(void);
+
 /* True once main has returned. */
 bool weft__runtime_draining(const struct weft__runtime *rt);
 

@@ -39,7 +39,11 @@
 /* Describes one stack. Kept outside the stack memory so that a free stack
  * costs no resident page. */
 struct weft__stack {
-    struct weft__stack *next; /* free-list link */
+    union {
+        struct weft__stack *next; /* free-list link, while free */
+        void *saved;          /* while a compacted task holds it: its
+                                 bytes (sched/compact.h) */
+    };
     void *lo;                 /* lowest usable byte; the guard is below */
     size_t size;              /* usable bytes: the class's size and a
                                  page */

@@ -9,6 +9,8 @@
 
 #include "sched/stack_guard.h"
 #include "core/sys.h"
+#include "sched/compact.h"
+#include "sched/runtime.h"
 #include "sched/stack.h"
 #include "sched/task.h"
 #include "sched/worker.h"
@@ -34,19 +36,52 @@ static void append_u64(char *buf, size_t *len, size_t cap, uint64_t v)
         buf[(*len)++] = digits[--n];
 }
 
+static void append_task(char *buf, size_t *len, size_t cap,
+                        const weft__task *t)
+{
+    append(buf, len, cap, "'");
+    if (t->name != NULL) {
+        append(buf, len, cap, t->name);
+    } else {
+        append(buf, len, cap, "task-");
+        append_u64(buf, len, cap, t->id);
+    }
+    append(buf, len, cap, "'");
+}
+
 static void report_overflow(const weft__task *t)
 {
     char line[128];
     size_t len = 0;
 
-    append(line, &len, sizeof line - 2, "weft: stack overflow in task '");
-    if (t->name != NULL) {
-        append(line, &len, sizeof line - 2, t->name);
+    append(line, &len, sizeof line - 1, "weft: stack overflow in task ");
+    append_task(line, &len, sizeof line - 1, t);
+    append(line, &len, sizeof line, "\n");
+    ssize_t rc = write(STDERR_FILENO, line, len);
+    (void)rc;
+}
+
+/* Debug mode: something used a pointer into the stack of a compact task
+ * while it slept (sched/compact.h). */
+static void report_compact(const weft__task *owner, const weft__task *t)
+{
+    char line[320];
+    size_t len = 0;
+
+    append(line, &len, sizeof line - 1,
+           "weft: a pointer into the stack of compact task ");
+    append_task(line, &len, sizeof line - 1, owner);
+    append(line, &len, sizeof line - 1, " was used while it slept, by ");
+    if (t != NULL) {
+        append(line, &len, sizeof line - 1, "task ");
+        append_task(line, &len, sizeof line - 1, t);
     } else {
-        append(line, &len, sizeof line - 2, "task-");
-        append_u64(line, &len, sizeof line - 2, t->id);
+        append(line, &len, sizeof line - 1, "a thread outside its tasks");
     }
-    append(line, &len, sizeof line - 1, "'\n");
+    append(line, &len, sizeof line - 1,
+           " (WEFT_SPAWN_COMPACT: nothing may use its stack while it "
+           "waits)");
+    append(line, &len, sizeof line, "\n");
     ssize_t rc = write(STDERR_FILENO, line, len);
     (void)rc;
 }
@@ -56,11 +91,19 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
     struct weft__worker *w = weft__worker_self();
     const weft__task *t = w != NULL ? w->current : NULL;
 
+    uintptr_t addr = (uintptr_t)info->si_addr;
     if (t != NULL && t->stack != NULL) {
-        uintptr_t addr = (uintptr_t)info->si_addr;
         uintptr_t lo = (uintptr_t)t->stack->lo;
         if (addr < lo && addr >= lo - weft__page_size()) {
             report_overflow(t);
+            abort();
+        }
+    }
+    struct weft__runtime *rt = w != NULL ? w->rt : weft__runtime_peek();
+    if (rt != NULL && rt->debug) {
+        const weft__task *owner = weft__compact_owner(rt, addr);
+        if (owner != NULL) {
+            report_compact(owner, t);
             abort();
         }
     }

@@ -161,7 +161,7 @@ static int check_spawn_opts(const struct weft__runtime *rt,
     *cls = rt->default_stack_cls;
     if (opts == NULL)
         return 0;
-    if ((opts->flags & ~WEFT_SPAWN_PINNED) != 0)
+    if ((opts->flags & ~(WEFT_SPAWN_PINNED | WEFT_SPAWN_COMPACT)) != 0)
         return -EINVAL;
     for (size_t i = 0; i < WEFT__ARRAY_SIZE(opts->reserved); i++) {
         if (opts->reserved[i] != NULL)
@@ -253,6 +253,9 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
     t->rt = rt;
     t->home = w != NULL ? w : rt->workers[0];
     t->pinned = opts != NULL && (opts->flags & WEFT_SPAWN_PINNED) != 0;
+    t->compact = opts != NULL && (opts->flags & WEFT_SPAWN_COMPACT) != 0;
+    t->compact_wait = false;
+    t->compacted = false;
     t->registry = NULL;
     t->name = name;
 #ifdef WEFT__ASAN

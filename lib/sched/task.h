@@ -90,6 +90,11 @@ struct weft__task {
     struct weft__runtime *rt;
     struct weft__worker *home;  /* the worker a pinned task stays on */
     bool pinned;                /* WEFT_SPAWN_PINNED */
+    bool compact;               /* WEFT_SPAWN_COMPACT */
+    bool compact_wait;          /* the task's own: its current suspension
+                                   keeps nothing on its stack that others
+                                   use (sched/compact.h) */
+    bool compacted;             /* its stack's bytes are copied out */
     struct weft__scope *scopes; /* innermost open timeout or shield scope */
     unsigned shields;           /* shield scopes open */
     unsigned nscopes;           /* scopes open, shields included */

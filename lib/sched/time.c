@@ -2,8 +2,10 @@
 #include "core/internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "reactor/reactor.h"
+#include "sched/compact.h"
 #include "sched/scope.h"
 #include "sched/task.h"
 #include "sched/time.h"
@@ -12,7 +14,8 @@
 
 /* A sleep in progress. It lives on the sleeping task's stack, which stays
  * put while the task is suspended, so a task costs no timer memory when it
- * is not sleeping. */
+ * is not sleeping; a compact task's is on the heap, since its stack's
+ * pages go while it sleeps (sched/compact.h). */
 struct sleep_timer {
     struct weft__watch watch;
     weft__task *task;
@@ -42,25 +45,41 @@ int weft_sleep(int64_t ms)
 
 int weft__sleep(weft__task *self, int64_t ms, unsigned what)
 {
-    struct sleep_timer timer;
-    int rc = weft__wait_begin(self, 0, &timer.seq);
+    struct sleep_timer on_stack, *timer = &on_stack;
+    uint32_t seq;
+    int rc = weft__wait_begin(self, 0, &seq);
     if (rc < 0)
         return rc; /* cancelled, or a deadline already passed */
+    /* A deadline's timer lives in its scope, on the stack: then the
+     * stack stays. */
+    bool compact = self->compact && self->armed_scope == NULL &&
+                   weft__compact_supported();
+    if (compact && (timer = malloc(sizeof *timer)) == NULL) {
+        timer = &on_stack;
+        compact = false;
+    }
     struct weft__worker *w = weft__worker_self();
-    timer.task = self;
+    timer->task = self;
+    timer->seq = seq;
     /* The timer belongs to this worker's base. Until it is disarmed, a
      * wake from elsewhere sends the task back here (task->armed_on). */
-    if (weft__watch_timer(&w->reactor, &timer.watch, ms, timer_fired) < 0) {
+    if (weft__watch_timer(&w->reactor, &timer->watch, ms, timer_fired) < 0) {
         (void)weft__wait_abort(self);
+        if (timer != &on_stack)
+            free(timer);
         return -ENOMEM;
     }
     self->armed_on = w;
+    self->compact_wait = compact;
     weft__task_waiting(self, (enum weft__waiting)what, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
+    self->compact_wait = false;
     /* Resumed on w, where the timer is: disarm it if it did not fire. */
     WEFT__ASSERT(weft__worker_self() == w);
-    weft__watch_cancel(&timer.watch);
+    weft__watch_cancel(&timer->watch);
     self->armed_on = NULL;
+    if (timer != &on_stack)
+        free(timer);
     return reason == WEFT__WAKE_TIMER ? 0 : weft__wake_error(reason);
 }
