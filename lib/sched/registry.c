@@ -2,6 +2,7 @@
 #include "core/internal.h"
 
 #include "core/atomic.h"
+#include "sched/runtime.h"
 #include "sched/task.h"
 #include "sched/worker.h"
 
@@ -9,7 +10,7 @@ void weft__registry_add(struct weft__worker *w, weft__task *t)
 {
     struct weft__registry *reg = &w->registry;
 
-    t->registry = reg;
+    t->reg_worker = w->index;
     weft__spin_lock(&reg->lock);
     weft__list_push_back(&reg->tasks, &t->reg_link);
     reg->count++;
@@ -18,11 +19,11 @@ void weft__registry_add(struct weft__worker *w, weft__task *t)
 
 void weft__registry_remove(weft__task *t)
 {
-    struct weft__registry *reg = t->registry;
+    struct weft__registry *reg = &t->rt->workers[t->reg_worker]->registry;
 
     weft__spin_lock(&reg->lock);
     weft__list_remove(&t->reg_link);
     reg->count--;
     weft__spin_unlock(&reg->lock);
-    t->registry = NULL;
+    t->reg_worker = WEFT__NO_REGISTRY;
 }

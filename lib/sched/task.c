@@ -242,7 +242,7 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
     t->refs = handle ? 2 : 1;
     t->done = 0;
     t->lock = (weft__spinlock)WEFT__SPINLOCK_INIT;
-    t->stack_cls = cls;
+    t->stack_cls = (uint16_t)cls; /* < WEFT__STACK_CLASSES */
     weft__list_init(&t->waiters);
     t->fn = fn;
     t->arg = arg;
@@ -256,7 +256,7 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
     t->compact = opts != NULL && (opts->flags & WEFT_SPAWN_COMPACT) != 0;
     t->compact_wait = false;
     t->compacted = false;
-    t->registry = NULL;
+    t->reg_worker = WEFT__NO_REGISTRY;
     t->name = name;
 #ifdef WEFT__ASAN
     t->asan_fake_stack = NULL;
