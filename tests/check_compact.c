@@ -21,7 +21,8 @@
 #ifndef COMPACTS
 #define COMPACTS 1
 #endif
-/* ThreadSanitizer's shadow memory swamps the resident set. */
+/* ThreadSanitizer's shadow memory swamps the resident set, as ASan's
+ * allocator and shadow do. */
 #if defined(__SANITIZE_THREAD__)
 #define RSS_TELLS 0
 #elif defined(__has_feature)
@@ -194,9 +195,10 @@ START_TEST(test_compact_sleepers_give_their_pages_back)
             cost[1]);
     /* A page each at least, against a copy of what is in use: about
      * 1.5 KiB here with the assembly switch, 2.5 KiB with ucontext's. */
-    ck_assert_int_ge(cost[0], 4096);
-    if (RSS_TELLS)
+    if (RSS_TELLS) {
+        ck_assert_int_ge(cost[0], 4096);
         ck_assert_int_lt(cost[1] * 4, cost[0] * 3);
+    }
 }
 END_TEST
 

@@ -749,6 +749,7 @@ static void *remove_after_finish_main(void *arg)
 
 struct visit {
     int fds[2];
+    bool parked; /* main parks worker 0 at once; a thread writes */
     uint32_t registered, spinning, reader_done, hog_timed_out;
     unsigned reader_on;
     int reader_rc;
@@ -789,21 +790,43 @@ static void *visit_hog(void *arg)
     return NULL;
 }
 
+/* The byte's writer when main must not wake worker 0 itself: a plain
+ * thread, which waits for the hog to spin. */
+static void *visit_writer(void *arg)
+{
+    struct visit *v = arg;
+    struct timespec ms = { 0, 1000000 };
+
+    for (int i = 0; i < 20000 && READ(v->spinning) == 0; i++)
+        nanosleep(&ms, NULL);
+    ck_assert_int_eq(write(v->fds[1], "x", 1), 1);
+    return NULL;
+}
+
 static void *visit_main(void *arg)
 {
     struct visit *v = arg;
     struct weft__worker *self = weft__worker_self();
     weft_task *hog, *reader;
+    struct test_thread th;
 
     ck_assert_int_eq(pipe2(v->fds, O_NONBLOCK | O_CLOEXEC), 0);
     ck_assert_int_eq(weft__task_create_on(self, self->rt->workers[1],
                                           visit_hog, v, NULL, &hog), 0);
     ck_assert_int_eq(weft_spawn(&reader, visit_reader, v), 0);
-    for (int i = 0; i < 20000 && READ(v->spinning) == 0; i++)
-        weft_sleep(1);
-    ck_assert_uint_eq(READ(v->spinning), 1);
-    ck_assert_int_eq(write(v->fds[1], "x", 1), 1);
+    if (v->parked) {
+        /* Worker 0 parks at once, perhaps before any task waits on the
+         * pipe: it must still come back to look. */
+        test_thread_start(&th, visit_writer, v);
+    } else {
+        for (int i = 0; i < 20000 && READ(v->spinning) == 0; i++)
+            weft_sleep(1);
+        ck_assert_uint_eq(READ(v->spinning), 1);
+        ck_assert_int_eq(write(v->fds[1], "x", 1), 1);
+    }
     ck_assert_int_eq(weft_await(reader, NULL), 0);
+    if (v->parked)
+        test_thread_join(&th);
     ck_assert_int_eq(weft_await(hog, NULL), 0);
     weft_task_unref(reader);
     weft_task_unref(hog);
@@ -813,9 +836,9 @@ static void *visit_main(void *arg)
     return NULL;
 }
 
-START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
+static void check_visit(bool parked)
 {
-    struct visit v = { .fds = { -1, -1 } };
+    struct visit v = { .fds = { -1, -1 }, .parked = parked };
     weft_run_opts opts = { .workers = 2, .slow_task_ms = WEFT_SLOW_TASK_OFF };
     weft_worker_stats st[2];
     unsigned n;
@@ -826,6 +849,19 @@ START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
     ck_assert_uint_eq(v.reader_on, 0); /* it ran where it was woken */
     ck_assert_int_eq(weft_runtime_get_stats(st, 2, &n), 0);
     ck_assert_uint_ge(st[0].io_visits, 1);
+}
+
+START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
+{
+    check_visit(false);
+}
+END_TEST
+
+/* The same with worker 0 parked before the reader waits, and nothing but
+ * the pipe's byte (written by a plain thread) to wake anyone. */
+START_TEST(test_parked_worker_comes_back_for_a_stuck_worker)
+{
+    check_visit(true);
 }
 END_TEST
 
@@ -851,6 +887,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_stats_and_worker_count);
     tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
     tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
+    tcase_add_test(tc, test_parked_worker_comes_back_for_a_stuck_worker);
     suite_add_tcase(s, tc);
     /* A hang here is a failure: a short timeout. */
     tc = tcase_create("waiters");

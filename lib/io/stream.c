@@ -131,20 +131,33 @@ static void out_changed(weft_stream *st)
     weft__io_want_writable(&st->sock->io, left > 0);
 }
 
-/* A write edge on home's thread: send what is queued, unless a writer
- * holds the lock (it looks at the tick after letting go, see
- * queue_and_send). */
+/* A write edge, on home's thread or a visitor's: send what is queued,
+ * unless another holds the lock. Whoever holds it looks at the tick
+ * after letting go (here, and in queue_and_send), so an edge whose
+ * on_writable found the lock taken is never lost: two edges may run
+ * this at once, on home and on a visitor. */
 static void on_writable(struct weft__io *io)
 {
     weft_socket *sock = WEFT__CONTAINER_OF(io, weft_socket, io);
     weft_stream *st = sock->stream;
 
-    if (!weft__spin_trylock(&st->out_lock))
-        return;
-    if (st->werr == 0)
-        (void)flush_locked(st);
-    out_changed(st);
-    weft__spin_unlock(&st->out_lock);
+    for (;;) {
+        uint32_t tick = (uint32_t)(weft__io_ticks(io) >> 32);
+        if (!weft__spin_trylock(&st->out_lock))
+            return;
+        if (st->werr == 0)
+            (void)flush_locked(st);
+        out_changed(st);
+        bool left = evbuffer_get_length(st->out) > 0 && st->werr == 0;
+        weft__spin_unlock(&st->out_lock);
+        if (!left)
+            return;
+        /* Pairs with the fence in the edge callback (sched/iowait.c), as
+         * in queue_and_send. */
+        weft__fence_full();
+        if ((uint32_t)(weft__io_ticks(io) >> 32) == tick)
+            return;
+    }
 }
 
 /* Queues buf[0, n) behind what out holds (sending at once what the

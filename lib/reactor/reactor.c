@@ -340,6 +340,7 @@ int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,
                    : -ENOMEM;
     }
     reg->reactor = r;
+    weft__faa_u32(&r->registered, 1);
     return 0;
 }
 
@@ -348,5 +349,6 @@ void weft__reactor_unregister(struct weft__reg *reg)
     if (reg->reactor == NULL)
         return;
     (void)epoll_ctl(reg->reactor->io_fd, EPOLL_CTL_DEL, reg->fd, NULL);
+    weft__faa_u32(&reg->reactor->registered, (uint32_t)-1);
     reg->reactor = NULL;
 }

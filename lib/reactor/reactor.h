@@ -27,6 +27,8 @@ struct weft__reactor {
     uint32_t wanted;         /* atomic: registrations whose edges matter
                                 with no waiter (queued output) */
     uint32_t held;           /* atomic: waiters on registrations */
+    uint32_t registered;     /* atomic: registrations (written by the
+                                owner, read by idle workers) */
     int wake_fd;             /* eventfd; -1 until built */
     struct event *wake_event; /* persistent read on wake_fd */
     /* Registrations live in an epoll set of their own, nested in the

@@ -1,6 +1,7 @@
 /* Compact tasks (see compact.h). */
 #include "core/internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -49,8 +50,11 @@ void weft__compact_out(weft__task *t, bool protect)
 {
     uintptr_t lo, hi, plo, phi;
 
-    if (!weft__compact_supported() || t->stack == NULL ||
-        !extent(t, &lo, &hi, &plo, &phi))
+#ifdef WEFT__ASAN
+    (void)protect;
+    return;
+#endif
+    if (t->stack == NULL || !extent(t, &lo, &hi, &plo, &phi))
         return;
     struct saved *s = malloc(sizeof *s + (hi - lo));
     if (s == NULL)
@@ -77,8 +81,17 @@ void weft__compact_in(weft__task *t)
 
     WEFT__ASSERT(ok && s->len == hi - lo);
     (void)ok;
-    if (t->rt->debug)
-        (void)mprotect((void *)plo, phi - plo, PROT_READ | PROT_WRITE);
+    if (t->rt->debug &&
+        mprotect((void *)plo, phi - plo, PROT_READ | PROT_WRITE) < 0) {
+        /* The task cannot run without its stack, and the copy would
+         * fault and read as a misuse: say what happened instead. */
+        char buf[32];
+        weft__log("debug mode: the stack of compact task '%s' cannot be "
+                  "made accessible again (mprotect: %s; vm.max_map_count "
+                  "may be too low for this many compact tasks)",
+                  weft__task_label(t, buf, sizeof buf), strerror(errno));
+        abort();
+    }
     memcpy((void *)lo, s->bytes, s->len);
     free(s);
     t->stack->saved = NULL;
@@ -87,8 +100,11 @@ void weft__compact_in(weft__task *t)
 
 void weft__compact_drop(struct weft__stack *st)
 {
-    if (weft__compact_supported())
-        (void)madvise(st->lo, st->size, MADV_DONTNEED);
+#ifndef WEFT__ASAN
+    (void)madvise(st->lo, st->size, MADV_DONTNEED);
+#else
+    (void)st;
+#endif
 }
 
 const weft__task *weft__compact_owner(struct weft__runtime *rt, uintptr_t addr)

@@ -19,8 +19,8 @@ static char released_home;
 struct weft__io_waiter {
     weft__task *task;
     uint32_t seq;
-    uint32_t timer_gen;          /* io->timer_gen when its timer was armed;
-                                    0: no timer */
+    uint32_t timer_gen;          /* io->timer_gen[its direction] when its
+                                    timer was armed; 0: no timer */
     bool released;               /* weft__io_release ended the wait */
 };
 
@@ -34,7 +34,7 @@ void weft__io_init(struct weft__io *io, int fd)
     io->lock.held = 0;
     io->waiter[0] = io->waiter[1] = NULL;
     io->released = false;
-    io->timer_gen = 0;
+    io->timer_gen[0] = io->timer_gen[1] = 0;
     io->timer[0].armed = io->timer[1].armed = false;
     io->reg.reactor = NULL;
     io->wanted = NULL;
@@ -85,7 +85,7 @@ static void timed_out(struct weft__io *io, int dir)
 {
     weft__spin_lock(&io->lock);
     struct weft__io_waiter *wt = io->waiter[dir];
-    if (wt != NULL && wt->timer_gen == io->timer_gen)
+    if (wt != NULL && wt->timer_gen == io->timer_gen[dir])
         (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
     weft__spin_unlock(&io->lock);
 }
@@ -144,23 +144,9 @@ static int wait_home(weft__task *self, struct weft__worker *w,
     wt.task = self;
     wt.released = false;
     wt.timer_gen = 0;
-    /* A timer a waiter that resumed elsewhere left armed. */
-    if (weft__watch_armed(&io->timer[tdir]))
-        weft__watch_cancel(&io->timer[tdir]);
-    if (timeout_ms >= 0) {
-        if (weft__watch_timer(&w->reactor, &io->timer[tdir], timeout_ms,
-                              tdir == WEFT__IO_READ ? read_timed_out
-                                                    : write_timed_out) < 0) {
-            int reason = weft__wait_abort(self);
-            return reason != WEFT__WAKE_NONE ? weft__wake_error(reason)
-                                             : -ENOMEM;
-        }
-        if (++io->timer_gen == 0)
-            io->timer_gen = 1;
-        wt.timer_gen = io->timer_gen;
-    }
     /* Under the lock, as edges take it: an edge after this sees the
-     * waiter; one before moved the tick. */
+     * waiter; one before moved the tick. Checked before the timer is
+     * touched, so that a refused waiter leaves the others' alone. */
     rc = 1;
     weft__spin_lock(&io->lock);
     for (int dir = 0; dir < 2 && rc == 1; dir++) {
@@ -183,9 +169,32 @@ static int wait_home(weft__task *self, struct weft__worker *w,
     }
     weft__spin_unlock(&io->lock);
     if (rc != 1) {
-        weft__watch_cancel(&io->timer[tdir]);
         int reason = weft__wait_abort(self);
         return reason != WEFT__WAKE_NONE ? weft__wake_error(reason) : rc;
+    }
+    /* The direction's timer is this waiter's now. One left armed by a
+     * waiter that resumed elsewhere goes; none can fire meanwhile, since
+     * only this thread runs home's timers. */
+    weft__watch_cancel(&io->timer[tdir]);
+    if (timeout_ms >= 0) {
+        if (weft__watch_timer(&w->reactor, &io->timer[tdir], timeout_ms,
+                              tdir == WEFT__IO_READ ? read_timed_out
+                                                    : write_timed_out) < 0) {
+            weft__spin_lock(&io->lock);
+            for (int dir = 0; dir < 2; dir++) {
+                if (dirs & (1u << dir))
+                    io->waiter[dir] = NULL;
+            }
+            weft__spin_unlock(&io->lock);
+            /* An edge may have woken it meanwhile: then try again. */
+            int reason = weft__wait_abort(self);
+            return reason != WEFT__WAKE_NONE ? weft__wake_error(reason)
+                                             : -ENOMEM;
+        }
+        if (++io->timer_gen[tdir] == 0)
+            io->timer_gen[tdir] = 1;
+        /* Before the lock is next taken by timed_out, on this thread. */
+        wt.timer_gen = io->timer_gen[tdir];
     }
     weft__reactor_hold(&w->reactor);
     self->io_ops = 0;

@@ -60,7 +60,8 @@ struct weft__io {
     weft__spinlock lock;           /* guards waiter and released */
     struct weft__io_waiter *waiter[2];
     bool released;
-    uint32_t timer_gen;            /* home's thread only: timers armed */
+    uint32_t timer_gen[2];         /* home's thread only: timers armed,
+                                      per direction */
     struct weft__watch timer[2];   /* home's thread only: the timeouts of
                                       the waits, per direction */
     struct weft__reg reg;          /* on home's reactor */

@@ -583,6 +583,7 @@ static bool work_anywhere(struct weft__worker *w)
  * parked worker looks. doc/io.md ("Home workers") has the figures. */
 #define VISIT_STALE_NS 250000
 #define VISIT_TICK_US 1000
+#define VISIT_IDLE_TICK_US 25000
 
 static bool visit_others(struct weft__worker *w);
 
@@ -622,20 +623,28 @@ static bool linger(struct weft__worker *w)
     }
 }
 
-/* True if another worker has tasks waiting on its descriptors and is not
- * blocked in its reactor: it may stop polling (a long task, no CPU), and
- * then an idle worker collects its edges (weft__reactor_visit). */
-static bool others_wait_on_io(struct weft__worker *w)
+/* How long a parked worker may sleep before it looks after the other
+ * workers' descriptors (weft__reactor_visit): VISIT_TICK_US while one
+ * has tasks waiting on them and is not blocked in its reactor (it may
+ * stop polling: a long task, no CPU); VISIT_IDLE_TICK_US while one has
+ * registrations at all, since its tasks may start waiting on them, then
+ * run long, while this one sleeps; else 0, no limit. */
+static long park_tick_us(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
+    long tick = 0;
 
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct weft__reactor *r = &rt->workers[i]->reactor;
-        if (rt->workers[i] != w && weft__load_relaxed_u32(&r->held) > 0 &&
+        if (rt->workers[i] == w)
+            continue;
+        if (weft__load_relaxed_u32(&r->held) > 0 &&
             !weft__load_relaxed_u32(&r->blocked))
-            return true;
+            return VISIT_TICK_US;
+        if (weft__load_relaxed_u32(&r->registered) > 0)
+            tick = VISIT_IDLE_TICK_US;
     }
-    return false;
+    return tick;
 }
 
 /* Collects the edges of the workers that have not polled their
@@ -658,8 +667,8 @@ static bool visit_others(struct weft__worker *w)
 
 /* Blocks in the worker's event base until a timer, a socket or a wake-up
  * fd fires, unless work turned up while it was registering as parked.
- * While other workers have tasks waiting on their descriptors, it wakes
- * every VISIT_TICK_US to look after them. */
+ * While other workers have descriptors, it wakes now and then to look
+ * after them (park_tick_us). */
 static void park(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
@@ -673,8 +682,8 @@ static void park(struct weft__worker *w)
         !weft__signals_caught()) {
         WEFT__STAT_ADD(w, parks, 1);
         w->ticks = 0;
-        while (others_wait_on_io(w)) {
-            weft__reactor_block_for(&w->reactor, VISIT_TICK_US);
+        for (long tick; (tick = park_tick_us(w)) > 0;) {
+            weft__reactor_block_for(&w->reactor, tick);
             /* Still parked: neither a notifier nor a wake came. */
             if (!weft__idle_is_parked(w) || has_local_work(w) ||
                 weft__runtime_stopping(rt) || weft__signals_caught() ||

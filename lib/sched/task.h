@@ -126,7 +126,8 @@ struct weft__task {
 #endif
 };
 
-#if UINTPTR_MAX > 0xffffffffu && !defined(WEFT__ASAN) && !defined(WEFT__TSAN)
+#if UINTPTR_MAX > 0xffffffffu && !defined(WEFT__ASAN) &&                     \
+    !defined(WEFT__TSAN) && !defined(WEFT_CONTEXT_UCONTEXT)
 /* W4's bytes per sleeping task count its malloc chunk: keep it at 240. */
 _Static_assert(sizeof(struct weft__task) <= 232, "task record grew");
 #endif
