@@ -711,6 +711,70 @@ static void *fd_wait_main(void *arg)
     return NULL;
 }
 
+/* A wait's timeout is its own: a second waiter refused with -EBUSY, or
+ * a waiter in the other direction with a timeout of its own, leaves it
+ * alone (each direction's timer lives in the descriptor's record). */
+#define HOLDER_MS 3000
+
+struct timed_wait {
+    int fd;
+    short events;
+    int64_t ms;
+};
+
+static void *timed_fd_wait(void *arg)
+{
+    const struct timed_wait *w = arg;
+    return (void *)(intptr_t)weft_fd_wait(w->fd, w->events, w->ms);
+}
+
+static void *fd_wait_timers_main(void *arg)
+{
+    int fds[2];
+    weft_task *r, *wr;
+    void *res;
+    char buf[4096];
+
+    (void)arg;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+                                SOCK_CLOEXEC, 0, fds), 0);
+    /* A refused second reader. */
+    struct timed_wait rd = { fds[0], POLLIN, HOLDER_MS };
+    ck_assert_int_eq(weft_spawn(&r, timed_fd_wait, &rd), 0);
+    wait_until_waiting(r, "fd");
+    ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 20), -EBUSY);
+    ck_assert_int_eq(weft_await(r, &res), 0);
+    ck_assert_int_eq((intptr_t)res, -ETIMEDOUT);
+    weft_task_unref(r);
+    /* A writer that waits after the reader, with a longer timeout. */
+    ck_assert_int_eq(weft_spawn(&r, timed_fd_wait, &rd), 0);
+    wait_until_waiting(r, "fd");
+    memset(buf, 'w', sizeof buf);
+    while (write(fds[0], buf, sizeof buf) > 0)
+        ;
+    struct timed_wait wt = { fds[0], POLLOUT, 60000 };
+    ck_assert_int_eq(weft_spawn(&wr, timed_fd_wait, &wt), 0);
+    wait_until_waiting(wr, "fd");
+    ck_assert_int_eq(weft_await(r, &res), 0);
+    ck_assert_int_eq((intptr_t)res, -ETIMEDOUT);
+    while (read(fds[1], buf, sizeof buf) > 0)
+        ;
+    ck_assert_int_eq(weft_await(wr, &res), 0);
+    ck_assert_int_eq((intptr_t)res & POLLOUT, POLLOUT);
+    weft_task_unref(r);
+    weft_task_unref(wr);
+    ck_assert_int_eq(weft_fd_forget(fds[0]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
+}
+
+START_TEST(test_fd_wait_timeouts_are_each_waiters_own)
+{
+    ck_assert_int_eq(run_on(2, fd_wait_timers_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_fd_wait)
 {
     ck_assert_int_eq(run_on(2, fd_wait_main, NULL), 0);
@@ -772,6 +836,7 @@ static Suite *socket_suite(void)
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_budget);
     tcase_add_test(tc, test_fd_wait);
+    tcase_add_test(tc, test_fd_wait_timeouts_are_each_waiters_own);
     tcase_add_test(tc, test_fd_closed_without_forget);
     suite_add_tcase(s, tc);
     return s;
