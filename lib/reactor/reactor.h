@@ -122,6 +122,7 @@ struct weft__reg {
     struct weft__reactor *reactor; /* where it is added, or NULL */
     weft__reg_fn fn;
     int fd;
+    uint32_t published;            /* atomic: fn and fd are set */
 };
 
 /* Adds fd to r for good. Returns 0, or -ENOMEM (-EBADF, -EPERM for a
