@@ -203,7 +203,8 @@ static inline void stderr_capture_end(struct stderr_capture *cap, char *err,
 struct outcome {
     int signal;      /* 0 if the child exited */
     int exit_code;
-    char err[2048];  /* what it wrote on stderr */
+    char err[16384]; /* what it wrote on stderr (a sanitizer's report
+                        may come first) */
 };
 
 /* Runs weft_run(main_fn) with opts (NULL: the defaults) in a child, for

@@ -107,6 +107,12 @@ void weft__compact_drop(struct weft__stack *st)
 #endif
 }
 
+/* Reads other threads' tasks without their locks, on purpose (see
+ * compact.h): not a race for ThreadSanitizer to report on the way to
+ * abort(). */
+#ifdef WEFT__TSAN
+__attribute__((no_sanitize("thread")))
+#endif
 const weft__task *weft__compact_owner(struct weft__runtime *rt, uintptr_t addr)
 {
     for (unsigned i = 0; rt != NULL && i < rt->nworkers; i++) {
