@@ -2,9 +2,11 @@
  * descriptor watches that tasks and callbacks arm on it.
  *
  * Every use of libevent goes through here. A base belongs to one worker
- * thread: only that thread arms, cancels or polls (the base is built
+ * thread: only that thread arms, cancels or polls it (the base is built
  * without locks). Other threads reach it only through weft__reactor_wake,
- * which writes an eventfd the base watches.
+ * which writes an eventfd the base watches, and through
+ * weft__reactor_visit, which collects edges from the registrations' own
+ * epoll set, nested in the base.
  *
  * A watch is caller storage (usually on the stack of the task that
  * waits), armed once and fired or cancelled once. The reactor counts the

@@ -585,7 +585,7 @@ static bool work_anywhere(struct weft__worker *w)
 #define VISIT_TICK_US 1000
 #define VISIT_IDLE_TICK_US 25000
 
-static bool visit_others(struct weft__worker *w);
+static bool visit_others(struct weft__worker *w, int64_t now);
 
 static bool linger(struct weft__worker *w)
 {
@@ -612,9 +612,9 @@ static bool linger(struct weft__worker *w)
                 if (has_local_work(w))
                     return true;
             }
-            if (visit_others(w))
-                return true;
             int64_t now = weft__now_ns();
+            if (visit_others(w, now))
+                return true;
             if (end == 0)
                 end = now + LINGER_NS;
             else if (now >= end)
@@ -649,11 +649,10 @@ static long park_tick_us(struct weft__worker *w)
 
 /* Collects the edges of the workers that have not polled their
  * registrations for VISIT_STALE_NS while tasks wait on them; the tasks
- * woken come to w. True if any was. */
-static bool visit_others(struct weft__worker *w)
+ * woken come to w. True if any was. now: weft__now_ns(). */
+static bool visit_others(struct weft__worker *w, int64_t now)
 {
     struct weft__runtime *rt = w->rt;
-    int64_t now = weft__now_ns();
     int n = 0;
 
     for (unsigned i = 0; i < rt->nworkers; i++) {
@@ -687,7 +686,7 @@ static void park(struct weft__worker *w)
             /* Still parked: neither a notifier nor a wake came. */
             if (!weft__idle_is_parked(w) || has_local_work(w) ||
                 weft__runtime_stopping(rt) || weft__signals_caught() ||
-                visit_others(w) || work_anywhere(w))
+                visit_others(w, weft__now_ns()) || work_anywhere(w))
                 goto woken;
         }
         weft__reactor_block(&w->reactor);
