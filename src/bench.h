@@ -88,6 +88,8 @@ int bench_process_call(const struct bench_opts *o);
  * status. bench_echo_child runs the hidden subcommands __echo-server and
  * __echo-client, the two processes echo starts. */
 int bench_echo(const struct bench_opts *o);
+/* Prints each worker's weft_worker_stats of the last runtime. */
+void bench_print_stats(void);
 int bench_echo_child(int argc, char **argv);
 int bench_stream(const struct bench_opts *o);
 int bench_spawn_process(const struct bench_opts *o);

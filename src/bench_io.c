@@ -364,7 +364,12 @@ int bench_echo_child(int argc, char **argv)
     if (server) {
         struct echo_server es = { .listen_fd = (int)v[3], .conns = v[1],
                                   .msgs = v[2] };
-        return run_weft(echo_server_main, &es, (unsigned)v[0]) < 0;
+        int rc = run_weft(echo_server_main, &es, (unsigned)v[0]);
+        if (getenv("WEFT_BENCH_STATS") != NULL) {
+            printf("server:\n");
+            bench_print_stats();
+        }
+        return rc < 0;
     }
     struct echo_client ec = { .port = (int)v[3], .conns = v[1], .msgs = v[2] };
     struct echo_result res;
@@ -385,6 +390,10 @@ int bench_echo_child(int argc, char **argv)
                          &res);
     } else {
         rc = run_weft(echo_client_main, a, (unsigned)v[0]);
+        if (getenv("WEFT_BENCH_STATS") != NULL) {
+            printf("client:\n");
+            bench_print_stats();
+        }
     }
     free(ec.trips);
     if (rc < 0)
@@ -550,6 +559,10 @@ int bench_echo(const struct bench_opts *o)
 {
     static struct echo_runs weft, plain;
     int n = o->runs;
+
+    /* --stats: each weft child prints its workers' counters. */
+    if (o->stats && setenv("WEFT_BENCH_STATS", "1", 1) < 0)
+        return 1;
 
     for (int r = 0; r < n; r++) {
         if (echo_run(o, 0, &weft, r) < 0 || echo_run(o, 1, &plain, r) < 0)

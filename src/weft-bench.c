@@ -500,7 +500,7 @@ static int run_once(weft_fn fn, struct bench_opts *o, struct sample *s)
     return rc;
 }
 
-static void print_stats(void)
+void bench_print_stats(void)
 {
     weft_worker_stats st[WEFT_WORKERS_MAX];
     unsigned n;
@@ -895,7 +895,7 @@ bad:
                kib[o.runs / 2], kib[0], kib[o.runs - 1]);
     }
     if (o.stats)
-        print_stats();
+        bench_print_stats();
     free(secs);
     free(kib);
     free(extra);
