@@ -769,6 +769,64 @@ static void *fd_wait_timers_main(void *arg)
     return NULL;
 }
 
+/* Timeouts are lazy (sched/iowait.h): a wait served early leaves its
+ * direction's timer armed for its deadline. A later wait with a later
+ * deadline must not time out when that timer fires, and one with an
+ * earlier deadline must not wait for it. */
+#define LAZY_FIRST_MS 100
+#define LAZY_LATER_MS 400
+#define LAZY_HOUR_MS 3600000
+
+/* A reader on fds[0] with a timeout of ms, served by a byte. */
+static void served_read(int fds[2], int64_t ms)
+{
+    struct timed_wait rd = { fds[0], POLLIN, ms };
+    weft_task *r;
+    void *res;
+    char c;
+
+    ck_assert_int_eq(weft_spawn(&r, timed_fd_wait, &rd), 0);
+    wait_until_waiting(r, "fd");
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    ck_assert_int_eq(weft_await(r, &res), 0);
+    ck_assert_int_eq((intptr_t)res & POLLIN, POLLIN);
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    weft_task_unref(r);
+}
+
+static void *lazy_timers_main(void *arg)
+{
+    int fds[2];
+
+    (void)arg;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+                                SOCK_CLOEXEC, 0, fds), 0);
+    /* The timer stays armed for LAZY_FIRST_MS; it fires during the next
+     * wait, which must go on until its own deadline. */
+    served_read(fds, LAZY_FIRST_MS);
+    int64_t t0 = mono_ms();
+    ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, LAZY_LATER_MS), -ETIMEDOUT);
+    ck_assert_int_ge(mono_ms() - t0, LAZY_LATER_MS);
+    /* Armed for an hour: a short wait must arm it sooner (else Check's
+     * timeout ends the test). */
+    served_read(fds, LAZY_HOUR_MS);
+    t0 = mono_ms();
+    ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 20), -ETIMEDOUT);
+    ck_assert_int_ge(mono_ms() - t0, 20);
+    /* And with no timeout at all, a wait is still woken by the byte. */
+    served_read(fds, WEFT_FOREVER);
+    ck_assert_int_eq(weft_fd_forget(fds[0]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
+}
+
+START_TEST(test_fd_wait_timeouts_are_lazy)
+{
+    ck_assert_int_eq(run_on(2, lazy_timers_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_fd_wait_timeouts_are_each_waiters_own)
 {
     ck_assert_int_eq(run_on(2, fd_wait_timers_main, NULL), 0);
@@ -837,6 +895,7 @@ static Suite *socket_suite(void)
     tcase_add_test(tc, test_budget);
     tcase_add_test(tc, test_fd_wait);
     tcase_add_test(tc, test_fd_wait_timeouts_are_each_waiters_own);
+    tcase_add_test(tc, test_fd_wait_timeouts_are_lazy);
     tcase_add_test(tc, test_fd_closed_without_forget);
     suite_add_tcase(s, tc);
     return s;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "core/clock.h"
 #include "sched/loop.h"
 #include "sched/task.h"
 #include "sched/wait.h"
@@ -19,10 +20,15 @@ static char released_home;
 struct weft__io_waiter {
     weft__task *task;
     uint32_t seq;
-    uint32_t timer_gen;          /* io->timer_gen[its direction] when its
-                                    timer was armed; 0: no timer */
+    int64_t deadline;            /* weft__now_ns() time, or NO_DEADLINE */
     bool released;               /* weft__io_release ended the wait */
 };
+
+#define NO_DEADLINE INT64_MAX
+
+/* wait_on's answer when the wait needs home's thread: its direction's
+ * timer must be armed (again) there. */
+#define NEEDS_HOME 2
 
 void weft__io_init(struct weft__io *io, int fd)
 {
@@ -34,7 +40,7 @@ void weft__io_init(struct weft__io *io, int fd)
     io->lock.held = 0;
     io->waiter[0] = io->waiter[1] = NULL;
     io->released = false;
-    io->timer_gen[0] = io->timer_gen[1] = 0;
+    io->timer_at[0] = io->timer_at[1] = 0;
     io->timer[0].armed = io->timer[1].armed = false;
     io->reg.reactor = NULL;
     io->wanted = NULL;
@@ -78,15 +84,37 @@ static void edge(struct weft__reg *reg, short what)
     }
 }
 
-/* A wait's timeout, on home's thread. The waiter it was armed for may
- * have resumed elsewhere, and another may wait now: wake only the one it
- * was armed for. */
+static void read_timed_out(struct weft__watch *watch);
+static void write_timed_out(struct weft__watch *watch);
+
+static int arm_timer(struct weft__io *io, struct weft__reactor *r, int dir,
+                     int64_t ms)
+{
+    return weft__watch_timer(r, &io->timer[dir], ms,
+                             dir == WEFT__IO_READ ? read_timed_out
+                                                  : write_timed_out);
+}
+
+/* A direction's timer fired, on home's thread. Whoever waits there now
+ * (maybe not the waiter it was armed for) times out if its deadline has
+ * come; else the timer is armed again, for that deadline. */
 static void timed_out(struct weft__io *io, int dir)
 {
+    struct weft__reactor *r = io->timer[dir].reactor;
+
     weft__spin_lock(&io->lock);
+    io->timer_at[dir] = 0;
     struct weft__io_waiter *wt = io->waiter[dir];
-    if (wt != NULL && wt->timer_gen == io->timer_gen[dir])
-        (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
+    if (wt != NULL && wt->deadline != NO_DEADLINE) {
+        int64_t now = weft__now_ns();
+        if (now >= wt->deadline)
+            (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
+        else if (arm_timer(io, r, dir,
+                           (wt->deadline - now + 999999) / 1000000) == 0)
+            io->timer_at[dir] = wt->deadline;
+        else /* no memory: it tries its call again, and waits again */
+            (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
+    }
     weft__spin_unlock(&io->lock);
 }
 
@@ -125,30 +153,71 @@ static struct weft__worker *home_of(struct weft__io *io, struct weft__worker *w,
     return w;
 }
 
-/* The wait itself, on home. */
-static int wait_home(weft__task *self, struct weft__worker *w,
-                     struct weft__io *io, unsigned dirs, uint64_t ticks,
-                     int64_t timeout_ms, unsigned flags, unsigned what)
+/* now + ms in weft__now_ns() time, or NO_DEADLINE for ms < 0. */
+static int64_t deadline_after(int64_t ms)
+{
+    if (ms < 0)
+        return NO_DEADLINE;
+    int64_t now = weft__now_ns();
+    /* Beyond the year 2262: as good as never, but a deadline. */
+    if (ms >= (NO_DEADLINE - 1 - now) / 1000000)
+        return NO_DEADLINE - 1;
+    return now + ms * 1000000;
+}
+
+/* The timer of direction dir, armed to fire at `at` (0: not armed), is
+ * of no use to a waiter whose deadline is `deadline`: it must be armed
+ * (again) for it. */
+static bool timer_short(int64_t at, int64_t deadline)
+{
+    return deadline != NO_DEADLINE && (at == 0 || at > deadline);
+}
+
+/* The wait itself, on the calling worker w, for io whose home is home.
+ * Away from home it returns NEEDS_HOME, having waited for nothing, if
+ * the wait's timer has to be armed (again): only home may. */
+static int wait_on(weft__task *self, struct weft__worker *w,
+                   struct weft__worker *home, struct weft__io *io,
+                   unsigned dirs, uint64_t ticks, int64_t timeout_ms,
+                   unsigned flags, unsigned what)
 {
     struct weft__io_waiter wt;
     /* The direction whose timer this wait uses. */
     int tdir = (dirs & WEFT__IO_IN) ? WEFT__IO_READ : WEFT__IO_WRITE;
+    bool at_home = w == home;
 
     /* Its registration failed, or it was released and made fresh
-     * (io/fd.c), while this task hopped here: try again. */
-    if (weft__load_relaxed_ptr((void *const *)&io->home) != w)
+     * (io/fd.c), while this task came here: try again. */
+    if (weft__load_relaxed_ptr((void *const *)&io->home) != home)
         return 0;
     int rc = weft__wait_begin(self, flags, &wt.seq);
     if (rc < 0)
         return rc;
     wt.task = self;
     wt.released = false;
-    wt.timer_gen = 0;
+    wt.deadline = deadline_after(timeout_ms);
+    /* Home arms the timer first (outside the lock: libevent's call is
+     * not short), unless it fires in time already. A timer armed for a
+     * wait refused below fires later and finds nobody, or the next
+     * waiter. Only this thread writes timer_at. */
+    bool armed = false;
+    if (at_home && timer_short(io->timer_at[tdir], wt.deadline)) {
+        weft__watch_cancel(&io->timer[tdir]);
+        if (arm_timer(io, &w->reactor, tdir, timeout_ms) < 0) {
+            int reason = weft__wait_abort(self);
+            return reason != WEFT__WAKE_NONE ? weft__wake_error(reason)
+                                             : -ENOMEM;
+        }
+        armed = true;
+    }
     /* Under the lock, as edges take it: an edge after this sees the
-     * waiter; one before moved the tick. Checked before the timer is
-     * touched, so that a refused waiter leaves the others' alone. */
+     * waiter; one before moved the tick. And as timed_out takes it: a
+     * timer that fires after this sees the waiter, so a waiter away
+     * from home may rely on a timer it sees armed in time. */
     rc = 1;
     weft__spin_lock(&io->lock);
+    if (armed)
+        io->timer_at[tdir] = wt.deadline;
     for (int dir = 0; dir < 2 && rc == 1; dir++) {
         if (!(dirs & (1u << dir)))
             continue;
@@ -161,6 +230,8 @@ static int wait_home(weft__task *self, struct weft__worker *w,
         else if (io->waiter[dir] != NULL)
             rc = -EBUSY;
     }
+    if (rc == 1 && !at_home && timer_short(io->timer_at[tdir], wt.deadline))
+        rc = NEEDS_HOME;
     if (rc == 1) {
         for (int dir = 0; dir < 2; dir++) {
             if (dirs & (1u << dir))
@@ -172,40 +243,13 @@ static int wait_home(weft__task *self, struct weft__worker *w,
         int reason = weft__wait_abort(self);
         return reason != WEFT__WAKE_NONE ? weft__wake_error(reason) : rc;
     }
-    /* The direction's timer is this waiter's now. One left armed by a
-     * waiter that resumed elsewhere goes; none can fire meanwhile, since
-     * only this thread runs home's timers. */
-    weft__watch_cancel(&io->timer[tdir]);
-    if (timeout_ms >= 0) {
-        if (weft__watch_timer(&w->reactor, &io->timer[tdir], timeout_ms,
-                              tdir == WEFT__IO_READ ? read_timed_out
-                                                    : write_timed_out) < 0) {
-            weft__spin_lock(&io->lock);
-            for (int dir = 0; dir < 2; dir++) {
-                if (dirs & (1u << dir))
-                    io->waiter[dir] = NULL;
-            }
-            weft__spin_unlock(&io->lock);
-            /* An edge may have woken it meanwhile: then try again. */
-            int reason = weft__wait_abort(self);
-            return reason != WEFT__WAKE_NONE ? weft__wake_error(reason)
-                                             : -ENOMEM;
-        }
-        if (++io->timer_gen[tdir] == 0)
-            io->timer_gen[tdir] = 1;
-        /* Before the lock is next taken by timed_out, on this thread. */
-        wt.timer_gen = io->timer_gen[tdir];
-    }
-    weft__reactor_hold(&w->reactor);
+    weft__reactor_hold(&home->reactor);
     self->io_ops = 0;
     weft__task_waiting(self, (enum weft__waiting)what, NULL);
     int reason = weft__wait_commit(self);
     weft__task_waiting(self, WEFT__WAITING_NOTHING, NULL);
-    /* Maybe on another worker now (woken by a visitor): only home's
-     * thread touches the timer, so one left armed is disarmed by home's
-     * next wait in this direction, or fires and finds nobody. */
-    if (weft__worker_self() == w)
-        weft__watch_cancel(&io->timer[tdir]);
+    /* Maybe on another worker now. The timer stays armed: the next wait
+     * in this direction uses it, or it fires and finds nobody. */
     weft__spin_lock(&io->lock);
     for (int dir = 0; dir < 2; dir++) {
         if (dirs & (1u << dir))
@@ -213,7 +257,7 @@ static int wait_home(weft__task *self, struct weft__worker *w,
     }
     bool released = wt.released;
     weft__spin_unlock(&io->lock);
-    weft__reactor_release(&w->reactor);
+    weft__reactor_release(&home->reactor);
     if (released)
         return -EBADF;
     if (reason == WEFT__WAKE_TIMER)
@@ -237,12 +281,14 @@ int weft__io_wait(weft__task *self, struct weft__io *io, unsigned dirs,
     if (home == RELEASED) {
         rc = -EBADF;
     } else if (home != NULL) {
-        if (home != w) {
+        rc = wait_on(self, w, home, io, dirs, ticks, timeout_ms, flags, what);
+        if (rc == NEEDS_HOME) {
             if (self->pinned)
                 back = w;
             weft__sched_hop(self, home);
+            rc = wait_on(self, home, home, io, dirs, ticks, timeout_ms,
+                         flags, what);
         }
-        rc = wait_home(self, home, io, dirs, ticks, timeout_ms, flags, what);
     }
     /* The last touch of io: a release may end right after. */
     weft__faa_u32(&io->inbound, (uint32_t)-1);
@@ -303,6 +349,9 @@ void weft__io_release(weft__task *self, struct weft__io *io)
     }
     weft__spin_lock(&io->lock);
     io->released = true;
+    /* Disarmed below, on this thread (home's): no wait relies on them
+     * from now on. */
+    io->timer_at[0] = io->timer_at[1] = 0;
     for (int dir = 0; dir < 2; dir++) {
         struct weft__io_waiter *wt = io->waiter[dir];
         if (wt != NULL) {

@@ -8,19 +8,28 @@
  *
  * Each direction (read, write) counts the edges seen. The protocol: read
  * the tick, try the system call, and only on EAGAIN call weft__io_wait
- * with the tick read before. A task on another worker hops home first
- * (only home's thread arms the wait's timer); if an edge came after the
- * tick, the wait returns at once and the call is tried again, so an edge
- * that raced with the call is never lost. An edge for bytes already read
- * costs one EAGAIN, never a loop.
+ * with the tick read before. If an edge came after the tick, the wait
+ * returns at once and the call is tried again, so an edge that raced
+ * with the call is never lost. An edge for bytes already read costs one
+ * EAGAIN, never a loop.
  *
  * Edges usually run on home's thread, but an idle worker collects them
  * when home has not polled for a while (weft__reactor_visit): home may be
  * stuck in a long task, or waiting for a CPU. A waiter woken so runs on
  * the worker that woke it, unless its wait armed a scope's deadline
- * there. So the waiter slots are under a lock, and each direction's
- * timer lives in the io, where home disarms it later if the waiter
- * resumed elsewhere.
+ * there. So the waiter slots are under a lock.
+ *
+ * Timeouts are lazy. Each direction has one timer in the io, on home's
+ * reactor, and each waiter its own deadline. A wait arms the timer only
+ * if it is not armed, or armed to fire after the waiter's deadline; a
+ * wait that ends leaves it armed. When it fires, it times out the waiter
+ * it finds if that one's deadline has come, or else arms itself again
+ * for that deadline. So a connection whose reads keep a 30 s timeout and
+ * are each served in a millisecond touches its timer once in 30 s, not
+ * twice per read. Only home's thread touches the timer: a task on
+ * another worker waits where it is when the timer needs nothing from it
+ * (no timeout, or one the armed timer comes before), and else hops home
+ * first.
  *
  * One task may wait per direction at a time (a second gets -EBUSY), as
  * in libdill and asyncio's streams.
@@ -60,10 +69,12 @@ struct weft__io {
     weft__spinlock lock;           /* guards waiter and released */
     struct weft__io_waiter *waiter[2];
     bool released;
-    uint32_t timer_gen[2];         /* home's thread only: timers armed,
-                                      per direction */
+    int64_t timer_at[2];           /* when timer[dir] fires (weft__now_ns),
+                                      or 0 while it is not armed; written
+                                      by home's thread under lock */
     struct weft__watch timer[2];   /* home's thread only: the timeouts of
-                                      the waits, per direction */
+                                      the waits, per direction (lazy, see
+                                      above) */
     struct weft__reg reg;          /* on home's reactor */
     struct weft__worker *wanted;   /* whose reactor polls for its output
                                       (weft__io_want_writable), or NULL */
