@@ -142,11 +142,10 @@ int weft__reactor_init(struct weft__reactor *r)
                               drain_wake_fd, r);
     if (r->wake_event == NULL || event_add(r->wake_event, NULL) < 0)
         return -ENOMEM;
-    /* Level-triggered: edges a visitor left behind wake the owner too.
-     * Added only while blocking (weft__reactor_block). */
+    /* Level-triggered: edges a visitor left behind wake the owner too. */
     r->io_event = event_new(r->base, r->io_fd, EV_READ | EV_PERSIST,
                             io_ready, r);
-    if (r->io_event == NULL)
+    if (r->io_event == NULL || event_add(r->io_event, NULL) < 0)
         return -ENOMEM;
     r->tick_event = evtimer_new(r->base, tick, r);
     if (r->tick_event == NULL)
@@ -189,12 +188,10 @@ void weft__reactor_poll(struct weft__reactor *r)
     /* The base's loop costs two system calls (its epoll_wait, and the
      * re-arming of its timerfd) besides the registrations' own
      * epoll_wait. A busy worker polls every few switches: let its timers
-     * be up to TIMER_SLACK_NS late, and collect edges alone in between.
-     * (The io set is not in the base here: see weft__reactor_block.) */
+     * be up to TIMER_SLACK_NS late, and collect edges alone in between. */
     if (now - r->loop_at >= TIMER_SLACK_NS) {
         r->loop_at = now;
         event_base_loop(r->base, EVLOOP_NONBLOCK);
-        (void)collect(r);
     } else if (weft__load_relaxed_u32(&r->held) > 0 ||
                weft__load_relaxed_u32(&r->wanted) > 0) {
         (void)collect(r);
@@ -205,17 +202,7 @@ void weft__reactor_poll(struct weft__reactor *r)
 void weft__reactor_block(struct weft__reactor *r)
 {
     weft__store_relaxed_u32(&r->blocked, 1);
-    /* The io set joins the base for the block, so that an edge wakes it.
-     * libevent's change list folds this add and the last block's delete
-     * into nothing when no loop ran in between. Without room for it, a
-     * poll: the caller loops. */
-    if (event_add(r->io_event, NULL) < 0) {
-        weft__store_relaxed_u32(&r->blocked, 0);
-        (void)collect(r);
-        return;
-    }
     event_base_loop(r->base, EVLOOP_ONCE);
-    event_del(r->io_event);
     r->loop_at = weft__now_ns();
     weft__store_relaxed_u32(&r->blocked, 0);
     polled(r);

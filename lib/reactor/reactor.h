@@ -6,7 +6,7 @@
  * without locks). Other threads reach it only through weft__reactor_wake,
  * which writes an eventfd the base watches, and through
  * weft__reactor_visit, which collects edges from the registrations' own
- * epoll set (nested in the base only while the owner blocks there).
+ * epoll set, nested in the base.
  *
  * A watch is caller storage (usually on the stack of the task that
  * waits), armed once and fired or cancelled once. The reactor counts the
@@ -33,14 +33,11 @@ struct weft__reactor {
                                 owner, read by idle workers) */
     int wake_fd;             /* eventfd; -1 until built */
     struct event *wake_event; /* persistent read on wake_fd */
-    /* Registrations live in an epoll set of their own, so that another
-     * worker may collect their edges while this one is busy or off its
-     * CPU (weft__reactor_visit). The owner polls it itself, and nests it
-     * in the base only while it blocks there: nested for good, it would
-     * cost every packet a second wake-up callback in the kernel. */
+    /* Registrations live in an epoll set of their own, nested in the
+     * base, so that another worker may collect their edges while this
+     * one is busy or off its CPU (weft__reactor_visit). */
     int io_fd;               /* that epoll set; -1 until built */
-    struct event *io_event;  /* persistent read on io_fd, added only in
-                                weft__reactor_block */
+    struct event *io_event;  /* persistent read on io_fd */
     struct event *tick_event; /* timer of weft__reactor_block_for */
     int64_t loop_at;         /* when the base's loop last ran (ns) */
     uint32_t polls;          /* atomic: times the owner has polled */
