@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/atomic.h"
@@ -23,6 +25,10 @@
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; glibc headers may lack it */
+#endif
+
+#ifndef PIDFD_SELF_PROCESS
+#define PIDFD_SELF_PROCESS (-10001) /* Linux 6.15: this process, no pidfd */
 #endif
 
 #define SLAB_BYTES ((size_t)16 << 20) /* aim for 16 MiB slabs */
@@ -42,6 +48,7 @@ struct weft__stack_slab {
     unsigned nslots;
     unsigned carved;  /* slots handed out so far */
     unsigned unmapped; /* slots unmapped by take_at_limit */
+    bool guarded;     /* every slot's guard is installed already */
     struct weft__stack desc[];
 };
 
@@ -209,6 +216,43 @@ void weft__stack_unreserve(struct weft__stack_pool *pool)
         weft__faa_u64(&pool->reserved, (uint64_t)-1);
 }
 
+/* Installs the guards of every slot of a fresh slab, a batch of them per
+ * system call (process_madvise on this very process): a madvise per
+ * stack costs 0.65 us here, a batch 0.38 us a slot, and W2 carves
+ * 10,000 stacks in a fresh process. False if the kernel cannot (before
+ * Linux 6.15, or under valgrind): carving then installs each guard
+ * itself, as again over a partial batch does no harm. Pool locked. */
+static bool slab_guard_all(struct weft__stack_pool *pool,
+                           struct weft__stack_slab *slab)
+{
+#ifdef SYS_process_madvise
+    /* Small: this may run on a task's stack (prepare, from a switch). */
+    struct iovec iov[32];
+    size_t page = weft__page_size();
+
+    if (pool->mode != WEFT__GUARD_MADVISE || pool->no_batch)
+        return false;
+    for (unsigned i = 0; i < slab->nslots;) {
+        unsigned n = 0;
+        for (; n < 32 && i < slab->nslots; n++, i++) {
+            iov[n].iov_base = slab->base + (size_t)i * slab->slot;
+            iov[n].iov_len = page;
+        }
+        long done = syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov,
+                            (size_t)n, MADV_GUARD_INSTALL, 0u);
+        if (done != (long)(n * page)) {
+            pool->no_batch = true;
+            return false;
+        }
+    }
+    return true;
+#else
+    (void)pool;
+    (void)slab;
+    return false;
+#endif
+}
+
 /* Maps a slab for class cls. Called with the pool locked. */
 static struct weft__stack_slab *slab_map(struct weft__stack_pool *pool,
                                          unsigned cls)
@@ -251,6 +295,7 @@ static struct weft__stack_slab *slab_map(struct weft__stack_pool *pool,
     }
     /* A transparent huge page would turn a few KiB of stack into 2 MiB. */
     (void)madvise(slab->base, slab->len, MADV_NOHUGEPAGE);
+    slab->guarded = slab_guard_all(pool, slab);
     slab->next = pool->slabs;
     pool->slabs = slab;
     pool->slabs_mapped++;
@@ -264,7 +309,7 @@ static int slab_carve(struct weft__stack_pool *pool,
 {
     size_t page = weft__page_size();
     char *guard = slab->base + (size_t)slab->carved * slab->slot;
-    int rc = guard_install(pool->mode, guard, page);
+    int rc = slab->guarded ? 0 : guard_install(pool->mode, guard, page);
 
     if (rc < 0) {
         /* ENOMEM from mprotect is the map-count limit biting early. */

@@ -63,6 +63,8 @@ struct weft__stack_slab;
 struct weft__stack_pool {
     pthread_mutex_t lock;          /* guards everything below but counters */
     enum weft__guard_mode mode;
+    bool no_batch;                 /* process_madvise cannot install guards
+                                      (before Linux 6.15): one madvise each */
     struct {
         struct weft__stack *free;  /* stacks returned by worker caches */
         size_t nfree;
