@@ -851,6 +851,47 @@ static void check_visit(bool parked)
     ck_assert_uint_ge(st[0].io_visits, 1);
 }
 
+/* A descriptor's timeout timer stays armed after a wait served in time
+ * (sched/iowait.h's lazy timeouts), but must not count as pending on its
+ * reactor: a worker with nothing else armed would poll every few task
+ * switches for it, and yields would lose their shortcut. */
+static void *byte_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    ck_assert_int_eq(write(fd, "x", 1), 1);
+    return NULL;
+}
+
+static void *lazy_timer_uncounted_main(void *arg)
+{
+    struct weft__reactor *r = &weft__worker_self()->reactor;
+    int fds[2];
+    weft_task *t;
+    char c;
+
+    (void)arg;
+    ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    unsigned before = r->pending;
+    ck_assert_int_eq(weft_spawn(&t, byte_writer, (void *)(intptr_t)fds[1]), 0);
+    /* One worker: the writer runs only once this wait has armed its
+     * timer and suspended. */
+    ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 60000), POLLIN);
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    weft_task_unref(t);
+    ck_assert_uint_eq(r->pending, before);
+    ck_assert_int_eq(weft_fd_forget(fds[0]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
+}
+
+START_TEST(test_lazy_io_timer_is_not_pending)
+{
+    ck_assert_int_eq(run_on(1, lazy_timer_uncounted_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
 {
     check_visit(false);
@@ -886,6 +927,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_pinned_tasks_stay_on_their_worker);
     tcase_add_test(tc, test_stats_and_worker_count);
     tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
+    tcase_add_test(tc, test_lazy_io_timer_is_not_pending);
     tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
     tcase_add_test(tc, test_parked_worker_comes_back_for_a_stuck_worker);
     suite_add_tcase(s, tc);

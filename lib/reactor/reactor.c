@@ -155,9 +155,9 @@ int weft__reactor_init(struct weft__reactor *r)
 
 void weft__reactor_destroy(struct weft__reactor *r)
 {
-    /* r->pending may be non-zero: the timer a descriptor's last wait
-     * left armed (sched/iowait.h) stays until the descriptor is released,
-     * and a program may end without closing it. The base drops it. */
+    /* A descriptor's timeout timer (sched/iowait.h) stays armed, not
+     * counted in r->pending, until the descriptor is released, and a
+     * program may end without closing it. The base drops it. */
     if (r->tick_event != NULL)
         event_free(r->tick_event);
     if (r->io_event != NULL)
@@ -271,26 +271,28 @@ static void fired(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     w->armed = false;
-    w->reactor->pending--;
+    w->reactor->pending -= w->counted;
     w->fn(w);
 }
 
 static int arm(struct weft__reactor *r, struct weft__watch *w, int fd,
-               short events, const struct timeval *tv, weft__watch_fn fn)
+               short events, const struct timeval *tv, weft__watch_fn fn,
+               bool counted)
 {
     w->reactor = r;
     w->fn = fn;
     w->armed = false;
+    w->counted = counted;
     event_assign(&w->ev, r->base, fd, events, fired, w);
     if (event_add(&w->ev, tv) < 0)
         return -ENOMEM;
     w->armed = true;
-    r->pending++;
+    r->pending += counted;
     return 0;
 }
 
-int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
-                      int64_t ms, weft__watch_fn fn)
+static int arm_timer(struct weft__reactor *r, struct weft__watch *w,
+                     int64_t ms, weft__watch_fn fn, bool counted)
 {
     /* 2^31 s is 68 years: as good as never, and far from overflowing
      * libevent's sum with the time now. */
@@ -306,13 +308,25 @@ int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
         tv.tv_sec = (time_t)(ms / 1000);
         tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     }
-    return arm(r, w, -1, 0, &tv, fn);
+    return arm(r, w, -1, 0, &tv, fn, counted);
+}
+
+int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
+                      int64_t ms, weft__watch_fn fn)
+{
+    return arm_timer(r, w, ms, fn, true);
+}
+
+int weft__watch_timer_uncounted(struct weft__reactor *r, struct weft__watch *w,
+                                int64_t ms, weft__watch_fn fn)
+{
+    return arm_timer(r, w, ms, fn, false);
 }
 
 int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
                    short events, weft__watch_fn fn)
 {
-    return arm(r, w, fd, events, NULL, fn);
+    return arm(r, w, fd, events, NULL, fn, true);
 }
 
 void weft__watch_cancel(struct weft__watch *w)
@@ -321,7 +335,7 @@ void weft__watch_cancel(struct weft__watch *w)
         return;
     event_del(&w->ev);
     w->armed = false;
-    w->reactor->pending--;
+    w->reactor->pending -= w->counted;
 }
 
 int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,

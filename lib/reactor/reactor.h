@@ -12,6 +12,7 @@
  * waits), armed once and fired or cancelled once. The reactor counts the
  * watches armed on it, so the scheduler knows when polling is due: a
  * worker with nothing armed never polls while it has tasks to run.
+ * (A descriptor's timeout timer is not counted: its waiters are.)
  */
 #ifndef WEFT_REACTOR_REACTOR_H
 #define WEFT_REACTOR_REACTOR_H
@@ -55,6 +56,7 @@ struct weft__watch {
     struct event ev;
     struct weft__reactor *reactor; /* where it is armed */
     bool armed;                    /* ev is in the base */
+    bool counted;                  /* in reactor->pending while armed */
     weft__watch_fn fn;             /* called once, when it fires */
 };
 
@@ -100,6 +102,13 @@ void weft__reactor_wake(struct weft__reactor *r);
  * (libevent's timer heap could not grow); not armed then. */
 int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
                       int64_t ms, weft__watch_fn fn);
+
+/* weft__watch_timer, but the timer does not make polling due by itself
+ * (weft__reactor_pending): for a timer that only matters while a waiter
+ * holds the reactor (weft__reactor_hold), such as a descriptor's lazy
+ * timeout (sched/iowait.h), left armed when its waits end. */
+int weft__watch_timer_uncounted(struct weft__reactor *r, struct weft__watch *w,
+                                int64_t ms, weft__watch_fn fn);
 
 /* Arms w to call fn(w) once fd is ready for events (WEFT__WATCH_READ,
  * WEFT__WATCH_WRITE or both). Returns 0 or -ENOMEM. */

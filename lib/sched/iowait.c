@@ -59,7 +59,7 @@ static void edge(struct weft__reg *reg, short what)
     if (what & WEFT__WATCH_CLOSED)
         weft__store_relaxed_u32(&io->rdhup, 1);
     /* Under the lock, so that a wait that links itself after reading the
-     * tick is woken by this edge, or sees the tick move (wait_home). */
+     * tick is woken by this edge, or sees the tick move (wait_on). */
     weft__spin_lock(&io->lock);
     for (int dir = 0; dir < 2; dir++) {
         if (!(what & flag[dir]))
@@ -90,9 +90,24 @@ static void write_timed_out(struct weft__watch *watch);
 static int arm_timer(struct weft__io *io, struct weft__reactor *r, int dir,
                      int64_t ms)
 {
-    return weft__watch_timer(r, &io->timer[dir], ms,
-                             dir == WEFT__IO_READ ? read_timed_out
-                                                  : write_timed_out);
+    /* Uncounted: left armed after the waits, it must not keep home
+     * polling; a waiter that relies on it holds the reactor. */
+    return weft__watch_timer_uncounted(r, &io->timer[dir], ms,
+                                       dir == WEFT__IO_READ ? read_timed_out
+                                                            : write_timed_out);
+}
+
+/* Direction dir's timer was cancelled and could not be armed again (no
+ * memory): no timer fires at timer_at any more. The waiter there, if
+ * any, tries its call again and waits again, arming it anew. */
+static void lost_timer(struct weft__io *io, int dir)
+{
+    weft__spin_lock(&io->lock);
+    io->timer_at[dir] = 0;
+    struct weft__io_waiter *wt = io->waiter[dir];
+    if (wt != NULL)
+        (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
+    weft__spin_unlock(&io->lock);
 }
 
 /* A direction's timer fired, on home's thread. Whoever waits there now
@@ -101,21 +116,29 @@ static int arm_timer(struct weft__io *io, struct weft__reactor *r, int dir,
 static void timed_out(struct weft__io *io, int dir)
 {
     struct weft__reactor *r = io->timer[dir].reactor;
+    int64_t again = 0;
 
     weft__spin_lock(&io->lock);
     io->timer_at[dir] = 0;
     struct weft__io_waiter *wt = io->waiter[dir];
     if (wt != NULL && wt->deadline != NO_DEADLINE) {
-        int64_t now = weft__now_ns();
-        if (now >= wt->deadline)
+        if (weft__now_ns() >= wt->deadline) {
             (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
-        else if (arm_timer(io, r, dir,
-                           (wt->deadline - now + 999999) / 1000000) == 0)
-            io->timer_at[dir] = wt->deadline;
-        else /* no memory: it tries its call again, and waits again */
-            (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_DONE);
+        } else {
+            /* Armed just below, by this thread, before it does anything
+             * else: a waiter that relies on it meanwhile is served by
+             * it, or by lost_timer. */
+            again = wt->deadline;
+            io->timer_at[dir] = again;
+        }
     }
     weft__spin_unlock(&io->lock);
+    if (again == 0)
+        return;
+    int64_t now = weft__now_ns();
+    int64_t ms = again > now ? (again - now - 1) / 1000000 + 1 : 0;
+    if (arm_timer(io, r, dir, ms) < 0)
+        lost_timer(io, dir);
 }
 
 static void read_timed_out(struct weft__watch *watch)
@@ -204,6 +227,9 @@ static int wait_on(weft__task *self, struct weft__worker *w,
     if (at_home && timer_short(io->timer_at[tdir], wt.deadline)) {
         weft__watch_cancel(&io->timer[tdir]);
         if (arm_timer(io, &w->reactor, tdir, timeout_ms) < 0) {
+            /* The waiter in that direction, if any, relied on the timer
+             * just cancelled. */
+            lost_timer(io, tdir);
             int reason = weft__wait_abort(self);
             return reason != WEFT__WAKE_NONE ? weft__wake_error(reason)
                                              : -ENOMEM;

@@ -66,7 +66,8 @@ struct weft__io {
                                       shut down its side (EPOLLRDHUP);
                                       stored before the read tick that
                                       came with it, and never cleared */
-    weft__spinlock lock;           /* guards waiter and released */
+    weft__spinlock lock;           /* guards waiter, released, and
+                                      timer_at for threads but home's */
     struct weft__io_waiter *waiter[2];
     bool released;
     int64_t timer_at[2];           /* when timer[dir] fires (weft__now_ns),
