@@ -280,9 +280,14 @@ static void *cpu_main(void *arg)
 
 #define BATCH_TASKS 10000
 
+/* Sleepers that have started; the benchmark times only cancels of
+ * tasks asleep (one never started costs far less to cancel). */
+static long started;
+
 static void *long_sleeper(void *arg)
 {
     (void)arg;
+    __atomic_fetch_add(&started, 1, __ATOMIC_RELAXED);
     weft_sleep(3600000);
     return NULL;
 }
@@ -294,11 +299,16 @@ static void *cancel_main(void *arg)
     weft_task **t = malloc(BATCH_TASKS * sizeof *t);
     if (t == NULL)
         return weft_fail(WEFT_ENOMEM, "no memory");
+    __atomic_store_n(&started, 0, __ATOMIC_RELAXED);
     for (long done = 0; done < o->tasks;) {
         long n = o->tasks - done < BATCH_TASKS ? o->tasks - done : BATCH_TASKS;
         for (long i = 0; i < n; i++)
             weft_spawn(&t[i], long_sleeper, NULL);
-        /* Let them all start sleeping; only then time the cancels. */
+        /* Let them all start sleeping; only then time the cancels. The
+         * last may still be on its way into weft_sleep: a millisecond
+         * more. */
+        while (__atomic_load_n(&started, __ATOMIC_RELAXED) < done + n)
+            weft_sleep(1);
         weft_sleep(1);
         double t0 = now_seconds();
         for (long i = 0; i < n; i++)
