@@ -855,13 +855,6 @@ static void check_visit(bool parked)
  * (sched/iowait.h's lazy timeouts), but must not count as pending on its
  * reactor: a worker with nothing else armed would poll every few task
  * switches for it, and yields would lose their shortcut. */
-static void *byte_writer(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    ck_assert_int_eq(write(fd, "x", 1), 1);
-    return NULL;
-}
-
 static void *lazy_timer_uncounted_main(void *arg)
 {
     struct weft__reactor *r = &weft__worker_self()->reactor;
@@ -872,7 +865,7 @@ static void *lazy_timer_uncounted_main(void *arg)
     (void)arg;
     ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
     unsigned before = r->pending;
-    ck_assert_int_eq(weft_spawn(&t, byte_writer, (void *)(intptr_t)fds[1]), 0);
+    ck_assert_int_eq(weft_spawn(&t, write_one_byte, (void *)(intptr_t)fds[1]), 0);
     /* One worker: the writer runs only once this wait has armed its
      * timer and suspended. */
     ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 60000), POLLIN);

@@ -668,13 +668,6 @@ END_TEST
 
 /* --- weft_fd_wait --------------------------------------------------------- */
 
-static void *pipe_writer(void *arg)
-{
-    int fd = (int)(intptr_t)arg;
-    CHECK(write(fd, "p", 1) == 1);
-    return NULL;
-}
-
 static void *fd_wait_main(void *arg)
 {
     int fds[2];
@@ -690,7 +683,7 @@ static void *fd_wait_main(void *arg)
     ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 20), -ETIMEDOUT);
     ck_assert_int_ge(mono_ms() - t0, 20);
     /* Woken by a write from another task. */
-    ck_assert_int_eq(weft_spawn(&t, pipe_writer, (void *)(intptr_t)fds[1]), 0);
+    ck_assert_int_eq(weft_spawn(&t, write_one_byte, (void *)(intptr_t)fds[1]), 0);
     ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, WEFT_FOREVER), POLLIN);
     ck_assert_int_eq(read(fds[0], &c, 1), 1);
     ck_assert_int_eq(weft_await(t, NULL), 0);
@@ -773,8 +766,8 @@ static void *fd_wait_timers_main(void *arg)
  * direction's timer armed for its deadline. A later wait with a later
  * deadline must not time out when that timer fires, and one with an
  * earlier deadline must not wait for it. */
-#define LAZY_FIRST_MS 100
-#define LAZY_LATER_MS 400
+#define LAZY_FIRST_MS 1000 /* room for a stalled main to write the byte */
+#define LAZY_LATER_MS 1500
 #define LAZY_HOUR_MS 3600000
 
 /* A reader on fds[0] with a timeout of ms, served by a byte. */
@@ -853,7 +846,7 @@ static void *fd_reuse_main(void *arg)
     close(fds[1]);
     ck_assert_int_eq(pipe2(again, O_CLOEXEC | O_NONBLOCK), 0);
     ck_assert_int_eq(again[0], fds[0]);
-    ck_assert_int_eq(weft_spawn(&t, pipe_writer, (void *)(intptr_t)again[1]), 0);
+    ck_assert_int_eq(weft_spawn(&t, write_one_byte, (void *)(intptr_t)again[1]), 0);
     ck_assert_int_eq(weft_fd_wait(again[0], POLLIN, WEFT_FOREVER), POLLIN);
     ck_assert_int_eq(weft_await(t, NULL), 0);
     weft_task_unref(t);

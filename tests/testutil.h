@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,15 @@ static inline int task_is_waiting(weft_task *task, const char *on)
 /* Yields until task is suspended in a wait (see task_is_waiting): for a
  * test that must act on a task only once it waits, where a sleep would
  * only make that likely. The Check time-out bounds it. */
+/* A task's body: writes one byte to the descriptor in arg (an int cast
+ * to a pointer), to wake a reader. */
+static inline void *write_one_byte(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    CHECK(write(fd, "x", 1) == 1);
+    return NULL;
+}
+
 static inline void wait_until_waiting(weft_task *task, const char *on)
 {
     while (!task_is_waiting(task, on))

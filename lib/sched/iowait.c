@@ -116,13 +116,14 @@ static void lost_timer(struct weft__io *io, int dir)
 static void timed_out(struct weft__io *io, int dir)
 {
     struct weft__reactor *r = io->timer[dir].reactor;
+    int64_t now = weft__now_ns();
     int64_t again = 0;
 
     weft__spin_lock(&io->lock);
     io->timer_at[dir] = 0;
     struct weft__io_waiter *wt = io->waiter[dir];
     if (wt != NULL && wt->deadline != NO_DEADLINE) {
-        if (weft__now_ns() >= wt->deadline) {
+        if (now >= wt->deadline) {
             (void)weft__wake(wt->task, wt->seq, WEFT__WAKE_TIMER);
         } else {
             /* Armed just below, by this thread, before it does anything
@@ -135,8 +136,8 @@ static void timed_out(struct weft__io *io, int dir)
     weft__spin_unlock(&io->lock);
     if (again == 0)
         return;
-    int64_t now = weft__now_ns();
-    int64_t ms = again > now ? (again - now - 1) / 1000000 + 1 : 0;
+    /* again > now: rounded up, so it never fires before the deadline. */
+    int64_t ms = (again - now - 1) / 1000000 + 1;
     if (arm_timer(io, r, dir, ms) < 0)
         lost_timer(io, dir);
 }
