@@ -474,6 +474,14 @@ static void runtime_fini(struct weft__runtime *rt, struct build *b)
         weft__worker_unbind(rt->workers[0]);
     if (b->overflow)
         weft__overflow_uninstall();
+    /* Finished tasks still held by handles leave the registries, under
+     * the lock a release from outside takes (weft__registry_remove_foreign). */
+    (void)weft__runtime_acquire();
+    for (unsigned i = 0; rt->workers != NULL && i < rt->nworkers; i++) {
+        if (rt->workers[i] != NULL && rt->workers[i]->rt != NULL)
+            weft__registry_forget(rt->workers[i]);
+    }
+    weft__runtime_release();
     for (unsigned i = 0; rt->workers != NULL && b->raw != NULL &&
                          i < rt->nworkers; i++) {
         if (rt->workers[i] != NULL)

@@ -21,9 +21,14 @@ static void *await_arg(void *arg)
 static void *dump_main(void *arg)
 {
     char *text = arg;
-    weft_task *sleeper, *waiter, *pending;
+    weft_task *sleeper, *waiter, *pending, *finished;
     size_t size = 0;
     char *buf = NULL;
+
+    /* A finished task whose handle is still held is not listed. */
+    ck_assert_int_eq(weft_spawn_ex(&finished, nap, NULL,
+                                   &(weft_spawn_opts){ .name = "finished" }), 0);
+    ck_assert_int_eq(weft_await(finished, NULL), 0);
 
     ck_assert_int_eq(weft_spawn_ex(&sleeper, nap,
                                    (void *)(intptr_t)TEST_LONG_MS,
@@ -46,6 +51,7 @@ static void *dump_main(void *arg)
     weft_task_unref(sleeper);
     weft_task_unref(waiter);
     weft_task_unref(pending);
+    weft_task_unref(finished);
     return NULL;
 }
 
@@ -74,6 +80,7 @@ START_TEST(test_dump_lists_every_task_and_what_it_waits_on)
     ck_assert_ptr_nonnull(strstr(sleeper, "sleep"));
     ck_assert_ptr_nonnull(strstr(line_of(text, "waiter"), "task "));
     ck_assert_ptr_nonnull(strstr(line_of(text, "pending"), "pending"));
+    ck_assert_ptr_null(strstr(text, "finished"));
     /* Outside a runtime there is nothing to dump. */
     ck_assert_int_eq(weft_dump(stderr), -ESRCH);
 }

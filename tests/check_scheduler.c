@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sched/idle.h"
+#include "sched/records.h"
 #include "sched/runtime.h"
 #include "sched/wait.h"
 #include "sched/task.h"
@@ -631,6 +632,55 @@ START_TEST(test_stats_and_worker_count)
 }
 END_TEST
 
+/* Task records (sched/records.c): a run's records serve the next run,
+ * which carves nothing new, and a record given back off the workers is
+ * the next one handed out there. */
+static void *return_arg(void *arg)
+{
+    return arg;
+}
+
+static void *spawn_and_await(void *arg)
+{
+    intptr_t n = (intptr_t)arg;
+    weft_task **t = malloc((size_t)n * sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    for (intptr_t i = 0; i < n; i++)
+        ck_assert_int_eq(weft_spawn(&t[i], return_arg, (void *)i), 0);
+    for (intptr_t i = 0; i < n; i++) {
+        void *r;
+        ck_assert_int_eq(weft_await(t[i], &r), 0);
+        ck_assert_int_eq((intptr_t)r, i);
+        weft_task_unref(t[i]);
+    }
+    free(t);
+    return NULL;
+}
+
+START_TEST(test_task_records_are_reused)
+{
+    size_t chunks1, spare1, chunks2, spare2;
+
+    if (!weft__records_mapped())
+        return; /* ASan: every record is a heap block of its own */
+    /* 20,000 records fill more than two 2 MiB chunks. */
+    ck_assert_int_eq(run_on(2, spawn_and_await, (void *)20000), 0);
+    weft__records_counts(&chunks1, &spare1);
+    ck_assert_uint_ge(spare1, 20000);
+    ck_assert_int_eq(run_on(2, spawn_and_await, (void *)20000), 0);
+    weft__records_counts(&chunks2, &spare2);
+    ck_assert_uint_eq(chunks2, chunks1);
+    ck_assert_uint_ge(spare2, 20000);
+
+    weft__task *a = weft__record_new(NULL);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_null(a->name);
+    weft__record_release(a);
+    ck_assert_ptr_eq(weft__record_new(NULL), a);
+    weft__record_release(a);
+}
+END_TEST
+
 /* With one worker, woken tasks run in the order they were woken, as in
  * asyncio's single loop (no LIFO slot jumps the queue). */
 struct wake_order {
@@ -920,6 +970,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_pinned_tasks_stay_on_their_worker);
     tcase_add_test(tc, test_stats_and_worker_count);
     tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
+    tcase_add_test(tc, test_task_records_are_reused);
     tcase_add_test(tc, test_lazy_io_timer_is_not_pending);
     tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
     tcase_add_test(tc, test_parked_worker_comes_back_for_a_stuck_worker);

@@ -463,7 +463,13 @@ static void *keep_handle_main(void *arg)
 START_TEST(test_handle_outlives_runtime)
 {
     weft_task *t = NULL;
+    struct stderr_capture cap;
+    char err[1024];
+    stderr_capture_begin(&cap);
     ck_assert_int_eq(run_clean(keep_handle_main, &t), 0);
+    stderr_capture_end(&cap, err, sizeof err);
+    /* A finished task is not among those main left running. */
+    ck_assert_str_eq(err, "");
     ck_assert_int_eq(weft_task_is_done(t), 1);
     ck_assert_str_eq(weft_task_name(t), "kept");
     ck_assert_str_eq(weft_task_errmsg(t), "cannot reach kept:80");

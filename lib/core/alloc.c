@@ -42,6 +42,11 @@ int weft_replace_allocator(weft_malloc_fn malloc_fn, weft_realloc_fn realloc_fn,
     return 0;
 }
 
+bool weft__alloc_is_default(void)
+{
+    return allocator.malloc_fn == malloc && allocator.free_fn == free;
+}
+
 void *weft__malloc(size_t size)
 {
     return allocator.malloc_fn(size);

@@ -42,6 +42,9 @@ char *weft__strdup(const char *s);
  * be replaced: weft_replace_allocator fails with -EBUSY. */
 void weft__alloc_freeze(bool on);
 
+/* Whether the C library's malloc and free are in place. */
+bool weft__alloc_is_default(void);
+
 /* Prints "weft: <message>\n" on stderr with a single write(2), so that
  * lines from several threads do not interleave. Async-signal-safe when
  * fmt has no conversions. */

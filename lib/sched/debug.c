@@ -157,8 +157,11 @@ int weft_dump(FILE *out)
         weft__list_foreach(it, &reg->tasks) {
             if (n == want)
                 break;
-            snapshot(rt, weft__list_entry(it, weft__task, reg_link), &rows[n++],
-                     now_ns);
+            weft__task *t = weft__list_entry(it, weft__task, reg_link);
+            /* Finished, kept only by a handle: no longer a task to show. */
+            if (weft__load_acquire_u32(&t->done))
+                continue;
+            snapshot(rt, t, &rows[n++], now_ns);
         }
         weft__spin_unlock(&reg->lock);
         for (uint64_t k = 0; k < n; k++)

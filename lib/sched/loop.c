@@ -305,7 +305,7 @@ static void after_switch(struct weft__worker *w)
             weft__compact_drop(prev->stack);
         weft__stack_free(&w->stacks, &w->rt->stacks, prev->stack);
         prev->stack = NULL;
-        weft__task_retire(prev);
+        weft__task_retire(w, prev);
         break;
     }
 }
@@ -388,12 +388,12 @@ static bool prepare(struct weft__worker *w, weft__task *t)
      * its first run never runs. */
     if (weft__load_acquire_u32(&t->cancel_requested)) {
         weft__task_complete(t, -ECANCELED, NULL);
-        weft__task_retire(t);
+        weft__task_retire(w, t);
         return false;
     }
     if (weft__stack_alloc(&w->stacks, &w->rt->stacks, t->stack_cls, &st) < 0) {
         weft__task_complete(t, -ENOMEM, "no memory for the task's stack");
-        weft__task_retire(t);
+        weft__task_retire(w, t);
         return false;
     }
     t->stack = st;
@@ -733,6 +733,9 @@ void weft__sched_loop(struct weft__worker *w)
             if (has_local_work(w))
                 continue;
         }
+        /* Nothing to run: hand back this worker's share of the live
+         * count, which stops the runtime if it was the last. */
+        weft__live_flush(w);
         if (weft__runtime_stopping(w->rt))
             break;
         park(w);

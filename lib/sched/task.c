@@ -14,6 +14,7 @@
 #include "sched/runtime.h"
 #include "sched/scope.h"
 #include "sched/loop.h"
+#include "sched/records.h"
 #include "sched/wait.h"
 #include "sched/worker.h"
 
@@ -21,6 +22,8 @@
  * the runtime's pool. */
 #define TASK_CACHE_MAX 256u
 #define TASK_REFILL_BATCH 64u
+/* The live count a worker takes at once (weft__live_flush). */
+#define LIVE_BATCH 64u
 
 /* A heap copy of name, cut to WEFT_TASK_NAME_MAX bytes. */
 static char *copy_name(const char *name)
@@ -51,23 +54,6 @@ static weft__task *stack_pop(struct weft__slink **top)
     return weft__task_of_qlink(link);
 }
 
-/* Generations for fresh records, so that a record the allocator gives
- * back at a freed one's address does not start where that one ended. */
-static uint32_t gen_seed; /* atomic */
-
-static weft__task *record_new(void)
-{
-    weft__task *t = weft__malloc(sizeof *t);
-    if (t != NULL) {
-        t->wait = 0;
-        t->name = NULL;
-        t->errmsg = NULL;
-        /* Only spread matters: no ordering pairs with this. */
-        t->gen = weft__faa_u32(&gen_seed, 0x9e37u);
-    }
-    return t;
-}
-
 static weft__task *task_alloc(struct weft__worker *w)
 {
     struct weft__runtime *rt = w->rt;
@@ -91,7 +77,7 @@ static weft__task *task_alloc(struct weft__worker *w)
         w->task_cache_n--;
         return t;
     }
-    return record_new();
+    return weft__record_new(w);
 }
 
 /* A record just freed keeps its name and message until it is reused, so
@@ -108,13 +94,17 @@ void weft__task_free(weft__task *t)
 {
     struct weft__worker *w = weft__worker_self();
 
+    if (w == NULL)
+        weft__registry_remove_foreign(t);
+    else if (t->reg_worker != WEFT__NO_REGISTRY)
+        weft__registry_remove(t);
     /* From now on every handle to the task is stale. */
     weft__store_relaxed_u32(&t->magic, 0);
     weft__store_relaxed_u32(&t->gen, t->gen + 1);
     if (w == NULL) {
         /* Off the workers there is no cache to keep it in. */
         record_clear(t);
-        weft__free(t);
+        weft__record_release(t);
         return;
     }
     stack_push(&w->task_cache, t);
@@ -134,25 +124,23 @@ void weft__task_free(weft__task *t)
     }
 }
 
+/* Records no runtime will reuse: their names go, the records go back. */
+static void release_stack(struct weft__slink **top)
+{
+    for (struct weft__slink *l = *top; l != NULL; l = l->next)
+        record_clear(weft__task_of_qlink(l));
+    weft__records_release_all(top);
+}
+
 void weft__task_cache_flush(struct weft__worker *w)
 {
-    weft__task *t;
-
-    while ((t = stack_pop(&w->task_cache)) != NULL) {
-        record_clear(t);
-        weft__free(t);
-    }
+    release_stack(&w->task_cache);
     w->task_cache_n = 0;
 }
 
 void weft__task_pool_drain(struct weft__runtime *rt)
 {
-    weft__task *t;
-
-    while ((t = stack_pop(&rt->task_pool)) != NULL) {
-        record_clear(t);
-        weft__free(t);
-    }
+    release_stack(&rt->task_pool);
 }
 
 static int check_spawn_opts(const struct weft__runtime *rt,
@@ -182,7 +170,7 @@ static void task_discard(weft__task *t)
     weft__stack_unreserve(&t->rt->stacks);
     weft__store_relaxed_u32(&t->magic, 0);
     record_clear(t);
-    weft__free(t);
+    weft__record_release(t);
 }
 
 int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
@@ -211,7 +199,7 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
         return -ENOMEM;
     }
     /* Off the workers there is no cache: a fresh record. */
-    weft__task *t = w != NULL ? task_alloc(w) : record_new();
+    weft__task *t = w != NULL ? task_alloc(w) : weft__record_new(NULL);
     if (t == NULL) {
         weft__free(name);
         weft__stack_unreserve(&rt->stacks);
@@ -273,9 +261,9 @@ int weft__task_init(struct weft__runtime *rt, struct weft__worker *w,
  * called, means the workers are leaving. */
 static bool live_enter_foreign(struct weft__runtime *rt)
 {
-    /* A full barrier, pairing with the FAA that retires the last task
-     * (weft__task_retire), which then stops the runtime: one of them sees
-     * the other. */
+    /* A full barrier, pairing with the FAA that hands back the last share
+     * of the count (weft__live_flush), which then stops the runtime: one
+     * of them sees the other. */
     if (weft__faa_u64(&rt->live, 1) == 0 || weft__runtime_stopping(rt)) {
         weft__faa_u64(&rt->live, (uint64_t)-1);
         return false;
@@ -288,8 +276,14 @@ int weft__task_publish(weft__task *t, struct weft__worker *w)
     struct weft__runtime *rt = t->rt;
 
     if (w != NULL) {
-        /* From a task, which is itself live: the count cannot be 0. */
-        weft__faa_u64(&rt->live, 1);
+        /* From a task, which is itself live: the count cannot be 0. A
+         * count, so relaxed would do; the share saves the bouncing line
+         * for all but one spawn in LIVE_BATCH. */
+        if (w->live_share == 0) {
+            weft__faa_u64(&rt->live, LIVE_BATCH);
+            w->live_share = LIVE_BATCH;
+        }
+        w->live_share--;
     } else if (!live_enter_foreign(rt)) {
         task_discard(t);
         return -ESHUTDOWN;
@@ -452,16 +446,33 @@ void weft__task_complete(weft__task *t, int err, const char *msg)
     }
 }
 
-void weft__task_retire(weft__task *t)
+void weft__task_retire(struct weft__worker *w, weft__task *t)
 {
     struct weft__runtime *rt = t->rt;
 
-    weft__registry_remove(t);
+    /* It stays in its registry until freed (weft__task_free): a handle's
+     * holder, usually on the worker that spawned it, takes it out there,
+     * so a worker that only runs the task never takes that lock. */
     weft__stack_unreserve(&rt->stacks);
     weft__task_unref(t);
+    /* Its place in the count becomes w's share: the count stays above 0
+     * while w holds a share, and the share stays at most two batches. */
+    if (++w->live_share > 2 * LIVE_BATCH) {
+        weft__faa_u64(&rt->live, -(uint64_t)LIVE_BATCH);
+        w->live_share -= LIVE_BATCH;
+    }
+}
+
+void weft__live_flush(struct weft__worker *w)
+{
+    uint64_t share = w->live_share;
+
+    if (share == 0)
+        return;
+    w->live_share = 0;
     /* Pairs with the FAA of live_enter_foreign: see there. */
-    if (weft__faa_u64(&rt->live, (uint64_t)-1) == 1)
-        weft__runtime_stop(rt);
+    if (weft__faa_u64(&w->rt->live, -share) == share)
+        weft__runtime_stop(w->rt);
 }
 
 int weft__task_outcome(weft__task *t, void **result)

@@ -82,7 +82,8 @@ struct weft__task {
     weft__spinlock lock;        /* guards waiters, the move to done, and
                                    cancel_requested against it */
     /* (The fields above fill the first cache line; the rest are ordered
-     * so that the record is 232 bytes, a 240-byte malloc chunk.) */
+     * so that the record is 232 bytes, carved at that stride by
+     * sched/records.c.) */
     int err;                    /* 0, or the error it failed with */
     uint32_t reg_worker;        /* whose registry lists it, or
                                    WEFT__NO_REGISTRY */
@@ -128,7 +129,7 @@ struct weft__task {
 
 #if UINTPTR_MAX > 0xffffffffu && !defined(WEFT__ASAN) &&                     \
     !defined(WEFT__TSAN) && !defined(WEFT_CONTEXT_UCONTEXT)
-/* W4's bytes per sleeping task count its malloc chunk: keep it at 240. */
+/* W4's bytes per sleeping task count its record: keep it at 232. */
 _Static_assert(sizeof(struct weft__task) <= 232, "task record grew");
 #endif
 
@@ -254,9 +255,16 @@ int weft__task_outcome(weft__task *t, void **result);
  * that interrupted the wait (never with WEFT__WAIT_SHIELDED). */
 int weft__task_wait_done(weft__task *self, weft__task *target, unsigned flags);
 
-/* Adds t to / removes t from the registry of live tasks (registry.c). */
+/* Adds t to / removes t from the registry of tasks (registry.c). */
 void weft__registry_add(struct weft__worker *w, weft__task *t);
 void weft__registry_remove(weft__task *t);
+/* weft__registry_remove for a thread outside the runtime, which may be
+ * ending: under the published runtime's lock. */
+void weft__registry_remove_foreign(weft__task *t);
+/* At the runtime's end, under the published runtime's lock: the finished
+ * tasks still held by handles leave w's registry, so that their last
+ * release, after weft_run, touches no runtime. */
+void weft__registry_forget(struct weft__worker *w);
 
 /* Notes what the calling task is about to wait on (and, with
  * WEFT__WAITING_NOTHING, that it has stopped). Cheap: a coarse clock. */
@@ -268,9 +276,17 @@ int weft__task_cancel(weft__task *task);
 int weft__task_uncancel(weft__task *task);
 void weft__task_unref(weft__task *task);
 
-/* Releases what a finished task held for running: its stack reservation,
- * its place in the live count and the runtime's reference. Its stack has
- * already been returned by the scheduler. */
-void weft__task_retire(weft__task *t);
+/* Releases what a finished task held for running, on w, the worker that
+ * ran it: its stack reservation, its place in the live count and the
+ * runtime's reference. Its stack has already been returned by the
+ * scheduler. */
+void weft__task_retire(struct weft__worker *w, weft__task *t);
+
+/* The live count (rt->live) is the live tasks plus the shares workers
+ * hold: a worker takes a batch to spawn from, and a task it retires adds
+ * one to its share. Its share goes back when it has nothing to run (this
+ * call), which stops the runtime when the count reaches 0, or when the
+ * share grows past two batches. */
+void weft__live_flush(struct weft__worker *w);
 
 #endif /* WEFT_SCHED_TASK_H */

@@ -8,6 +8,7 @@
 
 #include "core/atomic.h"
 #include "sched/idle.h"
+#include "sched/records.h"
 #include "sched/stack_guard.h"
 #include "sched/runtime.h"
 #include "sched/loop.h"
@@ -64,6 +65,7 @@ void weft__worker_destroy(struct weft__worker *w)
             weft__callbacks_drop(w);
         weft__stack_cache_flush(&w->stacks, &w->rt->stacks);
         weft__task_cache_flush(w);
+        weft__records_worker_end(w);
     }
     weft__reactor_destroy(&w->reactor);
     memset(w, 0, sizeof *w);

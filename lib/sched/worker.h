@@ -24,9 +24,11 @@ typedef struct weft__task weft__task; /* sched/task.h */
 
 struct weft__runtime;
 
-/* The live tasks created on one worker, for cancelling them all when main
- * returns and for task dumps. Tasks are added by the worker that creates
- * them and removed by whichever worker retires them, hence the lock. */
+/* The tasks created on one worker, for cancelling them all when main
+ * returns and for task dumps: the live ones, and finished ones that a
+ * handle still holds (their done is set). Tasks are added by the worker
+ * that creates them and removed by whichever thread frees them, hence
+ * the lock; at the runtime's end the rest are let go. */
 struct weft__registry {
     weft__spinlock lock;
     struct weft__list tasks;        /* weft__task.reg_link */
@@ -75,6 +77,11 @@ struct weft__worker {
                                         its lock (stack.h) */
     struct weft__slink *task_cache; /* free task structs, a stack */
     unsigned task_cache_n;
+    uint64_t live_share;            /* of rt->live (weft__live_flush) */
+    char *rec_next;                 /* task records left to carve: */
+    char *rec_end;                  /* the window faulted in, */
+    char *rec_limit;                /* its chunk (sched/records.c) */
+    unsigned rec_chunks;            /* chunks it has mapped */
     void *altstack;                 /* sigaltstack for the overflow handler */
     stack_t old_altstack;
     int altstack_on;
