@@ -14,9 +14,14 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#ifdef WEFT_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 #include "core/atomic.h"
 #include "core/internal.h"
+#include "core/sys.h"
 #include "core/thread.h"
 #include "sched/worker.h"
 
@@ -30,7 +35,8 @@
 #endif
 /* What a worker that spawns in bulk faults in at once. */
 #define WINDOW ((size_t)256 << 10)
-#define STRIDE sizeof(struct weft__task)
+/* 8-aligned, for the 64-bit atomics, where structs are 4-aligned. */
+#define STRIDE ((sizeof(struct weft__task) + 7) & ~(size_t)7)
 /* Spare records a worker takes at once from the global stack. */
 #define SPARE_BATCH 64u
 
@@ -53,11 +59,33 @@ static char *shared_end;
  * never a record's before: it starts at 0. */
 static uint32_t gen_seed; /* atomic */
 
+/* A child forked while another thread held the lock would find it held
+ * for ever: fork takes it first. */
+static void before_fork(void)
+{
+    weft__mutex_lock(&lock);
+}
+
+static void after_fork(void)
+{
+    weft__mutex_unlock(&lock);
+}
+
+__attribute__((constructor)) static void records_init(void)
+{
+    (void)pthread_atfork(before_fork, after_fork, after_fork);
+}
+
 bool weft__records_mapped(void)
 {
 #ifdef WEFT__ASAN
     return false;
 #else
+#ifdef WEFT_VALGRIND
+    /* Heap blocks, so that memcheck sees a record used after its run. */
+    if (RUNNING_ON_VALGRIND)
+        return false;
+#endif
     return weft__alloc_is_default();
 #endif
 }
@@ -93,19 +121,33 @@ static bool space_tried;
 
 static void reserve_space(void)
 {
+    size_t size = SPACE_SIZE;
+    struct rlimit as;
+
     space_tried = true;
-    char *p = mmap(NULL, SPACE_SIZE, PROT_READ | PROT_WRITE,
+    /* Under an address-space limit, leave most of it to the rest. */
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY &&
+        as.rlim_cur / 4 < size)
+        size = (size_t)(as.rlim_cur / 4) & ~(CHUNK_SIZE - 1);
+    if (size < CHUNK_SIZE)
+        return;
+    char *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return;
+#ifdef MADV_NOHUGEPAGE
+    /* Where transparent huge pages are on for all, a worker's first
+     * record would make 2 MiB resident (and see doc/scheduler.md). */
+    (void)madvise(p, size, MADV_NOHUGEPAGE);
+#endif
 #ifdef PR_SET_VMA_ANON_NAME
     /* Named in /proc/self/maps where the kernel can (Linux 5.17 with
      * CONFIG_ANON_VMA_NAME), for whoever reads it. */
-    (void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p,
-                SPACE_SIZE, (unsigned long)"weft-tasks");
+    (void)prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, size,
+                (unsigned long)"weft-tasks");
 #endif
     space_next = p;
-    space_end = p + SPACE_SIZE;
+    space_end = p + size;
 }
 
 /* A new chunk, or NULL for lack of memory. */
@@ -126,7 +168,12 @@ static char *map_chunk(void)
         return base;
     base = mmap(NULL, CHUNK_SIZE, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return base != MAP_FAILED ? base : NULL;
+    if (base == MAP_FAILED)
+        return NULL;
+#ifdef MADV_NOHUGEPAGE
+    (void)madvise(base, CHUNK_SIZE, MADV_NOHUGEPAGE);
+#endif
+    return base;
 }
 
 /* A kept tail as [*next, *end), under lock; false if none. */
@@ -195,7 +242,8 @@ static void open_window(struct weft__worker *w, char *from, char *fault,
      * lacks it (before Linux 5.14), the pages fault in one by one. A
      * record straddling the last window's end has its first page. */
     if (bulk) {
-        char *page = (char *)((uintptr_t)fault & ~(uintptr_t)4095);
+        char *page = (char *)((uintptr_t)fault &
+                              ~(uintptr_t)(weft__page_size() - 1));
         (void)madvise(page, (size_t)(to - page), MADV_POPULATE_WRITE);
     }
 #else

@@ -26,7 +26,8 @@ struct weft__runtime {
     struct weft__globalq globalq; /* the global queue */
     struct weft__idle idle;       /* searching and parked workers */
     struct weft__stack_pool stacks;
-    uint64_t live;        /* atomic: tasks created and not yet retired */
+    uint64_t live;        /* atomic: tasks created and not yet retired,
+                             plus the workers' shares (weft__live_flush) */
     uint32_t stopping;    /* atomic: set once live fell to 0 */
     weft__task *main;      /* the task weft_run started */
     bool debug;           /* debug mode */
@@ -40,7 +41,8 @@ struct weft__runtime {
     uint32_t foreign_wakers; /* atomic: threads outside the runtime in the
                                 middle of waking one of its tasks */
     /* Task structs the worker caches overflowed into; kept until the
-     * runtime ends, so that a burst of tasks is paid for once. */
+     * runtime ends (then for later runs: sched/records.h), so that a
+     * burst of tasks is paid for once. */
     pthread_mutex_t task_pool_lock;
     struct weft__slink *task_pool; /* a stack, through weft__task.qlink */
     struct weft__procpool *procs;  /* the process pool, or NULL */
@@ -57,8 +59,8 @@ void weft__runtime_end(void);
 /* True while weft_run() is running anywhere in the process. */
 bool weft__runtime_active(void);
 
-/* Called when the last live task has been retired: tells every worker to
- * leave its scheduling loop. */
+/* Called when the live count falls to 0 (weft__live_flush): tells every
+ * worker to leave its scheduling loop. */
 void weft__runtime_stop(struct weft__runtime *rt);
 
 /* True once weft__runtime_stop() has been called. */

@@ -450,9 +450,10 @@ void weft__task_retire(struct weft__worker *w, weft__task *t)
 {
     struct weft__runtime *rt = t->rt;
 
-    /* It stays in its registry until freed (weft__task_free): a handle's
-     * holder, usually on the worker that spawned it, takes it out there,
-     * so a worker that only runs the task never takes that lock. */
+    /* It stays in its registry until freed (weft__task_free). A task
+     * with a handle is usually freed by the handle's holder, on the
+     * worker that spawned it, so the worker that ran it takes no lock of
+     * that worker's; one without is freed here. */
     weft__stack_unreserve(&rt->stacks);
     weft__task_unref(t);
     /* Its place in the count becomes w's share: the count stays above 0

@@ -203,12 +203,13 @@ static inline weft__task *weft__task_self(void)
 int weft__task_create(struct weft__worker *w, weft_fn fn, void *arg,
                       const weft_spawn_opts *opts, weft_task **out);
 
-/* Frees a task struct whose last reference is gone: into the calling
- * worker's cache, or to the allocator off the workers. */
+/* Frees a task struct whose last reference is gone, taking it out of its
+ * registry: into the calling worker's cache, or off the workers back to
+ * where records come from (sched/records.h). */
 void weft__task_free(weft__task *t);
 
-/* Gives every struct cached by w, and then the runtime's pool, back to the
- * allocator. */
+/* Gives every struct cached by w, and then the runtime's pool, back to
+ * where records come from (sched/records.h). */
 void weft__task_cache_flush(struct weft__worker *w);
 void weft__task_pool_drain(struct weft__runtime *rt);
 

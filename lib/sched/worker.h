@@ -109,7 +109,8 @@ struct weft__worker {
                                        saw run too long (watchdog.h), or
                                        UINT64_MAX */
     int64_t slow_since_ms;          /* atomic: when it first saw it */
-    struct weft__registry registry; /* the live tasks created here */
+    struct weft__registry registry; /* the tasks created here, until
+                                       freed */
 } __attribute__((aligned(WEFT__CACHELINE)));
 
 /* Builds worker index of rt. On failure the worker is left safe to pass
