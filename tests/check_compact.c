@@ -194,9 +194,11 @@ START_TEST(test_compact_sleepers_give_their_pages_back)
     fprintf(stderr, "bytes per sleeping task: %ld, compact %ld\n", cost[0],
             cost[1]);
     /* A page each at least, against a copy of what is in use: about
-     * 1.5 KiB here with the assembly switch, 2.5 KiB with ucontext's. */
+     * 1.5 KiB here with the assembly switch, 2.5 KiB with ucontext's.
+     * Less the top pages of stacks carved ahead (lib/sched/stack.c,
+     * carve_more), resident before the count began: up to 31 a worker. */
     if (RSS_TELLS) {
-        ck_assert_int_ge(cost[0], 4096);
+        ck_assert_int_ge(cost[0], 4096 - 2 * 31 * 4096 / NAPPERS);
         ck_assert_int_lt(cost[1] * 4, cost[0] * 3);
     }
 }

@@ -65,6 +65,7 @@ struct weft__stack_pool {
     enum weft__guard_mode mode;
     bool no_batch;                 /* process_madvise cannot install guards
                                       (before Linux 6.15): one madvise each */
+    uint32_t no_populate;          /* atomic: nor fault stack tops in */
     struct {
         struct weft__stack *free;  /* stacks returned by worker caches */
         size_t nfree;
