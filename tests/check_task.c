@@ -476,6 +476,62 @@ START_TEST(test_handle_outlives_runtime)
 }
 END_TEST
 
+/* A plain thread drops the last references to finished tasks while the
+ * runtime ends: each release takes its task out of a registry that the
+ * end is letting go of (the published runtime's lock orders the two), and
+ * none may touch a worker that is gone. TSan checks the order. */
+#define LATE_RELEASES 64
+
+struct late_release {
+    weft_task *t[LATE_RELEASES];
+    struct test_thread th;
+    int go; /* atomic */
+};
+
+static void *release_late(void *arg)
+{
+    struct late_release *lr = arg;
+    while (!READ(lr->go))
+        sched_yield();
+    for (int i = 0; i < LATE_RELEASES; i++)
+        ck_assert_int_eq(weft_task_unref(lr->t[i]), 0);
+    return NULL;
+}
+
+static void *return_null(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void *late_release_main(void *arg)
+{
+    struct late_release *lr = arg;
+    for (int i = 0; i < LATE_RELEASES; i++) {
+        ck_assert_int_eq(weft_spawn(&lr->t[i], return_null, NULL), 0);
+        ck_assert_int_eq(weft_await(lr->t[i], NULL), 0);
+    }
+    SET(lr->go, 1); /* main returns as the thread starts releasing */
+    return NULL;
+}
+
+START_TEST(test_plain_thread_releases_as_the_runtime_ends)
+{
+    static struct late_release lr;
+    struct leak_check lc;
+
+    leak_check_begin(&lc);
+    for (int round = 0; round < 20; round++) {
+        memset(&lr, 0, sizeof lr);
+        test_thread_start(&lr.th, release_late, &lr);
+        weft_run_opts opts = { .workers = 2 };
+        ck_assert_int_eq(weft_run(late_release_main, &lr, NULL, &opts), 0);
+        test_thread_join(&lr.th);
+    }
+    leak_check_end(&lc);
+}
+END_TEST
+
 /* --- stacks -------------------------------------------------------------- */
 
 static void *deep_task(void *arg)
@@ -559,6 +615,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_fail_variants);
     tcase_add_test(tc, test_identity_names_and_refs);
     tcase_add_test(tc, test_handle_outlives_runtime);
+    tcase_add_test(tc, test_plain_thread_releases_as_the_runtime_ends);
     tcase_add_test(tc, test_stack_size_per_task);
     tcase_add_test(tc, test_spawn_tree_counts_each_task_once);
     suite_add_tcase(s, tc);
