@@ -276,9 +276,9 @@ int weft__task_publish(weft__task *t, struct weft__worker *w)
     struct weft__runtime *rt = t->rt;
 
     if (w != NULL) {
-        /* From a task, which is itself live: the count cannot be 0. A
-         * count, so relaxed would do; the share saves the bouncing line
-         * for all but one spawn in LIVE_BATCH. */
+        /* From a task, which is itself live: the count cannot be 0. The
+         * worker's share spares all but one spawn in LIVE_BATCH the
+         * count's line, which the other workers' retires write. */
         if (w->live_share == 0) {
             weft__faa_u64(&rt->live, LIVE_BATCH);
             w->live_share = LIVE_BATCH;
