@@ -935,6 +935,92 @@ START_TEST(test_lazy_io_timer_is_not_pending)
 }
 END_TEST
 
+/* Sleeps and call_later delays that repeat share one of libevent's
+ * common timeouts per duration (reactor.h): arming and cancelling them
+ * is a list operation. Past WEFT__COMMON_MAX durations the heap serves,
+ * and every timer still fires on time, or never once cancelled. */
+#define COMMON_SLEEPERS 100
+#define COMMON_SLEEP_MS 20
+#define COMMON_DISTINCT (WEFT__COMMON_MAX + 8)
+
+static long common_started, common_fired;
+
+static void *common_sleeper(void *arg)
+{
+    int64_t ms = (int64_t)(intptr_t)arg;
+    int64_t before = weft_now();
+
+    common_started++; /* one worker: no lock */
+    int rc = weft_sleep(ms);
+    if (rc == 0)
+        CHECK(weft_now() - before >= ms);
+    return (void *)(intptr_t)rc;
+}
+
+static void common_callback(void *arg)
+{
+    (void)arg;
+    common_fired++;
+}
+
+/* What a common_sleeper's weft_sleep returned: a cancelled task's
+ * await returns -ECANCELED itself. */
+static int await_rc(weft_task *t)
+{
+    void *res = NULL;
+    int rc = weft_await(t, &res);
+
+    weft_task_unref(t);
+    return rc < 0 ? rc : (int)(intptr_t)res;
+}
+
+static void *common_timeouts_main(void *arg)
+{
+    struct weft__reactor *r = &weft__worker_self()->reactor;
+    weft_task *due[COMMON_SLEEPERS], *never[COMMON_SLEEPERS];
+    weft_task *distinct[COMMON_DISTINCT];
+
+    (void)arg;
+    unsigned before = weft__reactor_common_count(r);
+    common_started = common_fired = 0;
+    for (int i = 0; i < COMMON_SLEEPERS; i++) {
+        CHECK(weft_spawn(&due[i], common_sleeper,
+                         (void *)(intptr_t)COMMON_SLEEP_MS) == 0);
+        CHECK(weft_spawn(&never[i], common_sleeper,
+                         (void *)(intptr_t)3600000) == 0);
+    }
+    while (common_started < 2 * COMMON_SLEEPERS)
+        weft_yield();
+    /* Every hour-long sleeper is asleep: cancel them from the first in
+     * their queue on, so the queue's head goes each time. */
+    for (int i = 0; i < COMMON_SLEEPERS; i++)
+        CHECK(weft_cancel(never[i]) == 0);
+    for (int i = 0; i < COMMON_SLEEPERS; i++) {
+        CHECK(await_rc(never[i]) == -ECANCELED);
+        CHECK(await_rc(due[i]) == 0);
+    }
+    ck_assert_uint_eq(weft__reactor_common_count(r), before + 2);
+    for (int i = 0; i < 10; i++)
+        CHECK(weft_call_later(NULL, 5, common_callback, NULL) == 0);
+    while (common_fired < 10)
+        weft_yield();
+    ck_assert_uint_eq(weft__reactor_common_count(r), before + 3);
+    /* More durations than the table takes: the rest go to the heap. */
+    for (int i = 0; i < COMMON_DISTINCT; i++)
+        CHECK(weft_spawn(&distinct[i], common_sleeper,
+                         (void *)(intptr_t)(30 + i)) == 0);
+    for (int i = 0; i < COMMON_DISTINCT; i++)
+        CHECK(await_rc(distinct[i]) == 0);
+    ck_assert_uint_eq(weft__reactor_common_count(r), WEFT__COMMON_MAX);
+    return NULL;
+}
+
+START_TEST(test_repeated_durations_share_common_timeouts)
+{
+    ck_assert_int_eq(run_on(1, common_timeouts_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
 {
     check_visit(false);
@@ -972,6 +1058,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_one_worker_runs_woken_tasks_in_wake_order);
     tcase_add_test(tc, test_task_records_are_reused);
     tcase_add_test(tc, test_lazy_io_timer_is_not_pending);
+    tcase_add_test(tc, test_repeated_durations_share_common_timeouts);
     tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
     tcase_add_test(tc, test_parked_worker_comes_back_for_a_stuck_worker);
     suite_add_tcase(s, tc);

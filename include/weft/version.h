@@ -11,7 +11,7 @@
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 6
-#define WEFT_VERSION_PATCH 1
+#define WEFT_VERSION_PATCH 2
 
 #define WEFT__STR2(x) #x
 #define WEFT__STR(x) WEFT__STR2(x)

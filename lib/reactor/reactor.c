@@ -291,8 +291,40 @@ static int arm(struct weft__reactor *r, struct weft__watch *w, int fd,
     return 0;
 }
 
+/* The libevent timeval naming the common timeout of ms (> 0) on r's base,
+ * made on first use while the table has room; NULL: use the heap. */
+static const struct timeval *common_timeout(struct weft__reactor *r,
+                                            const struct timeval *tv,
+                                            int64_t ms)
+{
+    /* Fibonacci hashing: durations are often round numbers, whose low
+     * bits alone would crowd a few slots. */
+    unsigned at = (unsigned)(((uint64_t)ms * 0x9E3779B97F4A7C15ull) >> 58);
+
+    _Static_assert(WEFT__COMMON_SLOTS == 64, "the shift above takes 6 bits");
+    for (unsigned i = 0; i < WEFT__COMMON_SLOTS; i++) {
+        unsigned k = (at + i) % WEFT__COMMON_SLOTS;
+        if (r->common[k].tv == NULL) {
+            if (r->ncommon == WEFT__COMMON_MAX)
+                return NULL;
+            /* libevent's own cap is 256 queues a base; NULL also for no
+             * memory, and the heap serves then. */
+            const struct timeval *c = event_base_init_common_timeout(r->base, tv);
+            if (c == NULL)
+                return NULL;
+            r->common[k].ms = ms;
+            r->common[k].tv = c;
+            r->ncommon++;
+            return c;
+        }
+        if (r->common[k].ms == ms)
+            return r->common[k].tv;
+    }
+    return NULL;
+}
+
 static int arm_timer(struct weft__reactor *r, struct weft__watch *w,
-                     int64_t ms, weft__watch_fn fn, bool counted)
+                     int64_t ms, weft__watch_fn fn, bool counted, bool common)
 {
     /* 2^31 s is 68 years: as good as never, and far from overflowing
      * libevent's sum with the time now. */
@@ -304,23 +336,32 @@ static int arm_timer(struct weft__reactor *r, struct weft__watch *w,
     if (ms / 1000 >= max_s) {
         tv.tv_sec = (time_t)max_s;
         tv.tv_usec = 0;
+        common = false;
     } else {
         tv.tv_sec = (time_t)(ms / 1000);
         tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     }
-    return arm(r, w, -1, 0, &tv, fn, counted);
+    const struct timeval *c = common && ms > 0 ? common_timeout(r, &tv, ms)
+                                               : NULL;
+    return arm(r, w, -1, 0, c != NULL ? c : &tv, fn, counted);
 }
 
 int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
                       int64_t ms, weft__watch_fn fn)
 {
-    return arm_timer(r, w, ms, fn, true);
+    return arm_timer(r, w, ms, fn, true, true);
+}
+
+int weft__watch_timer_common(struct weft__reactor *r, struct weft__watch *w,
+                             int64_t ms, weft__watch_fn fn)
+{
+    return arm_timer(r, w, ms, fn, true, true);
 }
 
 int weft__watch_timer_uncounted(struct weft__reactor *r, struct weft__watch *w,
                                 int64_t ms, weft__watch_fn fn)
 {
-    return arm_timer(r, w, ms, fn, false);
+    return arm_timer(r, w, ms, fn, false, false);
 }
 
 int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,

@@ -24,6 +24,11 @@
 #include "core/atomic.h"
 #include "core/internal.h"
 
+/* Slots of a reactor's table of common timeouts (weft__watch_timer_common),
+ * and the most durations it holds: half full, so a probe stays short. */
+#define WEFT__COMMON_SLOTS 64
+#define WEFT__COMMON_MAX 32
+
 struct weft__reactor {
     struct event_base *base; /* NULL until built */
     unsigned pending;        /* watches armed, not yet fired or cancelled */
@@ -46,6 +51,13 @@ struct weft__reactor {
     uint32_t visitors;       /* atomic: other threads collecting edges */
     uint32_t seen_polls;     /* atomic: polls when a visitor last looked */
     uint64_t seen_at;        /* atomic: when that count last changed (ns) */
+    /* Durations (ms) given a queue of their own in the base, and the
+     * libevent timeval that names it; tv NULL in an empty slot. */
+    struct {
+        int64_t ms;
+        const struct timeval *tv;
+    } common[WEFT__COMMON_SLOTS];
+    unsigned ncommon;        /* slots in use */
 };
 
 struct weft__watch;
@@ -102,6 +114,23 @@ void weft__reactor_wake(struct weft__reactor *r);
  * (libevent's timer heap could not grow); not armed then. */
 int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
                       int64_t ms, weft__watch_fn fn);
+
+/* weft__watch_timer for a duration that tends to come back (a task's
+ * sleep, a call_later delay). The first WEFT__COMMON_MAX durations a
+ * reactor sees each get a queue of their own in the base, libevent's
+ * "common timeouts": arming and cancelling there is a list operation,
+ * where the timer heap costs a logarithmic number of cache misses with
+ * thousands armed. Other durations go to the heap. A cancelled timer
+ * that was first in its queue still wakes the base once, at its old
+ * time. Same returns. */
+int weft__watch_timer_common(struct weft__reactor *r, struct weft__watch *w,
+                             int64_t ms, weft__watch_fn fn);
+
+/* Durations that have a queue of their own on r (tests). */
+static inline unsigned weft__reactor_common_count(const struct weft__reactor *r)
+{
+    return r->ncommon;
+}
 
 /* weft__watch_timer, but the timer does not make polling due by itself
  * (weft__reactor_pending): for a timer that only matters while a waiter

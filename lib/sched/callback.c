@@ -116,7 +116,8 @@ static int schedule(weft_handle **handle, bool timed, int64_t delay_ms,
     h->state = PENDING;
     h->refs = handle != NULL ? 2 : 1;
     /* An armed timer makes the worker poll its reactor even while busy. */
-    if (timed && weft__watch_timer(&w->reactor, &h->timer, delay_ms, fire) < 0) {
+    if (timed &&
+        weft__watch_timer_common(&w->reactor, &h->timer, delay_ms, fire) < 0) {
         weft__free(h);
         return -ENOMEM;
     }

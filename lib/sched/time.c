@@ -62,8 +62,15 @@ int weft__sleep(weft__task *self, int64_t ms, unsigned what)
     timer->task = self;
     timer->seq = seq;
     /* The timer belongs to this worker's base. Until it is disarmed, a
-     * wake from elsewhere sends the task back here (task->armed_on). */
-    if (weft__watch_timer(&w->reactor, &timer->watch, ms, timer_fired) < 0) {
+     * wake from elsewhere sends the task back here (task->armed_on).
+     * A program's sleeps tend to repeat their durations; a limiter's
+     * computed waits do not, and would crowd the common timeouts. */
+    rc = what == WEFT__WAITING_SLEEP
+                 ? weft__watch_timer_common(&w->reactor, &timer->watch, ms,
+                                            timer_fired)
+                 : weft__watch_timer(&w->reactor, &timer->watch, ms,
+                                     timer_fired);
+    if (rc < 0) {
         (void)weft__wait_abort(self);
         if (timer != &on_stack)
             free(timer);
