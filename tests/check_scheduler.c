@@ -991,8 +991,8 @@ static void *common_timeouts_main(void *arg)
     }
     while (common_started < 2 * COMMON_SLEEPERS)
         weft_yield();
-    /* Every hour-long sleeper is asleep: cancel them from the first in
-     * their queue on, so the queue's head goes each time. */
+    /* Every hour-long sleeper is asleep: cancel them in spawn order,
+     * which takes their queue's head most of the time. */
     for (int i = 0; i < COMMON_SLEEPERS; i++)
         CHECK(weft_cancel(never[i]) == 0);
     for (int i = 0; i < COMMON_SLEEPERS; i++) {
@@ -1002,9 +1002,25 @@ static void *common_timeouts_main(void *arg)
     ck_assert_uint_eq(weft__reactor_common_count(r), before + 2);
     for (int i = 0; i < 10; i++)
         CHECK(weft_call_later(NULL, 5, common_callback, NULL) == 0);
+    /* One worker: the callbacks run only once main suspends, so it
+     * sleeps at least once, and 1 ms takes a fourth queue. */
     while (common_fired < 10)
-        weft_yield();
-    ck_assert_uint_eq(weft__reactor_common_count(r), before + 3);
+        CHECK(weft_sleep(1) == 0);
+    ck_assert_uint_eq(weft__reactor_common_count(r), before + 4);
+    /* Computed durations stay out of the table: a scope's deadline, armed
+     * anew with what is left at each suspension, and a limiter's wait;
+     * so does a sleep under a deadline, which stays in the heap with it. */
+    weft_scope scope;
+    weft_limiter *l;
+    CHECK(weft_timeout_enter(&scope, 100000) == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(weft_sleep(7) == 0);
+    CHECK(weft_scope_leave(&scope) == 0);
+    CHECK(weft_limiter_create(&l, 1000, 1) == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(weft_limiter_acquire(l, 1, WEFT_FOREVER) == 0);
+    CHECK(weft_limiter_destroy(l) == 0);
+    ck_assert_uint_eq(weft__reactor_common_count(r), before + 4);
     /* More durations than the table takes: the rest go to the heap. */
     for (int i = 0; i < COMMON_DISTINCT; i++)
         CHECK(weft_spawn(&distinct[i], common_sleeper,

@@ -349,7 +349,7 @@ static int arm_timer(struct weft__reactor *r, struct weft__watch *w,
 int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
                       int64_t ms, weft__watch_fn fn)
 {
-    return arm_timer(r, w, ms, fn, true, true);
+    return arm_timer(r, w, ms, fn, true, false);
 }
 
 int weft__watch_timer_common(struct weft__reactor *r, struct weft__watch *w,
