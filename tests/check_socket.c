@@ -837,9 +837,19 @@ static void *fd_reuse_main(void *arg)
     int fds[2], again[2];
     weft_task *t;
 
+    char c;
+
     (void)arg;
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
-    ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, 5), -ETIMEDOUT);
+    /* A wait that suspends registers the descriptor. One worker: the
+     * writer runs only once main has suspended. (A wait timed out before
+     * it could suspend, as a stalled thread's 5 ms one once did, would
+     * register nothing, and the mistake below would go unseen.) */
+    ck_assert_int_eq(weft_spawn(&t, write_one_byte, (void *)(intptr_t)fds[1]), 0);
+    ck_assert_int_eq(weft_fd_wait(fds[0], POLLIN, WEFT_FOREVER), POLLIN);
+    ck_assert_int_eq(weft_await(t, NULL), 0);
+    weft_task_unref(t);
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
     /* The mistake: closed without weft_fd_forget, and the number reused
      * for another pipe. */
     close(fds[0]);
