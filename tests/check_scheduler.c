@@ -1008,13 +1008,12 @@ static void *common_timeouts_main(void *arg)
         CHECK(weft_sleep(1) == 0);
     ck_assert_uint_eq(weft__reactor_common_count(r), before + 4);
     /* Computed durations stay out of the table: a scope's deadline, armed
-     * anew with what is left at each suspension, and a limiter's wait;
-     * so does a sleep under a deadline, which stays in the heap with it. */
+     * anew with what is left at each suspension, and a limiter's wait. */
     weft_scope scope;
     weft_limiter *l;
     CHECK(weft_timeout_enter(&scope, 100000) == 0);
     for (int i = 0; i < 3; i++)
-        CHECK(weft_sleep(7) == 0);
+        CHECK(weft_sleep(COMMON_SLEEP_MS) == 0);
     CHECK(weft_scope_leave(&scope) == 0);
     CHECK(weft_limiter_create(&l, 1000, 1) == 0);
     for (int i = 0; i < 3; i++)
@@ -1034,6 +1033,54 @@ static void *common_timeouts_main(void *arg)
 START_TEST(test_repeated_durations_share_common_timeouts)
 {
     ck_assert_int_eq(run_on(1, common_timeouts_main, NULL), 0);
+}
+END_TEST
+
+/* Timers due in one loop run their fns once it returns, in deadline
+ * order (reactor.c, fired). A fn that cancels another due with it
+ * stops that one's fn from running, and the reactor's count of armed
+ * watches stays right. */
+static weft_handle *due_victim;
+static int due_cancel_rc = 1, due_victim_ran;
+
+static void cancel_the_victim(void *arg)
+{
+    (void)arg;
+    due_cancel_rc = weft_handle_cancel(due_victim);
+}
+
+static void victim_runs(void *arg)
+{
+    (void)arg;
+    due_victim_ran++;
+}
+
+static void *due_cancel_main(void *arg)
+{
+    struct weft__reactor *r = &weft__worker_self()->reactor;
+    weft_handle *first;
+
+    (void)arg;
+    unsigned pending = r->pending;
+    /* The same delay, armed in this order: the first is due first. */
+    CHECK(weft_call_later(&first, 5, cancel_the_victim, NULL) == 0);
+    CHECK(weft_call_later(&due_victim, 5, victim_runs, NULL) == 0);
+    /* No suspension, so no poll: both are due when the next one runs. */
+    int64_t t0 = mono_ms();
+    while (mono_ms() - t0 < 20)
+        ;
+    CHECK(weft_sleep(10) == 0);
+    ck_assert_int_eq(due_cancel_rc, 0);
+    ck_assert_int_eq(due_victim_ran, 0);
+    ck_assert_uint_eq(r->pending, pending);
+    weft_handle_unref(first);
+    weft_handle_unref(due_victim);
+    return NULL;
+}
+
+START_TEST(test_a_due_timer_cancelled_by_an_earlier_one_does_not_run)
+{
+    ck_assert_int_eq(run_on(1, due_cancel_main, NULL), 0);
 }
 END_TEST
 
@@ -1075,6 +1122,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_task_records_are_reused);
     tcase_add_test(tc, test_lazy_io_timer_is_not_pending);
     tcase_add_test(tc, test_repeated_durations_share_common_timeouts);
+    tcase_add_test(tc, test_a_due_timer_cancelled_by_an_earlier_one_does_not_run);
     tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
     tcase_add_test(tc, test_parked_worker_comes_back_for_a_stuck_worker);
     suite_add_tcase(s, tc);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <event2/event.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -166,6 +167,7 @@ void weft__reactor_destroy(struct weft__reactor *r)
         event_free(r->wake_event);
     if (r->base != NULL)
         event_base_free(r->base);
+    weft__free(r->due);
     if (r->io_fd >= 0)
         close(r->io_fd);
     if (r->wake_fd >= 0)
@@ -174,6 +176,8 @@ void weft__reactor_destroy(struct weft__reactor *r)
     r->wake_fd = -1;
     r->io_fd = -1;
 }
+
+static void run_due(struct weft__reactor *r);
 
 /* The owner has polled: visitors see its count move (the only writer). */
 static void polled(struct weft__reactor *r)
@@ -192,6 +196,7 @@ void weft__reactor_poll(struct weft__reactor *r)
     if (now - r->loop_at >= TIMER_SLACK_NS) {
         r->loop_at = now;
         event_base_loop(r->base, EVLOOP_NONBLOCK);
+        run_due(r);
     } else if (weft__load_relaxed_u32(&r->held) > 0 ||
                weft__load_relaxed_u32(&r->wanted) > 0) {
         (void)collect(r);
@@ -203,6 +208,7 @@ void weft__reactor_block(struct weft__reactor *r)
 {
     weft__store_relaxed_u32(&r->blocked, 1);
     event_base_loop(r->base, EVLOOP_ONCE);
+    run_due(r);
     r->loop_at = weft__now_ns();
     weft__store_relaxed_u32(&r->blocked, 0);
     polled(r);
@@ -264,24 +270,85 @@ void weft__reactor_wake(struct weft__reactor *r)
     (void)rc;
 }
 
+static void run_watch(struct weft__watch *w)
+{
+    w->armed = false;
+    w->due = false;
+    w->reactor->pending -= w->counted;
+    w->fn(w);
+}
+
+/* Keeps a timer that fired for run_due; false if there is no room. */
+static bool defer(struct weft__reactor *r, struct weft__watch *w)
+{
+    if (r->ndue == r->due_cap) {
+        unsigned cap = r->due_cap == 0 ? 16 : r->due_cap * 2;
+        struct weft__due *due =
+            cap > r->due_cap ? weft__realloc(r->due, cap * sizeof *due) : NULL;
+        if (due == NULL)
+            return false;
+        r->due = due;
+        r->due_cap = cap;
+    }
+    r->due[r->ndue] = (struct weft__due){ w, w->at, r->ndue };
+    r->ndue++;
+    w->due = true;
+    return true;
+}
+
+/* libevent runs the timers of a common timeout (weft__watch_timer_common)
+ * after the heap's timers that are due in the same loop, whatever their
+ * deadlines. So a timer's fn waits here until the loop returns, and the
+ * fns of the timers due together run in the order of their deadlines,
+ * as asyncio runs its due timers: a sleep that ends before another
+ * task's deadline wakes first. Without room to wait, a fn runs at once. */
 static void fired(evutil_socket_t fd, short what, void *arg)
 {
     struct weft__watch *w = arg;
 
     (void)fd;
     (void)what;
-    w->armed = false;
-    w->reactor->pending -= w->counted;
-    w->fn(w);
+    if (w->at < 0 || !defer(w->reactor, w))
+        run_watch(w);
+}
+
+static int due_order(const void *a, const void *b)
+{
+    const struct weft__due *x = a, *y = b;
+
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* After a loop of the base: the fns of the timers it fired. */
+static void run_due(struct weft__reactor *r)
+{
+    if (r->ndue == 0)
+        return;
+    if (r->ndue > 1)
+        qsort(r->due, r->ndue, sizeof *r->due, due_order);
+    /* A fn may cancel a timer further on (weft__watch_cancel clears its
+     * entry), but not fire one: no loop runs meanwhile. */
+    for (unsigned i = 0; i < r->ndue; i++) {
+        struct weft__watch *w = r->due[i].watch;
+        if (w != NULL) {
+            r->due[i].watch = NULL;
+            run_watch(w);
+        }
+    }
+    r->ndue = 0;
 }
 
 static int arm(struct weft__reactor *r, struct weft__watch *w, int fd,
-               short events, const struct timeval *tv, weft__watch_fn fn,
-               bool counted)
+               short events, const struct timeval *tv, int64_t at,
+               weft__watch_fn fn, bool counted)
 {
     w->reactor = r;
     w->fn = fn;
+    w->at = at;
     w->armed = false;
+    w->due = false;
     w->counted = counted;
     event_assign(&w->ev, r->base, fd, events, fired, w);
     if (event_add(&w->ev, tv) < 0)
@@ -331,19 +398,23 @@ static int arm_timer(struct weft__reactor *r, struct weft__watch *w,
     const int64_t max_s = INT32_MAX;
     struct timeval tv;
 
+    int64_t at = weft__now_ns();
+
     if (ms < 0)
         ms = 0;
     if (ms / 1000 >= max_s) {
         tv.tv_sec = (time_t)max_s;
         tv.tv_usec = 0;
         common = false;
+        at = INT64_MAX;
     } else {
         tv.tv_sec = (time_t)(ms / 1000);
         tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+        at += ms * 1000000; /* below 2^31 s: no overflow */
     }
     const struct timeval *c = common && ms > 0 ? common_timeout(r, &tv, ms)
                                                : NULL;
-    return arm(r, w, -1, 0, c != NULL ? c : &tv, fn, counted);
+    return arm(r, w, -1, 0, c != NULL ? c : &tv, at, fn, counted);
 }
 
 int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
@@ -367,16 +438,28 @@ int weft__watch_timer_uncounted(struct weft__reactor *r, struct weft__watch *w,
 int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
                    short events, weft__watch_fn fn)
 {
-    return arm(r, w, fd, events, NULL, fn, true);
+    return arm(r, w, fd, events, NULL, -1, fn, true);
 }
 
 void weft__watch_cancel(struct weft__watch *w)
 {
+    struct weft__reactor *r = w->reactor;
+
     if (!w->armed)
         return;
-    event_del(&w->ev);
+    if (w->due) {
+        /* Fired, and cancelled by the fn of a timer due with it before
+         * its own fn ran: it must not run. */
+        for (unsigned i = 0; i < r->ndue; i++) {
+            if (r->due[i].watch == w)
+                r->due[i].watch = NULL;
+        }
+        w->due = false;
+    } else {
+        event_del(&w->ev);
+    }
     w->armed = false;
-    w->reactor->pending -= w->counted;
+    r->pending -= w->counted;
 }
 
 int weft__reactor_register(struct weft__reactor *r, struct weft__reg *reg,

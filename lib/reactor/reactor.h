@@ -58,6 +58,10 @@ struct weft__reactor {
         const struct timeval *tv;
     } common[WEFT__COMMON_SLOTS];
     unsigned ncommon;        /* slots in use */
+    /* Timers that fired in the loop running now, whose fns run once it
+     * returns, in the order of their deadlines (see fired in reactor.c). */
+    struct weft__due *due;
+    unsigned ndue, due_cap;
 };
 
 struct weft__watch;
@@ -67,9 +71,20 @@ typedef void (*weft__watch_fn)(struct weft__watch *watch);
 struct weft__watch {
     struct event ev;
     struct weft__reactor *reactor; /* where it is armed */
-    bool armed;                    /* ev is in the base */
+    int64_t at;                    /* a timer's deadline (weft__now_ns);
+                                      -1 for a descriptor watch */
+    bool armed;                    /* ev is in the base, or it fired and
+                                      its fn is still due */
     bool counted;                  /* in reactor->pending while armed */
+    bool due;                      /* fired; in reactor->due */
     weft__watch_fn fn;             /* called once, when it fires */
+};
+
+/* A timer that fired, and the order it fired in among those of one loop. */
+struct weft__due {
+    struct weft__watch *watch;     /* NULL once cancelled by another fn */
+    int64_t at;
+    unsigned seq;
 };
 
 /* Builds r. Returns 0, -ENOMEM, -EMFILE or -ENFILE; r is then safe to
@@ -122,7 +137,8 @@ int weft__watch_timer(struct weft__reactor *r, struct weft__watch *w,
  * where the timer heap costs a logarithmic number of cache misses with
  * thousands armed. Other durations go to the heap. A cancelled timer
  * that was first in its queue still wakes the base once, at its old
- * time. Same returns. */
+ * time. Timers due in one poll run their fns in deadline order, queue
+ * or heap (reactor.c, fired). Same returns. */
 int weft__watch_timer_common(struct weft__reactor *r, struct weft__watch *w,
                              int64_t ms, weft__watch_fn fn);
 

@@ -64,11 +64,8 @@ int weft__sleep(weft__task *self, int64_t ms, unsigned what)
     /* The timer belongs to this worker's base. Until it is disarmed, a
      * wake from elsewhere sends the task back here (task->armed_on).
      * A program's sleeps tend to repeat their durations; a limiter's
-     * computed waits do not, and would crowd the common timeouts. A
-     * sleep under a deadline stays in the heap with the deadline's
-     * timer, so that of the two due in one poll the earlier fires first
-     * (a common timeout's events fire after the heap's). */
-    rc = what == WEFT__WAITING_SLEEP && self->armed_scope == NULL
+     * computed waits do not, and would crowd the common timeouts. */
+    rc = what == WEFT__WAITING_SLEEP
                  ? weft__watch_timer_common(&w->reactor, &timer->watch, ms,
                                             timer_fired)
                  : weft__watch_timer(&w->reactor, &timer->watch, ms,
