@@ -1084,6 +1084,49 @@ START_TEST(test_a_due_timer_cancelled_by_an_earlier_one_does_not_run)
 }
 END_TEST
 
+/* A call_later delay waits in a common timeout's queue, a timer armed
+ * with weft__watch_timer in the heap; libevent runs the queue's after
+ * the heap's that are due in the same loop. Armed in this order with
+ * the same delay, the queued one is due first, and its fn runs first. */
+static struct event_log due_log;
+
+static void log_queued(void *arg)
+{
+    (void)arg;
+    log_event(&due_log, "queued");
+}
+
+static void log_heap(struct weft__watch *watch)
+{
+    (void)watch;
+    log_event(&due_log, "heap");
+}
+
+static void *due_order_main(void *arg)
+{
+    struct weft__reactor *r = &weft__worker_self()->reactor;
+    struct weft__watch heap;
+
+    (void)arg;
+    due_log.len = 0;
+    CHECK(weft_call_later(NULL, 5, log_queued, NULL) == 0);
+    CHECK(weft__watch_timer(r, &heap, 5, log_heap) == 0);
+    /* No suspension, so no poll: both are due when the next one runs. */
+    int64_t t0 = mono_ms();
+    while (mono_ms() - t0 < 20)
+        ;
+    CHECK(weft_sleep(10) == 0);
+    ck_assert_str_eq(due_log.text, "queued heap");
+    ck_assert(!weft__watch_armed(&heap));
+    return NULL;
+}
+
+START_TEST(test_due_timers_run_in_deadline_order)
+{
+    ck_assert_int_eq(run_on(1, due_order_main, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_idle_worker_collects_a_stuck_workers_readiness)
 {
     check_visit(false);
@@ -1123,6 +1166,7 @@ static Suite *scheduler_suite(void)
     tcase_add_test(tc, test_lazy_io_timer_is_not_pending);
     tcase_add_test(tc, test_repeated_durations_share_common_timeouts);
     tcase_add_test(tc, test_a_due_timer_cancelled_by_an_earlier_one_does_not_run);
+    tcase_add_test(tc, test_due_timers_run_in_deadline_order);
     tcase_add_test(tc, test_idle_worker_collects_a_stuck_workers_readiness);
     tcase_add_test(tc, test_parked_worker_comes_back_for_a_stuck_worker);
     suite_add_tcase(s, tc);

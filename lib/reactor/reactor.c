@@ -208,9 +208,11 @@ void weft__reactor_block(struct weft__reactor *r)
 {
     weft__store_relaxed_u32(&r->blocked, 1);
     event_base_loop(r->base, EVLOOP_ONCE);
+    /* Awake: visitors may look after this worker's descriptors while
+     * the timers' fns run. */
+    weft__store_relaxed_u32(&r->blocked, 0);
     run_due(r);
     r->loop_at = weft__now_ns();
-    weft__store_relaxed_u32(&r->blocked, 0);
     polled(r);
 }
 
@@ -340,6 +342,8 @@ static void run_due(struct weft__reactor *r)
     r->ndue = 0;
 }
 
+/* w is new, or fired and its fn ran, or cancelled: never armed (nor
+ * due) here, so none of its fields is read. */
 static int arm(struct weft__reactor *r, struct weft__watch *w, int fd,
                short events, const struct timeval *tv, int64_t at,
                weft__watch_fn fn, bool counted)
@@ -443,10 +447,9 @@ int weft__watch_fd(struct weft__reactor *r, struct weft__watch *w, int fd,
 
 void weft__watch_cancel(struct weft__watch *w)
 {
-    struct weft__reactor *r = w->reactor;
-
     if (!w->armed)
         return;
+    struct weft__reactor *r = w->reactor;
     if (w->due) {
         /* Fired, and cancelled by the fn of a timer due with it before
          * its own fn ran: it must not run. */
